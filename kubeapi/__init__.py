@@ -1,0 +1,1 @@
+"""kubeapi: the Kubernetes API server on Twisted."""

