@@ -1,0 +1,35 @@
+"""The admission contract: mutating plugins run before the kind's validation, validating
+plugins after it; any plugin may refuse by raising a StatusError."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from kubeapi.api.types import ResourceDef
+from kubeapi.auth.user import UserInfo
+
+
+@dataclass
+class Attributes:
+    resource: ResourceDef
+    subresource: str
+    operation: str  # "CREATE" | "UPDATE" | "DELETE" | "CONNECT"
+    namespace: str
+    name: str
+    object: dict[str, Any] | None
+    old_object: dict[str, Any] | None
+    user: UserInfo | None
+    dry_run: bool
+
+
+class AdmissionPlugin(Protocol):
+    name: str
+
+    async def admit(self, attrs: Attributes) -> None:
+        """Mutating phase: may change attrs.object."""
+        ...
+
+    async def validate(self, attrs: Attributes) -> None:
+        """Validating phase: may only refuse."""
+        ...

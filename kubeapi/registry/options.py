@@ -1,0 +1,39 @@
+"""Verb options, parsed by the server from the query string (and DeleteOptions body)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubeapi.auth.user import UserInfo
+
+
+@dataclass
+class ListOptions:
+    label_selector: str = ""
+    field_selector: str = ""
+    limit: int = 0
+    continue_: str = ""
+    resource_version: str = ""
+    resource_version_match: str = ""  # "" | "NotOlderThan" | "Exact"
+    timeout_seconds: int | None = None
+    allow_watch_bookmarks: bool = False
+    send_initial_events: bool | None = None
+
+
+@dataclass
+class WriteOptions:
+    dry_run: bool = False
+    field_manager: str = ""
+    field_validation: str = ""  # "" | "Ignore" | "Warn" | "Strict"
+    force: bool = False
+    user: UserInfo | None = None
+
+
+@dataclass
+class DeleteOptions:
+    dry_run: bool = False
+    grace_period_seconds: int | None = None
+    propagation_policy: str | None = None  # "Orphan" | "Background" | "Foreground"
+    precondition_uid: str | None = None
+    precondition_resource_version: str | None = None
+    user: UserInfo | None = None
