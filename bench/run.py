@@ -1,0 +1,172 @@
+"""kubeapi benchmarks: the hot paths, measured against a real server process.
+
+    python bench/run.py [--backend embedded|etcd] [--n 1000]
+
+Runs the server as users do (`twistd -n kubeapi` on loopback), then drives it over
+keep-alive HTTP/1.1 from this process: create N configmaps, GET one object, LIST N
+configmaps, and watch delivery latency (time from a write's response to the event on an
+open watch).  Prints a table; the README quotes it.  Not a test: it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.e2e.harness import ServerProcess, free_port  # noqa: E402
+
+
+class Conn:
+    def __init__(self, port: int) -> None:
+        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def request(self, method: str, path: str, body: object = None) -> tuple[int, bytes]:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        self.c.request(method, path, body=data, headers=headers)
+        r = self.c.getresponse()
+        return r.status, r.read()
+
+
+def pct(samples: list[float], p: float) -> float:
+    s = sorted(samples)
+    return s[min(len(s) - 1, int(len(s) * p))]
+
+
+def row(name: str, samples: list[float], total: float | None = None) -> str:
+    ms = [x * 1000 for x in samples]
+    rate = f"{len(samples) / total:,.0f}/s" if total else ""
+    return (f"| {name} | {len(samples)} | {statistics.mean(ms):.2f} | {pct(ms, 0.5):.2f} | "
+            f"{pct(ms, 0.99):.2f} | {rate} |")
+
+
+def start_etcd(tmp: str) -> tuple[subprocess.Popen[bytes], str]:
+    client, peer = free_port(), free_port()
+    url = f"http://127.0.0.1:{client}"
+    proc = subprocess.Popen(
+        ["etcd", "--data-dir", os.path.join(tmp, "etcd"), "--listen-client-urls", url,
+         "--advertise-client-urls", url, "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+         "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+         "--initial-cluster", f"default=http://127.0.0.1:{peer}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", client), 0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return proc, url
+
+
+def bench(backend: str, n: int) -> list[str]:
+    tmp = tempfile.mkdtemp(prefix="kubeapi-bench-")
+    etcd = None
+    args: list[str] = []
+    if backend == "etcd":
+        etcd, url = start_etcd(tmp)
+        args.append(f"--etcd-servers={url}")
+    server = ServerProcess(*args)
+    server.start()
+    out: list[str] = []
+    try:
+        ns = "bench"
+        c = Conn(server.insecure_port)
+        c.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
+        base = f"/api/v1/namespaces/{ns}/configmaps"
+
+        # create
+        lat = []
+        t0 = time.perf_counter()
+        for i in range(n):
+            s = time.perf_counter()
+            code, _ = c.request("POST", base, {"metadata": {"name": f"cm-{i:05d}", "labels": {"i": str(i % 10)}},
+                                               "data": {"key": "x" * 64}})
+            lat.append(time.perf_counter() - s)
+            assert code == 201, code
+        out.append(row("create configmap", lat, time.perf_counter() - t0))
+
+        # get
+        lat = []
+        t0 = time.perf_counter()
+        for i in range(n):
+            s = time.perf_counter()
+            code, _ = c.request("GET", f"{base}/cm-{i % n:05d}")
+            lat.append(time.perf_counter() - s)
+        out.append(row("get configmap", lat, time.perf_counter() - t0))
+
+        # list
+        lat = []
+        t0 = time.perf_counter()
+        for _ in range(20):
+            s = time.perf_counter()
+            code, body = c.request("GET", base)
+            lat.append(time.perf_counter() - s)
+            assert code == 200 and len(json.loads(body)["items"]) == n
+        out.append(row(f"list {n} configmaps", lat, time.perf_counter() - t0))
+
+        # watch delivery latency
+        wc = http.client.HTTPConnection("127.0.0.1", server.insecure_port, timeout=30)
+        wc.request("GET", f"{base}?watch=1&labelSelector=w%3D1")
+        resp = wc.getresponse()
+        arrivals: dict[str, float] = {}
+        done = threading.Event()
+
+        def reader() -> None:
+            while len(arrivals) < 200:
+                line = resp.readline()
+                if not line:
+                    break
+                ev = json.loads(line)
+                arrivals[ev["object"]["metadata"]["name"]] = time.perf_counter()
+            done.set()
+
+        threading.Thread(target=reader, daemon=True).start()
+        time.sleep(0.3)
+        sent: dict[str, float] = {}
+        for i in range(200):
+            name = f"w-{i:04d}"
+            code, _ = c.request("POST", base, {"metadata": {"name": name, "labels": {"w": "1"}}})
+            sent[name] = time.perf_counter()
+        done.wait(30)
+        lat = [max(0.0, arrivals[k] - sent[k]) for k in sent if k in arrivals]
+        out.append(row("watch delivery (after write ack)", lat))
+        wc.close()
+    finally:
+        server.cleanup()
+        if etcd:
+            etcd.terminate()
+            etcd.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--backend", default="embedded", choices=["embedded", "etcd", "both"])
+    ap.add_argument("--n", type=int, default=1000)
+    a = ap.parse_args()
+    backends = ["embedded", "etcd"] if a.backend == "both" else [a.backend]
+    for b in backends:
+        print(f"\n### backend: {b}\n")
+        print("| operation | count | mean ms | p50 ms | p99 ms | throughput |")
+        print("|---|---|---|---|---|---|")
+        for line in bench(b, a.n):
+            print(line)
+
+
+if __name__ == "__main__":
+    main()
