@@ -1,1 +1,41 @@
+"""Storage: one etcd-shaped contract (interface.py), two backends (embedded/, etcd/)."""
 
+from kubeapi.storage.interface import (
+    CompactedError,
+    ConflictError,
+    Event,
+    EventType,
+    FutureRevisionError,
+    KeyExistsError,
+    KeyNotFoundError,
+    KeyValue,
+    ListResult,
+    OnError,
+    OnEvents,
+    Storage,
+    StorageError,
+    TimeoutError_,
+    TooLargeError,
+    UnavailableError,
+    Watch,
+)
+
+__all__ = [
+    "CompactedError",
+    "ConflictError",
+    "Event",
+    "EventType",
+    "FutureRevisionError",
+    "KeyExistsError",
+    "KeyNotFoundError",
+    "KeyValue",
+    "ListResult",
+    "OnError",
+    "OnEvents",
+    "Storage",
+    "StorageError",
+    "TimeoutError_",
+    "TooLargeError",
+    "UnavailableError",
+    "Watch",
+]

@@ -1,0 +1,273 @@
+"""Synchronous operations on the revision log.
+
+Everything here runs on the store's one database thread (the connection is opened there
+with ``check_same_thread``, so SQLite itself refuses any other caller).  The async facade
+in ``store.py`` is the only user.
+"""
+
+from __future__ import annotations
+
+import builtins
+import sqlite3
+import threading
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from kubeapi.storage.embedded.schema import DDL, PRAGMAS, ROW_COLUMNS, SCHEMA_VERSION
+from kubeapi.storage.interface import (
+    CompactedError,
+    ConflictError,
+    Event,
+    FutureRevisionError,
+    KeyExistsError,
+    KeyNotFoundError,
+    KeyValue,
+    ListResult,
+    StorageError,
+)
+
+WriteKind = Literal["create", "update", "delete"]
+# (kind, key, value, expected_revision) — value is b"" for deletes.
+WriteOp = tuple[WriteKind, str, bytes, int]
+
+_MAX_CHAR = 0x10FFFF
+
+
+def prefix_end(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix``.
+
+    Code-point order equals UTF-8 byte order, which is what SQLite's BINARY collation
+    compares, so ``prefix <= name < prefix_end(prefix)`` selects exactly the prefix."""
+    chars = list(prefix)
+    while chars and ord(chars[-1]) == _MAX_CHAR:
+        chars.pop()
+    if not chars:
+        return None
+    chars[-1] = chr(ord(chars[-1]) + 1)
+    return "".join(chars)
+
+
+def row_event(row: Sequence[Any]) -> Event:
+    """Rebuild the Event a log row stands for (see schema.py for the columns)."""
+    rev, name, created, deleted, crev, prev_rev, value, old_value = row
+    value = bytes(value)
+    if deleted:
+        prev = KeyValue(name, value, crev, prev_rev)
+        return Event("DELETE", KeyValue(name, value, crev, rev), prev)
+    kv = KeyValue(name, value, crev, rev)
+    if created:
+        return Event("PUT", kv, None)
+    return Event("PUT", kv, KeyValue(name, bytes(old_value), crev, prev_rev))
+
+
+class LogDB:
+    """The revision log behind one connection.  ``revision`` and ``compacted`` mirror
+    the database and are only touched on the database thread."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.conn: sqlite3.Connection | None = None
+        self.thread_ident: int | None = None
+        self.revision = 0
+        self.compacted = 0
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def open(self) -> tuple[int, int]:
+        """Open (creating if needed) and return (current revision, compacted revision)."""
+        self.thread_ident = threading.get_ident()
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
+        for pragma in PRAGMAS:
+            conn.execute(pragma)
+        conn.executescript(DDL)
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
+        )
+        self.conn = conn
+        seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'kv'").fetchone()
+        top = conn.execute("SELECT MAX(id) FROM kv").fetchone()
+        self.revision = max(seq[0] if seq else 0, top[0] or 0)
+        comp = conn.execute("SELECT value FROM meta WHERE name = 'compacted'").fetchone()
+        self.compacted = comp[0] if comp else 0
+        return self.revision, self.compacted
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self._check_thread()
+            self.conn.close()
+            self.conn = None
+
+    def ping(self) -> bool:
+        self._db().execute("SELECT 1").fetchone()
+        return True
+
+    def _check_thread(self) -> None:
+        if threading.get_ident() != self.thread_ident:
+            raise RuntimeError("embedded storage touched outside its database thread")
+
+    def _db(self) -> sqlite3.Connection:
+        self._check_thread()
+        if self.conn is None:
+            raise sqlite3.ProgrammingError("database is closed")
+        return self.conn
+
+    # -- reads -----------------------------------------------------------------------
+
+    def _latest(self, key: str) -> tuple[Any, ...] | None:
+        return self._db().execute(
+            "SELECT id, deleted, create_revision, value FROM kv WHERE name = ? ORDER BY id DESC LIMIT 1",
+            (key,),
+        ).fetchone()
+
+    def get(self, key: str) -> KeyValue | None:
+        row = self._latest(key)
+        if row is None or row[1]:
+            return None
+        return KeyValue(key, bytes(row[3]), row[2], row[0])
+
+    def list(self, prefix: str, revision: int, limit: int, start_after: str | None) -> ListResult:
+        if revision > self.revision:
+            raise FutureRevisionError(f"revision {revision} is ahead of the store ({self.revision})")
+        if revision and revision < self.compacted:
+            raise CompactedError(self.compacted, self.revision)
+        at = revision or self.revision
+        rows = self._snapshot(prefix, at, start_after, limit + 1 if limit > 0 else 0)
+        more = limit > 0 and len(rows) > limit
+        if more:
+            rows = rows[:limit]
+        items = [KeyValue(name, bytes(value), crev, rev) for name, value, crev, rev in rows]
+        remaining = self._snapshot_count(prefix, at, items[-1].key) if more else 0
+        return ListResult(items=items, revision=at, more=more, remaining=remaining)
+
+    def _range(self, prefix: str, at: int, after: str | None) -> tuple[str, builtins.list[Any]]:
+        cond: builtins.list[str] = ["id <= ?"]
+        params: builtins.list[Any] = [at]
+        if prefix:
+            cond.append("name >= ?")
+            params.append(prefix)
+        end = prefix_end(prefix)
+        if end is not None:
+            cond.append("name < ?")
+            params.append(end)
+        if after is not None:
+            cond.append("name > ?")
+            params.append(after)
+        inner = f"SELECT MAX(id) AS mid FROM kv WHERE {' AND '.join(cond)} GROUP BY name"
+        return inner, params
+
+    def _snapshot(self, prefix: str, at: int, after: str | None, limit: int) -> builtins.list[Any]:
+        inner, params = self._range(prefix, at, after)
+        sql = (
+            f"SELECT k.name, k.value, k.create_revision, k.id FROM ({inner}) AS m "
+            "JOIN kv AS k ON k.id = m.mid WHERE k.deleted = 0 ORDER BY k.name"
+        )
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return self._db().execute(sql, params).fetchall()
+
+    def _snapshot_count(self, prefix: str, at: int, after: str) -> int:
+        inner, params = self._range(prefix, at, after)
+        sql = f"SELECT COUNT(*) FROM ({inner}) AS m JOIN kv AS k ON k.id = m.mid WHERE k.deleted = 0"
+        return int(self._db().execute(sql, params).fetchone()[0])
+
+    def events_since(self, prefix: str, start: int) -> builtins.list[Event]:
+        """Every event under ``prefix`` with revision >= start, oldest first."""
+        if start < self.compacted:
+            raise CompactedError(self.compacted, self.revision)
+        cond: builtins.list[str] = ["id >= ?"]
+        params: builtins.list[Any] = [start]
+        if prefix:
+            cond.append("name >= ?")
+            params.append(prefix)
+        end = prefix_end(prefix)
+        if end is not None:
+            cond.append("name < ?")
+            params.append(end)
+        sql = f"SELECT {ROW_COLUMNS} FROM kv WHERE {' AND '.join(cond)} ORDER BY id"
+        return [row_event(r) for r in self._db().execute(sql, params)]
+
+    # -- writes ----------------------------------------------------------------------
+
+    def apply_batch(self, ops: Sequence[WriteOp]) -> builtins.list[Event | StorageError]:
+        """Apply ``ops`` in order in ONE transaction (group commit).  A refused op (key
+        exists, conflict, ...) yields its error and does not stop the others; a failure of
+        the transaction itself raises and nothing is kept."""
+        conn = self._db()
+        saved = self.revision
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            results = [self._apply(op) for op in ops]
+            conn.execute("COMMIT")
+        except BaseException:
+            self.revision = saved
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return results
+
+    def _apply(self, op: WriteOp) -> Event | StorageError:
+        kind, key, value, expected = op
+        row = self._latest(key)
+        live = None if row is None or row[1] else KeyValue(key, bytes(row[3]), row[2], row[0])
+        rev = self.revision + 1
+        if kind == "create":
+            if live is not None:
+                return KeyExistsError(key)
+            self._insert(rev, key, created=1, deleted=0, crev=rev, prev=0, value=value, old=None)
+            self.revision = rev
+            return Event("PUT", KeyValue(key, value, rev, rev), None)
+        if live is None:
+            return KeyNotFoundError(key)
+        if kind == "update":
+            if live.mod_revision != expected:
+                return ConflictError(live)
+            self._insert(rev, key, created=0, deleted=0, crev=live.create_revision,
+                         prev=live.mod_revision, value=value, old=live.value)
+            self.revision = rev
+            return Event("PUT", KeyValue(key, value, live.create_revision, rev), live)
+        if expected and live.mod_revision != expected:
+            return ConflictError(live)
+        # A tombstone keeps the deleted value in ``value`` (old_value would only repeat it).
+        self._insert(rev, key, created=0, deleted=1, crev=live.create_revision,
+                     prev=live.mod_revision, value=live.value, old=None)
+        self.revision = rev
+        return Event("DELETE", KeyValue(key, live.value, live.create_revision, rev), live)
+
+    def _insert(self, rev: int, key: str, *, created: int, deleted: int, crev: int, prev: int,
+                value: bytes, old: bytes | None) -> None:
+        self._db().execute(
+            f"INSERT INTO kv ({ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (rev, key, created, deleted, crev, prev, value, old),
+        )
+
+    def compact(self, revision: int) -> int:
+        """Drop history older than ``revision``; return the compacted revision.
+
+        Kept: every row >= revision, and for each key its newest row < revision unless that
+        row is a tombstone -- exactly what a snapshot read at ``revision`` needs."""
+        if revision > self.revision:
+            raise FutureRevisionError(f"cannot compact at {revision}, store is at {self.revision}")
+        if revision <= self.compacted:
+            return self.compacted
+        conn = self._db()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "DELETE FROM kv WHERE id < ? AND EXISTS (SELECT 1 FROM kv AS n "
+                "WHERE n.name = kv.name AND n.id > kv.id AND n.id <= ?)",
+                (revision, revision),
+            )
+            conn.execute("DELETE FROM kv WHERE id < ? AND deleted = 1", (revision,))
+            conn.execute(
+                "INSERT INTO meta (name, value) VALUES ('compacted', ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (revision,),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self.compacted = revision
+        return revision

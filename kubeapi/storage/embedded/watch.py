@@ -1,0 +1,141 @@
+"""In-process watch fan-out for the embedded store (reactor thread only).
+
+A watcher from a past revision goes through three states so the hand-over from the
+history replay to live events has no gap and no duplicate:
+
+* ``catching_up``: the replay query is running on the database thread; live events
+  published meanwhile are kept aside;
+* ``holding``: the replay result is merged with those (dropping what the replay already
+  had) and waits for one reactor turn, so no callback fires before ``watch()`` returned;
+* ``live``: events go straight to the callback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from twisted.logger import Logger
+
+from kubeapi.storage.interface import Event, OnError, OnEvents, StorageError
+
+_log = Logger()
+
+State = Literal["catching_up", "holding", "live", "stopped"]
+
+
+class EmbeddedWatch:
+    """One watcher; satisfies the ``Watch`` protocol."""
+
+    def __init__(self, hub: WatchHub, prefix: str, start: int, on_events: OnEvents,
+                 on_error: OnError) -> None:
+        self._hub = hub
+        self.prefix = prefix
+        self._start = start
+        self._on_events = on_events
+        self._on_error = on_error
+        self._state: State = "catching_up"
+        self._early: list[Event] = []
+        self._buffer: list[Event] = []
+        self._last = start - 1  # newest revision queued or delivered
+
+    @property
+    def stopped(self) -> bool:
+        return self._state == "stopped"
+
+    def stop(self) -> None:
+        if self._state == "stopped":
+            return
+        self._state = "stopped"
+        self._early.clear()
+        self._buffer.clear()
+        self._hub.remove(self)
+
+    def fail(self, error: StorageError) -> None:
+        """Report ``error`` once and stop."""
+        if self._state == "stopped":
+            return
+        on_error = self._on_error
+        self.stop()
+        try:
+            on_error(error)
+        except Exception:
+            _log.failure("watch on_error callback raised")
+
+    # -- called by the hub / the store ------------------------------------------------
+
+    def go_live_now(self) -> None:
+        """For start revision 0: nothing to replay."""
+        self._state = "live"
+
+    def replayed(self, history: Sequence[Event], reactor: Any) -> None:
+        """Merge the replay with what arrived during it; deliver on the next reactor turn."""
+        if self._state != "catching_up":
+            return
+        newest = history[-1].revision if history else self._start - 1
+        merged = list(history) + [e for e in self._early if e.revision > newest]
+        self._early = []
+        self._buffer = merged
+        if merged:
+            self._last = merged[-1].revision
+        self._state = "holding"
+        reactor.callLater(0, self._release)
+
+    def _release(self) -> None:
+        if self._state != "holding":
+            return
+        self._state = "live"
+        while self._buffer and self._state == "live":
+            batch, self._buffer = self._buffer, []
+            self._deliver(batch)
+
+    def offer(self, events: Sequence[Event]) -> None:
+        """Take the events of one committed write batch (in revision order)."""
+        if self._state == "stopped":
+            return
+        mine = [e for e in events if e.revision >= self._start and e.kv.key.startswith(self.prefix)]
+        if not mine:
+            return
+        if self._state == "catching_up":
+            self._early.extend(mine)
+            return
+        mine = [e for e in mine if e.revision > self._last]
+        if not mine:
+            return
+        self._last = mine[-1].revision
+        if self._state == "holding":
+            self._buffer.extend(mine)
+        else:
+            self._deliver(mine)
+
+    def _deliver(self, events: list[Event]) -> None:
+        try:
+            self._on_events(events)
+        except Exception:
+            _log.failure("watch on_events callback raised")
+
+
+class WatchHub:
+    """The set of running watchers of one store."""
+
+    def __init__(self) -> None:
+        self._watchers: dict[int, EmbeddedWatch] = {}
+
+    def __len__(self) -> int:
+        return len(self._watchers)
+
+    def add(self, watch: EmbeddedWatch) -> None:
+        self._watchers[id(watch)] = watch
+
+    def remove(self, watch: EmbeddedWatch) -> None:
+        self._watchers.pop(id(watch), None)
+
+    def publish(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        for watch in list(self._watchers.values()):
+            watch.offer(events)
+
+    def fail_all(self, error: StorageError) -> None:
+        for watch in list(self._watchers.values()):
+            watch.fail(error)
