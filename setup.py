@@ -15,7 +15,7 @@ setup(
         "pyopenssl>=24.0",
         "service-identity>=24.1",
         "txaio>=23.1",
-        "protobuf>=5.26",
+        "protobuf>=7.35.1,<8",
         "h2>=4.1",
         "orjson>=3.9",
         "pyyaml>=6.0",
