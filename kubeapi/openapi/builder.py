@@ -1,0 +1,538 @@
+"""The OpenAPI documents served at /openapi/v2 and /openapi/v3, built from the Catalog.
+
+One list of operations per resource is computed once (``operations``) and rendered in
+either dialect: Swagger 2.0 (``definitions``, body parameters) or OpenAPI 3.0
+(``components.schemas``, ``requestBody``).  kubectl reads these documents: ``explain``
+looks kinds up by ``x-kubernetes-group-version-kind``, client-side apply reads patch
+markers from them, and it probes the PATCH operation of a kind for the
+``fieldValidation`` query parameter before trusting server-side validation.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from kubeapi.api.types import Catalog, ResourceDef
+from kubeapi.openapi import meta
+from kubeapi.openapi.naming import definition_name, gv_path, op_prefix, tag
+
+Schema = dict[str, Any]
+Ref = Callable[[str], Schema]
+
+TITLE = "Kubernetes"
+VERSION = "v1.33.0"
+V2_PREFIX = "#/definitions/"
+V3_PREFIX = "#/components/schemas/"
+
+PATCH_TYPES = ("application/apply-patch+yaml", "application/json-patch+json",
+               "application/merge-patch+json", "application/strategic-merge-patch+json")
+RESPONSE_TYPES = ("application/json", "application/yaml", "application/vnd.kubernetes.protobuf")
+WATCH_RESPONSE_TYPES = ("application/json", "application/yaml", "application/vnd.kubernetes.protobuf",
+                        "application/json;stream=watch", "application/vnd.kubernetes.protobuf;stream=watch")
+
+
+@dataclass
+class Param:
+    name: str
+    where: str  # "query" | "path"
+    type: str
+    description: str
+    required: bool = False
+
+
+_P = Param
+PRETTY = _P("pretty", "query", "string", "If 'true', the output is pretty printed.")
+NAME = _P("name", "path", "string", "name of the object", True)
+NAMESPACE = _P("namespace", "path", "string", "object name and auth scope, such as for teams and projects",
+               True)
+DRY_RUN = _P("dryRun", "query", "string",
+             "When present, modifications are not persisted. Valid value: All.")
+FIELD_MANAGER = _P("fieldManager", "query", "string",
+                   "Name of the actor making the change, recorded in managedFields.")
+FIELD_VALIDATION = _P("fieldValidation", "query", "string",
+                      "How to treat unknown or duplicate fields in the body: Ignore, Warn (the default) "
+                      "or Strict.")
+FORCE = _P("force", "query", "boolean",
+           "Apply requests only: take ownership of conflicting fields from other managers.")
+LIST_PARAMS = [
+    _P("allowWatchBookmarks", "query", "boolean", "Ask for BOOKMARK events on watches."),
+    _P("continue", "query", "string", "Token from a previous chunked list response."),
+    _P("fieldSelector", "query", "string", "Restrict results by field values."),
+    _P("labelSelector", "query", "string", "Restrict results by labels."),
+    _P("limit", "query", "integer", "Largest number of items to return in one response."),
+    _P("resourceVersion", "query", "string", "Which version of the collection to serve."),
+    _P("resourceVersionMatch", "query", "string", "How resourceVersion is matched."),
+    _P("sendInitialEvents", "query", "boolean", "Start a watch with synthetic events for current state."),
+    _P("timeoutSeconds", "query", "integer", "Server-side timeout of the call."),
+    _P("watch", "query", "boolean", "Stream add, update and remove events instead of listing."),
+]
+DELETE_PARAMS = [
+    DRY_RUN,
+    _P("gracePeriodSeconds", "query", "integer", "Seconds before the object is deleted."),
+    _P("ignoreStoreReadErrorWithClusterBreakingPotential", "query", "boolean",
+       "Delete objects that cannot be read from storage (dangerous)."),
+    _P("orphanDependents", "query", "boolean", "Deprecated: use propagationPolicy."),
+    _P("propagationPolicy", "query", "string", "Orphan, Background or Foreground."),
+]
+
+
+@dataclass
+class Operation:
+    path: str
+    method: str  # get | post | put | patch | delete
+    op_id: str
+    action: str  # x-kubernetes-action
+    gvk: dict[str, str]
+    tag: str
+    description: str
+    response: str  # definition name of the 200 body
+    params: list[Param] = field(default_factory=list)
+    path_params: list[Param] = field(default_factory=list)
+    body: str = ""  # definition name of the request body
+    created: bool = False  # also answers 201
+    accepted: bool = False  # also answers 202
+    watch: bool = False
+
+
+def _gvk(r: ResourceDef, kind: str = "") -> dict[str, str]:
+    return {"group": r.group, "kind": kind or r.kind, "version": r.version}
+
+
+def operations(r: ResourceDef) -> list[Operation]:
+    """Every path and verb the registry serves for ``r``, named as upstream names them."""
+    base = f"/api/{r.version}" if not r.group else f"/apis/{r.group}/{r.version}"
+    ns_seg = "/namespaces/{namespace}" if r.namespaced else ""
+    n = "Namespaced" if r.namespaced else ""
+    p = op_prefix(r)
+    k = r.kind
+    this = definition_name(r.group, r.version, r.kind)
+    lst = definition_name(r.group, r.version, r.list_kind)
+    t = tag(r)
+    gvk = _gvk(r)
+    verbs = set(r.verbs)
+    scope = [NAMESPACE] if r.namespaced else []
+    coll = f"{base}{ns_seg}/{r.plural}"
+    item = f"{coll}/{{name}}"
+    write = [DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION]
+    ops: list[Operation] = []
+
+    def add(path: str, method: str, op_id: str, action: str, desc: str, resp: str, params: list[Param],
+            path_params: list[Param], **kw: Any) -> None:
+        ops.append(Operation(path, method, op_id, action, kw.pop("gvk", gvk), t, desc, resp, params,
+                             path_params + [PRETTY], **kw))
+
+    if "list" in verbs:
+        add(coll, "get", f"list{p}{n}{k}", "list", f"list or watch objects of kind {k}", lst,
+            LIST_PARAMS, scope, watch=True)
+    if "create" in verbs:
+        add(coll, "post", f"create{p}{n}{k}", "post", f"create a {k}", this, write, scope, body=this,
+            created=True, accepted=True)
+    if "deletecollection" in verbs:
+        add(coll, "delete", f"delete{p}Collection{n}{k}", "deletecollection",
+            f"delete collection of {k}", meta.STATUS,
+            [p_ for p_ in LIST_PARAMS if p_.name != "watch" and p_.name != "allowWatchBookmarks"]
+            + DELETE_PARAMS, scope, body=meta.DELETE_OPTIONS)
+    if "get" in verbs:
+        add(item, "get", f"read{p}{n}{k}", "get", f"read the specified {k}", this, [], [NAME] + scope)
+    if "update" in verbs:
+        add(item, "put", f"replace{p}{n}{k}", "put", f"replace the specified {k}", this, write,
+            [NAME] + scope, body=this, created=True)
+    if "patch" in verbs:
+        add(item, "patch", f"patch{p}{n}{k}", "patch", f"partially update the specified {k}", this,
+            write + [FORCE], [NAME] + scope, body=meta.PATCH, created=True)
+    if "delete" in verbs:
+        add(item, "delete", f"delete{p}{n}{k}", "delete", f"delete a {k}",
+            this if r.return_deleted_object else meta.STATUS, DELETE_PARAMS, [NAME] + scope,
+            body=meta.DELETE_OPTIONS, accepted=True)
+    if r.namespaced and "list" in verbs:
+        add(f"{base}/{r.plural}", "get", f"list{p}{k}ForAllNamespaces", "list",
+            f"list or watch objects of kind {k}", lst, LIST_PARAMS, [], watch=True)
+    if "watch" in verbs:
+        wcoll = f"{base}/watch{ns_seg}/{r.plural}"
+        add(wcoll, "get", f"watch{p}{n}{k}List", "watchlist",
+            f"watch individual changes to a list of {k}. deprecated: use the 'watch' parameter with a "
+            "list operation instead.", meta.WATCH_EVENT, LIST_PARAMS, scope, watch=True)
+        add(f"{wcoll}/{{name}}", "get", f"watch{p}{n}{k}", "watch",
+            f"watch changes to an object of kind {k}. deprecated: use the 'watch' parameter with a list "
+            "operation instead, filtered to a single item with the 'fieldSelector' parameter.",
+            meta.WATCH_EVENT, LIST_PARAMS, [NAME] + scope, watch=True)
+        if r.namespaced:
+            add(f"{base}/watch/{r.plural}", "get", f"watch{p}{k}ListForAllNamespaces", "watchlist",
+                f"watch individual changes to a list of {k}. deprecated: use the 'watch' parameter "
+                "with a list operation instead.", meta.WATCH_EVENT, LIST_PARAMS, [], watch=True)
+    for sub in r.subresources:
+        if sub == "status":
+            target, sub_gvk, suffix = this, gvk, "Status"
+        elif sub == "scale":
+            target, sub_gvk, suffix = meta.SCALE, {"group": "autoscaling", "kind": "Scale",
+                                                   "version": "v1"}, "Scale"
+        else:
+            continue
+        path = f"{item}/{sub}"
+        add(path, "get", f"read{p}{n}{k}{suffix}", "get", f"read {sub} of the specified {k}", target, [],
+            [NAME] + scope, gvk=sub_gvk)
+        add(path, "put", f"replace{p}{n}{k}{suffix}", "put", f"replace {sub} of the specified {k}",
+            target, write, [NAME] + scope, body=target, created=True, gvk=sub_gvk)
+        add(path, "patch", f"patch{p}{n}{k}{suffix}", "patch",
+            f"partially update {sub} of the specified {k}", target, write + [FORCE], [NAME] + scope,
+            body=meta.PATCH, created=True, gvk=sub_gvk)
+    return ops
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+def _rewrite_refs(node: Any, prefix: str) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for key, v in node.items():
+            if key == "$ref" and isinstance(v, str):
+                name = v.rsplit("/", 1)[-1]
+                out[key] = prefix + name
+            else:
+                out[key] = _rewrite_refs(v, prefix)
+        return out
+    if isinstance(node, list):
+        return [_rewrite_refs(v, prefix) for v in node]
+    return node
+
+
+def kind_schema(r: ResourceDef, prefix: str) -> Schema:
+    """The schema of ``r``'s kind: its ResourceDef schema (or an open object), with
+    apiVersion/kind/metadata filled in and the GVK extension set."""
+    s: Schema = _rewrite_refs(copy.deepcopy(r.schema), prefix) if r.schema else {
+        "type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    s.setdefault("type", "object")
+    s.setdefault("description", f"{r.kind} ({r.group_version})")
+    props = s.setdefault("properties", {})
+    props.setdefault("apiVersion", {"type": "string", "description": "The versioned schema of this object."})
+    props.setdefault("kind", {"type": "string", "description": "The REST resource this object represents."})
+    md = props.get("metadata")
+    if not md or not (md.get("properties") or md.get("$ref") or md.get("allOf")):
+        props["metadata"] = _meta_ref(prefix, meta.OBJECT_META, "Standard object's metadata.")
+    s["x-kubernetes-group-version-kind"] = [_gvk(r)]
+    return s
+
+
+def _meta_ref(prefix: str, name: str, desc: str) -> Schema:
+    if prefix == V3_PREFIX:
+        return {"allOf": [{"$ref": prefix + name}], "default": {}, "description": desc}
+    return {"$ref": prefix + name, "description": desc}
+
+
+def list_schema(r: ResourceDef, prefix: str) -> Schema:
+    return {
+        "type": "object",
+        "description": f"A list of {r.kind} objects.",
+        "required": ["items"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "items": {"type": "array", "items": {"$ref": prefix + definition_name(r.group, r.version, r.kind)}},
+            "kind": {"type": "string"},
+            "metadata": _meta_ref(prefix, meta.LIST_META, "Standard list metadata."),
+        },
+        "x-kubernetes-group-version-kind": [_gvk(r, r.list_kind)],
+    }
+
+
+def _definitions(resources: list[ResourceDef], prefix: str) -> dict[str, Schema]:
+    defs = meta.meta_definitions(lambda name: {"$ref": prefix + name})
+    for r in resources:
+        defs[definition_name(r.group, r.version, r.kind)] = kind_schema(r, prefix)
+        if "list" in r.verbs:
+            defs[definition_name(r.group, r.version, r.list_kind)] = list_schema(r, prefix)
+    return dict(sorted(defs.items()))
+
+
+# --- Swagger 2.0 -----------------------------------------------------------------------------
+
+
+def _v2_param(p: Param) -> Schema:
+    out: Schema = {"name": p.name, "in": p.where, "type": p.type, "uniqueItems": True,
+                   "description": p.description}
+    if p.required:
+        out["required"] = True
+    return out
+
+
+def _v2_op(op: Operation) -> Schema:
+    ref = {"$ref": V2_PREFIX + op.response}
+    responses: Schema = {"200": {"description": "OK", "schema": ref},
+                         "401": {"description": "Unauthorized"}}
+    if op.created:
+        responses["201"] = {"description": "Created", "schema": ref}
+    if op.accepted:
+        responses["202"] = {"description": "Accepted", "schema": ref}
+    params = [_v2_param(p) for p in op.params]
+    if op.body:
+        params.insert(0, {"name": "body", "in": "body", "required": op.method != "delete",
+                          "schema": {"$ref": V2_PREFIX + op.body}})
+    out: Schema = {
+        "description": op.description,
+        "consumes": list(PATCH_TYPES) if op.method == "patch" else ["*/*"],
+        "produces": list(WATCH_RESPONSE_TYPES if op.watch else RESPONSE_TYPES),
+        "schemes": ["https"],
+        "tags": [op.tag],
+        "operationId": op.op_id,
+        "responses": responses,
+        "x-kubernetes-action": op.action,
+        "x-kubernetes-group-version-kind": op.gvk,
+    }
+    if params:
+        out["parameters"] = params
+    return out
+
+
+def _paths(ops: list[Operation], render: Callable[[Operation], Schema],
+           render_param: Callable[[Param], Schema]) -> dict[str, Schema]:
+    paths: dict[str, Schema] = {}
+    for op in ops:
+        entry = paths.setdefault(op.path, {})
+        entry[op.method] = render(op)
+        entry["parameters"] = [render_param(p) for p in op.path_params]
+    return dict(sorted(paths.items()))
+
+
+def build_v2(catalog: Catalog) -> dict[str, Any]:
+    """The Swagger 2.0 document of every served resource (/openapi/v2)."""
+    resources = catalog.all()
+    ops = [op for r in resources for op in operations(r)]
+    return {
+        "swagger": "2.0",
+        "info": {"title": TITLE, "version": VERSION},
+        "paths": _paths(ops, _v2_op, _v2_param),
+        "definitions": _definitions(resources, V2_PREFIX),
+        "securityDefinitions": {"BearerToken": {
+            "description": "Bearer Token authentication", "type": "apiKey", "name": "authorization",
+            "in": "header"}},
+        "security": [{"BearerToken": []}],
+    }
+
+
+# --- OpenAPI 3.0 -----------------------------------------------------------------------------
+
+
+def _v3_param(p: Param) -> Schema:
+    out: Schema = {"name": p.name, "in": p.where, "description": p.description,
+                   "schema": {"type": p.type, "uniqueItems": True}}
+    if p.required:
+        out["required"] = True
+    return out
+
+
+def _content(name: str, types: tuple[str, ...]) -> Schema:
+    return {t: {"schema": {"$ref": V3_PREFIX + name}} for t in types}
+
+
+def _v3_op(op: Operation) -> Schema:
+    types = WATCH_RESPONSE_TYPES if op.watch else RESPONSE_TYPES
+    responses: Schema = {"200": {"description": "OK", "content": _content(op.response, types)},
+                         "401": {"description": "Unauthorized"}}
+    if op.created:
+        responses["201"] = {"description": "Created", "content": _content(op.response, types)}
+    if op.accepted:
+        responses["202"] = {"description": "Accepted", "content": _content(op.response, types)}
+    out: Schema = {
+        "tags": [op.tag],
+        "description": op.description,
+        "operationId": op.op_id,
+        "responses": responses,
+        "x-kubernetes-action": op.action,
+        "x-kubernetes-group-version-kind": op.gvk,
+    }
+    if op.params:
+        out["parameters"] = [_v3_param(p) for p in op.params]
+    if op.body:
+        ctypes = PATCH_TYPES if op.method == "patch" else ("*/*",)
+        out["requestBody"] = {"content": _content(op.body, ctypes), "required": op.method != "delete"}
+    return out
+
+
+_SECURITY = {"BearerToken": {"type": "apiKey", "description": "Bearer Token authentication",
+                             "name": "authorization", "in": "header"}}
+
+
+def _v3_doc(paths: dict[str, Schema], schemas: dict[str, Schema]) -> dict[str, Any]:
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": TITLE, "version": VERSION},
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": _SECURITY},
+    }
+
+
+def build_v3(catalog: Catalog, group: str, version: str) -> dict[str, Any] | None:
+    """The OpenAPI 3.0 document of one group-version (/openapi/v3/apis/<g>/<v>);
+    None when the catalog serves nothing there."""
+    resources = catalog.in_group_version(group, version)
+    if not resources:
+        return None
+    ops = [op for r in resources for op in operations(r)]
+    root = f"/api/{version}/" if not group else f"/apis/{group}/{version}/"
+    prefix = op_prefix(resources[0])
+    paths = _paths(ops, _v3_op, _v3_param)
+    paths[root] = {"get": {
+        "tags": [tag(resources[0])], "description": "get available resources",
+        "operationId": f"get{prefix}APIResources",
+        "responses": {"200": {"description": "OK", "content": {
+            t: {"schema": {"$ref": V3_PREFIX + "io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList"}}
+            for t in RESPONSE_TYPES}}, "401": {"description": "Unauthorized"}}}}
+    schemas = _definitions(resources, V3_PREFIX)
+    schemas.update(_discovery_schemas())
+    return _v3_doc(dict(sorted(paths.items())), dict(sorted(schemas.items())))
+
+
+def _discovery_schemas() -> dict[str, Schema]:
+    m = "io.k8s.apimachinery.pkg.apis.meta.v1"
+    s = {"type": "string", "default": ""}
+    strs = {"type": "array", "items": {"type": "string", "default": ""}}
+    gv_ref = {"$ref": V3_PREFIX + f"{m}.GroupVersionForDiscovery"}
+    return {
+        f"{m}.APIResource": {"type": "object", "required": ["name", "singularName", "namespaced", "kind",
+                                                             "verbs"],
+                             "properties": {"categories": strs, "group": {"type": "string"}, "kind": s,
+                                            "name": s, "namespaced": {"type": "boolean", "default": False},
+                                            "shortNames": strs, "singularName": s,
+                                            "storageVersionHash": {"type": "string"}, "verbs": strs,
+                                            "version": {"type": "string"}}},
+        f"{m}.APIResourceList": {"type": "object", "required": ["groupVersion", "resources"], "properties": {
+            "apiVersion": {"type": "string"}, "groupVersion": s, "kind": {"type": "string"},
+            "resources": {"type": "array", "items": {"$ref": V3_PREFIX + f"{m}.APIResource"}}},
+            "x-kubernetes-group-version-kind": [{"group": "", "kind": "APIResourceList", "version": "v1"}]},
+        f"{m}.GroupVersionForDiscovery": {"type": "object", "required": ["groupVersion", "version"],
+                                          "properties": {"groupVersion": s, "version": s}},
+        f"{m}.APIGroup": {"type": "object", "required": ["name", "versions"], "properties": {
+            "apiVersion": {"type": "string"}, "kind": {"type": "string"}, "name": s,
+            "preferredVersion": gv_ref, "versions": {"type": "array", "items": gv_ref}},
+            "x-kubernetes-group-version-kind": [{"group": "", "kind": "APIGroup", "version": "v1"}]},
+        f"{m}.APIGroupList": {"type": "object", "required": ["groups"], "properties": {
+            "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+            "groups": {"type": "array", "items": {"$ref": V3_PREFIX + f"{m}.APIGroup"}}},
+            "x-kubernetes-group-version-kind": [{"group": "", "kind": "APIGroupList", "version": "v1"}]},
+        f"{m}.APIVersions": {"type": "object", "required": ["versions"], "properties": {
+            "apiVersion": {"type": "string"}, "kind": {"type": "string"}, "versions": strs},
+            "x-kubernetes-group-version-kind": [{"group": "", "kind": "APIVersions", "version": "v1"}]},
+    }
+
+
+def _discovery_op(path: str, op_id: str, tag_: str, desc: str, schema: str) -> Schema:
+    return {path: {"get": {"tags": [tag_], "description": desc, "operationId": op_id, "responses": {
+        "200": {"description": "OK", "content": {t: {"schema": {"$ref": V3_PREFIX + schema}}
+                                                 for t in RESPONSE_TYPES}},
+        "401": {"description": "Unauthorized"}}}}}
+
+
+def build_v3_discovery(catalog: Catalog, which: str) -> dict[str, Any] | None:
+    """The small documents upstream lists as ``api`` and ``apis`` (the discovery roots)."""
+    m = "io.k8s.apimachinery.pkg.apis.meta.v1"
+    paths: dict[str, Schema] = {}
+    if which == "api":
+        paths.update(_discovery_op("/api/", "getCoreAPIVersions", "core", "get available API versions",
+                                   f"{m}.APIVersions"))
+    elif which == "apis":
+        paths.update(_discovery_op("/apis/", "getAPIVersions", "apis", "get available API versions",
+                                   f"{m}.APIGroupList"))
+        for group in catalog.groups():
+            if not group:
+                continue
+            camel = op_prefix(ResourceDef(group, "v", "K", "k", "k", False))[:-1]
+            paths.update(_discovery_op(f"/apis/{group}/", f"get{camel}APIGroup",
+                                       camel[:1].lower() + camel[1:], "get information of a group",
+                                       f"{m}.APIGroup"))
+    else:
+        return None
+    return _v3_doc(dict(sorted(paths.items())), dict(sorted(_discovery_schemas().items())))
+
+
+def build_v3_path(catalog: Catalog, path: str) -> dict[str, Any] | None:
+    """The document behind ``/openapi/v3/<path>`` (``api/v1``, ``apis/apps/v1``, ``api``,
+    ``apis``), or None for 404."""
+    path = path.strip("/")
+    if path in ("api", "apis"):
+        return build_v3_discovery(catalog, path)
+    parts = path.split("/")
+    if len(parts) == 2 and parts[0] == "api":
+        return build_v3(catalog, "", parts[1])
+    if len(parts) == 3 and parts[0] == "apis":
+        return build_v3(catalog, parts[1], parts[2])
+    return None
+
+
+def serialize(doc: dict[str, Any]) -> bytes:
+    return orjson.dumps(doc)
+
+
+def doc_hash(body: bytes) -> str:
+    """Upstream's cache-busting hash: SHA-512, upper-case hex."""
+    return hashlib.sha512(body).hexdigest().upper()
+
+
+def build_v3_index(catalog: Catalog) -> dict[str, Any]:
+    """``{"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=..."}, ...}}``."""
+    keys = ["api", "apis"]
+    for group, versions in catalog.groups().items():
+        keys.extend(gv_path(group, v) for v in versions)
+    paths: dict[str, Any] = {}
+    for key in keys:
+        doc = build_v3_path(catalog, key)
+        if doc is None:
+            continue
+        paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={doc_hash(serialize(doc))}"}
+    return {"paths": dict(sorted(paths.items()))}
+
+
+class OpenAPIDocs:
+    """Serialized documents and their hashes, built once per catalog change.
+
+    The server calls ``invalidate()`` when the catalog changes (CRDs, APIServices) and
+    serves ``v2()``, ``v3_index()`` and ``v3(path)``; for a v3 request whose ``hash`` query
+    differs from ``etag`` upstream answers 301 to ``server_relative_url(path)``, and with a
+    matching hash it adds ``Cache-Control: public, immutable``."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._v2: bytes | None = None
+        self._v3: dict[str, tuple[bytes, str] | None] = {}
+        self._index: bytes | None = None
+
+    def invalidate(self) -> None:
+        self._v2 = None
+        self._v3.clear()
+        self._index = None
+
+    def v2(self) -> bytes:
+        if self._v2 is None:
+            self._v2 = serialize(build_v2(self.catalog))
+        return self._v2
+
+    def v3(self, path: str) -> tuple[bytes, str] | None:
+        """(JSON body, hash) of ``/openapi/v3/<path>``, or None when there is no such document."""
+        path = path.strip("/")
+        if path not in self._v3:
+            doc = build_v3_path(self.catalog, path)
+            if doc is None:
+                self._v3[path] = None
+            else:
+                body = serialize(doc)
+                self._v3[path] = (body, doc_hash(body))
+        return self._v3[path]
+
+    def server_relative_url(self, path: str) -> str | None:
+        found = self.v3(path)
+        return None if found is None else f"/openapi/v3/{path.strip('/')}?hash={found[1]}"
+
+    def v3_index(self) -> bytes:
+        if self._index is None:
+            keys = ["api", "apis"]
+            for group, versions in self.catalog.groups().items():
+                keys.extend(gv_path(group, v) for v in versions)
+            paths = {k: {"serverRelativeURL": url} for k in sorted(keys)
+                     if (url := self.server_relative_url(k)) is not None}
+            self._index = serialize({"paths": paths})
+        return self._index

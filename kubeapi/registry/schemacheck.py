@@ -1,0 +1,239 @@
+"""Checks of a decoded object against its OpenAPI v3 structural schema.
+
+Built-in kinds and CRDs fail differently on the same mistake: for a built-in kind
+kube-apiserver's typed decoder rejects a wrong JSON type with 400 BadRequest and a
+Go ``json: cannot unmarshal ...`` message, while CRDs report 422 Invalid with a
+``FieldValueTypeInvalid`` cause.  ``check_types`` returns the errors and the store
+chooses (``decode_error_message`` renders the built-in form).  ``unknown_fields`` /
+``prune`` serve ``fieldValidation=Strict|Warn|Ignore``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from kubeapi.api.types import FieldError
+from kubeapi.errors import StatusError, bad_request
+
+Schema = dict[str, Any]
+
+_PRESERVE = "x-kubernetes-preserve-unknown-fields"
+_INT_OR_STRING = "x-kubernetes-int-or-string"
+_EMBEDDED = "x-kubernetes-embedded-resource"
+
+
+def resolve(schema: Schema | None) -> Schema | None:
+    """Unwrap the ``allOf: [one]`` form some generators use around a shared type."""
+    while schema and "allOf" in schema and len(schema["allOf"]) == 1 and "properties" not in schema:
+        inner = dict(schema["allOf"][0])
+        for k, v in schema.items():
+            if k != "allOf":
+                inner.setdefault(k, v)
+        schema = inner
+    return schema
+
+
+def property_schema(schema: Schema | None, key: str) -> Schema | None:
+    """The schema of ``key`` inside an object schema (properties, then additionalProperties)."""
+    schema = resolve(schema)
+    if not schema:
+        return None
+    props = schema.get("properties")
+    if isinstance(props, dict) and key in props:
+        return resolve(props[key])
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        return resolve(extra)
+    return None
+
+
+def items_schema(schema: Schema | None) -> Schema | None:
+    schema = resolve(schema)
+    if not schema:
+        return None
+    items = schema.get("items")
+    return resolve(items) if isinstance(items, dict) else None
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "unknown"
+
+
+def _type_ok(value: Any, schema: Schema) -> bool:
+    if schema.get(_INT_OR_STRING):
+        return isinstance(value, (int, str)) and not isinstance(value, bool)
+    want = schema.get("type")
+    if not want:
+        return True
+    got = _json_type(value)
+    if want == got:
+        return True
+    if want == "number" and got == "integer":
+        return True
+    if want == "integer" and got == "number" and float(value).is_integer():
+        return True
+    return False
+
+
+def _child(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def check_types(obj: Any, schema: Schema | None, path: str = "") -> list[FieldError]:
+    """Every place where ``obj`` has a JSON type its schema does not allow.
+
+    ``null`` is accepted anywhere (decoders treat it as "unset"), as upstream does for
+    nullable-less built-in types.  Each error is ``FieldValueTypeInvalid`` with the
+    detail CRD validation uses, e.g. ``must be of type integer``."""
+    errs: list[FieldError] = []
+    _check(obj, resolve(schema), path, errs)
+    return errs
+
+
+def _check(obj: Any, schema: Schema | None, path: str, errs: list[FieldError]) -> None:
+    if not schema or obj is None:
+        return
+    if not _type_ok(obj, schema):
+        want = "integer,string" if schema.get(_INT_OR_STRING) else schema.get("type", "")
+        got = _json_type(obj)
+        errs.append(FieldError("FieldValueTypeInvalid", path,
+                               f'{path or "body"} in body must be of type {want}: "{got}"', got, True))
+        return
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            sub = property_schema(schema, k)
+            if sub is not None:
+                _check(v, sub, _child(path, k), errs)
+    elif isinstance(obj, list):
+        sub = items_schema(schema)
+        for i, v in enumerate(obj):
+            _check(v, sub, f"{path}[{i}]", errs)
+
+
+_GO_TYPES = {"integer": "int64", "number": "float64", "string": "string", "boolean": "bool",
+             "array": "[]interface {}", "object": "map[string]interface {}"}
+_GO_VALUE_KIND = {"string": "string", "integer": "number", "number": "number", "boolean": "bool",
+                  "array": "array", "object": "object"}
+
+
+def decode_error_message(err: FieldError, kind: str, schema: Schema | None = None) -> str:
+    """The Go decoder's wording for a built-in kind, e.g. ``json: cannot unmarshal string
+    into Go struct field DeploymentSpec.spec.replicas of type int32`` (approximated: the Go
+    struct name is derived from the kind and the top-level field)."""
+    got = _GO_VALUE_KIND.get(str(err.value), "value")
+    field_path = err.field
+    top = field_path.split(".", 1)[0].split("[", 1)[0]
+    struct = kind + (top[:1].upper() + top[1:] if top in ("spec", "status") else "")
+    want = err.detail.rsplit(" must be of type ", 1)[-1].split(":", 1)[0].split(",", 1)[0]
+    go_type = {"integer": "int32"}.get(want, _GO_TYPES.get(want, want))
+    return f"json: cannot unmarshal {got} into Go struct field {struct}.{field_path} of type {go_type}"
+
+
+def type_errors_as_bad_request(errs: list[FieldError], kind: str) -> StatusError:
+    """400 BadRequest as upstream's typed decoder answers for a built-in kind."""
+    return bad_request(decode_error_message(errs[0], kind))
+
+
+def _preserves(schema: Schema) -> bool:
+    return bool(schema.get(_PRESERVE)) or schema.get("additionalProperties") is True
+
+
+def _known_meta(path: str) -> bool:
+    return path in ("apiVersion", "kind", "metadata")
+
+
+def unknown_fields(obj: Any, schema: Schema | None, path: str = "") -> list[str]:
+    """Dotted paths (``spec.foo``, ``spec.containers[0].bar``) of fields the schema does not
+    declare.  Subtrees under ``x-kubernetes-preserve-unknown-fields`` or a schema-valued
+    ``additionalProperties`` are not reported.  An object schema without ``properties``
+    and without ``additionalProperties`` is treated as opaque (nothing reported)."""
+    out: list[str] = []
+    _unknown(obj, resolve(schema), path, out)
+    return out
+
+
+def _unknown(obj: Any, schema: Schema | None, path: str, out: list[str]) -> None:
+    if not schema:
+        return
+    if isinstance(obj, dict):
+        props = schema.get("properties")
+        extra = schema.get("additionalProperties")
+        if _preserves(schema) and not props:
+            return
+        for k, v in obj.items():
+            p = _child(path, k)
+            if isinstance(props, dict) and k in props:
+                _unknown(v, resolve(props[k]), p, out)
+            elif isinstance(extra, dict):
+                _unknown(v, resolve(extra), p, out)
+            elif props is None and extra is None:
+                continue  # opaque object
+            elif _preserves(schema):
+                continue
+            elif schema.get(_EMBEDDED) and _known_meta(k):
+                continue
+            else:
+                out.append(p)
+    elif isinstance(obj, list):
+        sub = items_schema(schema)
+        for i, v in enumerate(obj):
+            _unknown(v, sub, f"{path}[{i}]", out)
+
+
+def prune(obj: Any, schema: Schema | None) -> Any:
+    """A copy of ``obj`` without the fields ``unknown_fields`` would report."""
+    obj = copy.deepcopy(obj)
+    _prune(obj, resolve(schema))
+    return obj
+
+
+def _prune(obj: Any, schema: Schema | None) -> None:
+    if not schema:
+        return
+    if isinstance(obj, dict):
+        props = schema.get("properties")
+        extra = schema.get("additionalProperties")
+        if _preserves(schema) and not props:
+            return
+        for k in list(obj):
+            if isinstance(props, dict) and k in props:
+                _prune(obj[k], resolve(props[k]))
+            elif isinstance(extra, dict):
+                _prune(obj[k], resolve(extra))
+            elif (props is None and extra is None) or _preserves(schema):
+                continue
+            elif schema.get(_EMBEDDED) and _known_meta(k):
+                continue
+            else:
+                del obj[k]
+    elif isinstance(obj, list):
+        sub = items_schema(schema)
+        for v in obj:
+            _prune(v, sub)
+
+
+def strict_decoding_error(paths: list[str]) -> StatusError:
+    """fieldValidation=Strict on create/update: 400 BadRequest as upstream words it."""
+    parts = [f'unknown field "{p}"' for p in paths]
+    return bad_request("strict decoding error: " + ", ".join(parts))
+
+
+def unknown_field_warnings(paths: list[str]) -> list[str]:
+    """fieldValidation=Warn: one warning text per field; the server renders each as a
+    ``Warning: 299 - "<text>"`` header."""
+    return [f'unknown field "{p}"' for p in paths]
