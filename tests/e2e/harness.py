@@ -39,8 +39,13 @@ def kubectl_binary() -> str:
 
 
 class ServerProcess:
-    def __init__(self, *extra_args: str, data_dir: str | None = None, cert_dir: str | None = None) -> None:
+    def __init__(self, *extra_args: str, data_dir: str | None = None, cert_dir: str | None = None,
+                 etcd_servers: list[str] | None = None) -> None:
         self.tmp = tempfile.mkdtemp(prefix="kubeapi-e2e-")
+        self.etcd_servers = list(etcd_servers or [])
+        self.etcd_cluster: Any = None  # the tests.support.etcd.EtcdCluster behind it, if any
+        if self.etcd_servers:
+            extra_args = (f"--etcd-servers={','.join(self.etcd_servers)}", *extra_args)
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
         self.cert_dir = cert_dir or os.path.join(self.tmp, "certs")
         self.secure_port = free_port()
@@ -61,7 +66,7 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "twisted.scripts.twistd", "-n", "--pidfile=", "kubeapi",
+            sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "-n", "--pidfile=", "kubeapi",
             f"--secure-port={self.secure_port}", "--bind-address=127.0.0.1",
             f"--insecure-port={self.insecure_port}", "--insecure-bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
@@ -172,6 +177,41 @@ def shared_server() -> ServerProcess:
         atexit.register(server.cleanup)
         _shared = server
     return _shared
+
+
+_shared_etcd: ServerProcess | None = None
+
+
+def shared_etcd_server() -> ServerProcess:
+    """Like ``shared_server`` but on a real single-member etcd (one etcd + one kubeapi per
+    process), so the same suites run on the etcd backend; both stop at interpreter exit."""
+    global _shared_etcd
+    if _shared_etcd is None:
+        from tests.support.etcd import EtcdCluster
+
+        cluster = EtcdCluster(1).start_blocking()
+        atexit.register(cluster.stop)
+        server = ServerProcess(etcd_servers=cluster.endpoints)
+        try:
+            server.start()
+        except BaseException:
+            server.cleanup()
+            raise
+        atexit.register(server.cleanup)  # runs before cluster.stop (atexit is LIFO)
+        server.etcd_cluster = cluster
+        _shared_etcd = server
+    return _shared_etcd
+
+
+def etcdctl(endpoints: list[str], *args: str, timeout: float = 30.0,
+            check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the shipped ``etcdctl`` (API v3) against ``endpoints``."""
+    cmd = ["etcdctl", f"--endpoints={','.join(endpoints)}", "--command-timeout=10s", *args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                       env=dict(os.environ, ETCDCTL_API="3"))
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p
 
 
 def unique_namespace(server: ServerProcess, prefix: str = "e2e") -> str:

@@ -1,0 +1,448 @@
+"""The `twistd kubeapi` command line: kube-apiserver's flag names and defaults.
+
+Flags may also come from ``--config DIR`` (``DIR/kubeapi.yaml``, keys are the flag names
+without dashes); the command line wins over the file.  Every bad value fails here, as a
+``usage.UsageError`` with one clear line, before anything listens.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+from twisted.python import usage
+
+AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "ABAC", "Webhook", "RBAC", "Node")
+
+# Upstream's admission plugin names (kube-apiserver v1.33), in their execution order.
+ADMISSION_PLUGINS = (
+    "AlwaysAdmit", "NamespaceAutoProvision", "NamespaceLifecycle", "NamespaceExists",
+    "LimitPodHardAntiAffinityTopology", "LimitRanger", "ServiceAccount", "NodeRestriction",
+    "TaintNodesByCondition", "AlwaysPullImages", "ImagePolicyWebhook", "PodSecurity",
+    "PodNodeSelector", "Priority", "DefaultTolerationSeconds", "PodTolerationRestriction",
+    "EventRateLimit", "ExtendedResourceToleration", "DefaultStorageClass",
+    "StorageObjectInUseProtection", "OwnerReferencesPermissionEnforcement",
+    "PersistentVolumeClaimResize", "RuntimeClass", "CertificateApproval", "CertificateSigning",
+    "ClusterTrustBundleAttest", "CertificateSubjectRestriction", "DefaultIngressClass",
+    "DenyServiceExternalIPs", "PodTopologyLabels", "MutatingAdmissionPolicy",
+    "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook",
+    "ResourceQuota", "AlwaysDeny",
+)
+# The plugins kube-apiserver enables when --enable-admission-plugins does not name them.
+DEFAULT_ADMISSION_PLUGINS = (
+    "NamespaceLifecycle", "LimitRanger", "ServiceAccount", "TaintNodesByCondition", "PodSecurity",
+    "Priority", "DefaultTolerationSeconds", "DefaultStorageClass", "StorageObjectInUseProtection",
+    "PersistentVolumeClaimResize", "RuntimeClass", "CertificateApproval", "CertificateSigning",
+    "ClusterTrustBundleAttest", "CertificateSubjectRestriction", "DefaultIngressClass",
+    "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook",
+    "ResourceQuota",
+)
+
+DEFAULT_CERT_DIR = "/var/run/kubernetes"
+BOOL_FLAGS = ("anonymous-auth",)
+FILE_FLAGS = ("tls-cert-file", "tls-private-key-file", "client-ca-file", "etcd-cafile",
+              "etcd-certfile", "etcd-keyfile")
+
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+
+
+def parse_duration(text: str) -> float:
+    """Go's time.ParseDuration (``1m0s``, ``5m``, ``1h30m``, ``500ms``) → seconds."""
+    s = text.strip()
+    sign = 1.0
+    if s[:1] in "+-" and s:
+        sign, s = (-1.0 if s[0] == "-" else 1.0), s[1:]
+    if s == "0":
+        return 0.0
+    if not s:
+        raise ValueError(f"invalid duration {text!r}")
+    pos, total = 0, 0.0
+    while pos < len(s):
+        m = _DURATION_PART.match(s, pos)
+        if m is None:
+            raise ValueError(f"invalid duration {text!r}")
+        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+        pos = m.end()
+    return sign * total
+
+
+def parse_bool(text: str) -> bool:
+    """Go's strconv.ParseBool spellings."""
+    t = str(text).strip()
+    if t in ("1", "t", "T", "true", "TRUE", "True"):
+        return True
+    if t in ("0", "f", "F", "false", "FALSE", "False"):
+        return False
+    raise ValueError(f"invalid boolean {text!r}")
+
+
+def parse_port_range(text: str) -> tuple[int, int]:
+    """``30000-32767`` (or a single port, or ``base+size``) → inclusive (low, high)."""
+    t = text.strip()
+    try:
+        if "+" in t:
+            base, size = t.split("+", 1)
+            low, high = int(base), int(base) + int(size) - 1
+        elif "-" in t:
+            a, b = t.split("-", 1)
+            low, high = int(a), int(b)
+        else:
+            low = high = int(t)
+    except ValueError:
+        raise ValueError(f"invalid port range {text!r}") from None
+    if not (1 <= low <= high <= 65535):
+        raise ValueError(f"invalid port range {text!r}")
+    return low, high
+
+
+def default_advertise_address() -> str:
+    """First non-loopback IPv4 address of this host (the one its default route uses)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # UDP connect sends nothing; it only picks a route
+            addr = s.getsockname()[0]
+            if addr and not addr.startswith("127.") and addr != "0.0.0.0":
+                return str(addr)
+    except OSError:
+        pass
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            addr = str(info[4][0])
+            if not addr.startswith("127."):
+                return addr
+    except OSError:
+        pass
+    return "127.0.0.1"
+
+
+def _split(value: str) -> list[str]:
+    return [p.strip() for p in value.split(",") if p.strip()]
+
+
+def _port(flag: str, allow_zero: bool) -> Callable[[str], int]:
+    def coerce(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise ValueError(f"--{flag}: {value!r} is not a port number") from None
+        low = 0 if allow_zero else 1
+        if not (low <= n <= 65535):
+            raise ValueError(f"--{flag}: {n} must be between {low} and 65535, inclusive")
+        return n
+    return coerce
+
+
+def _positive_int(flag: str) -> Callable[[str], int]:
+    def coerce(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise ValueError(f"--{flag}: {value!r} is not an integer") from None
+        if n < 0:
+            raise ValueError(f"--{flag}: {n} must not be negative")
+        return n
+    return coerce
+
+
+def _ip(flag: str) -> Callable[[str], str]:
+    def coerce(value: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValueError(f"--{flag}: {value!r} is not a valid IP address") from None
+    return coerce
+
+
+def _duration(flag: str) -> Callable[[str], float]:
+    def coerce(value: str) -> float:
+        try:
+            d = parse_duration(value)
+        except ValueError:
+            raise ValueError(f"--{flag}: invalid duration {value!r} (use e.g. 30s, 5m, 1h)") from None
+        if d < 0:
+            raise ValueError(f"--{flag}: duration {value!r} must not be negative")
+        return d
+    return coerce
+
+
+def _cidr(value: str) -> str:
+    parts = _split(value)
+    if not parts or len(parts) > 2:
+        raise ValueError(f"--service-cluster-ip-range: {value!r} must be one CIDR (or two, dual-stack)")
+    out = []
+    for p in parts:
+        try:
+            net = ipaddress.ip_network(p, strict=False)
+        except ValueError:
+            raise ValueError(f"--service-cluster-ip-range: {p!r} is not a valid CIDR") from None
+        if net.num_addresses < 4:
+            raise ValueError(f"--service-cluster-ip-range: {p!r} is too small (need at least a /30)")
+        out.append(str(net))
+    return ",".join(out)
+
+
+def _node_ports(value: str) -> str:
+    try:
+        low, high = parse_port_range(value)
+    except ValueError:
+        raise ValueError(f"--service-node-port-range: {value!r} is not a valid port range "
+                         f"(use e.g. 30000-32767)") from None
+    return f"{low}-{high}"
+
+
+def _bool(flag: str) -> Callable[[str], bool]:
+    def coerce(value: str) -> bool:
+        try:
+            return parse_bool(value)
+        except ValueError:
+            raise ValueError(f"--{flag}: {value!r} is not a boolean (true or false)") from None
+    return coerce
+
+
+def _media_type(value: str) -> str:
+    if value != "application/json":
+        raise ValueError(f"--storage-media-type: {value!r} is not supported (only application/json)")
+    return value
+
+
+def _log_level(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise ValueError(f"--v: {value!r} is not a log level (an integer)") from None
+    if n < 0:
+        raise ValueError(f"--v: {n} must not be negative")
+    return n
+
+
+class Options(usage.Options):
+    """kube-apiserver's flags (the subset kubeapi serves), parsed by twistd."""
+
+    synopsis = "[options]"
+    longdesc = ("Run the Kubernetes API server.  Flags follow kube-apiserver's names; "
+                "--config DIR reads DIR/kubeapi.yaml (keys are flag names without dashes), "
+                "and flags given on the command line win over the file.")
+
+    optParameters: list[list[Any]] = [
+        ["config", None, None, "Directory holding kubeapi.yaml with flag values."],
+        ["secure-port", None, 6443, "Port to serve HTTPS on.", _port("secure-port", False)],
+        ["bind-address", None, "0.0.0.0", "Address to serve HTTPS on.", _ip("bind-address")],
+        ["insecure-port", None, 8080, "Port to serve unauthenticated HTTP on (0 disables).",
+         _port("insecure-port", True)],
+        ["insecure-bind-address", None, "127.0.0.1", "Address to serve plain HTTP on.",
+         _ip("insecure-bind-address")],
+        ["advertise-address", None, None,
+         "Address published to the cluster (the kubernetes Service's endpoint).",
+         _ip("advertise-address")],
+        ["cert-dir", None, DEFAULT_CERT_DIR,
+         "Where the self-signed serving certificate is written when --tls-cert-file is not given."],
+        ["tls-cert-file", None, None, "Serving certificate (PEM, with any intermediates)."],
+        ["tls-private-key-file", None, None, "Private key of --tls-cert-file (PEM)."],
+        ["client-ca-file", None, None, "CA bundle that signs client certificates."],
+        ["service-cluster-ip-range", None, "10.0.0.0/24", "CIDR ClusterIPs are allocated from.",
+         _cidr],
+        ["service-node-port-range", None, "30000-32767", "Port range NodePorts are allocated from.",
+         _node_ports],
+        ["etcd-prefix", None, "/registry", "Key prefix of every object in storage."],
+        ["etcd-servers", None, "", "Comma-separated etcd URLs; empty = embedded store in --data-dir."],
+        ["etcd-cafile", None, None, "CA that signs the etcd servers' certificates."],
+        ["etcd-certfile", None, None, "Client certificate for etcd."],
+        ["etcd-keyfile", None, None, "Client key for etcd."],
+        ["etcd-compaction-interval", None, 300.0, "How often to compact storage history (e.g. 5m).",
+         _duration("etcd-compaction-interval")],
+        ["storage-media-type", None, "application/json", "Encoding of stored objects.", _media_type],
+        ["data-dir", None, "./data", "Directory of the embedded store."],
+        ["authorization-mode", None, "AlwaysAllow", "Comma-separated authorizers, in order."],
+        ["anonymous-auth", None, True, "Serve unauthenticated requests as system:anonymous.",
+         _bool("anonymous-auth")],
+        ["enable-admission-plugins", None, "", "Admission plugins to turn on besides the defaults."],
+        ["disable-admission-plugins", None, "", "Admission plugins to turn off."],
+        ["max-requests-inflight", None, 400, "Limit on concurrent non-mutating requests (0 = none).",
+         _positive_int("max-requests-inflight")],
+        ["max-mutating-requests-inflight", None, 200,
+         "Limit on concurrent mutating requests (0 = none).",
+         _positive_int("max-mutating-requests-inflight")],
+        ["request-timeout", None, 60.0, "Default deadline of a non-watch request (e.g. 1m0s).",
+         _duration("request-timeout")],
+        ["min-request-timeout", None, 1800, "Minimum watch timeout in seconds (randomised up to 2x).",
+         _positive_int("min-request-timeout")],
+        ["v", "v", 0, "Log verbosity.", _log_level],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.explicit: set[str] = set()  # flags the user gave (file or command line)
+        self.config_file: str | None = None
+
+    def opt_log_level(self, value: str) -> None:
+        """Same as --v."""
+        try:
+            self["v"] = _log_level(value)
+        except ValueError as e:
+            raise usage.UsageError(str(e).replace("--v", "--log-level")) from None
+
+    def parseOptions(self, options: list[str] | None = None) -> None:
+        """Parse, failing with one clear line: a UsageError when called directly, and under
+        twistd (which would print its whole usage first) that line on stderr and exit 1."""
+        import sys
+
+        try:
+            self._parse(list(sys.argv[1:] if options is None else options))
+        except usage.UsageError as e:
+            if getattr(self, "parent", None) is None:
+                raise
+            raise SystemExit(f"kubeapi: {e}") from None
+
+    def _parse(self, argv: list[str]) -> None:
+        argv = self._expand_bools(argv)
+        config_dir = self._find_config(argv)
+        file_args = self._read_config(config_dir) if config_dir else []
+        self.explicit = {self._flag_name(a) for a in file_args + argv if a.startswith("--")}
+        try:
+            super().parseOptions(file_args + argv)
+        except usage.UsageError as e:
+            raise usage.UsageError(_unwrap(str(e))) from None
+
+    @staticmethod
+    def _flag_name(arg: str) -> str:
+        return arg[2:].split("=", 1)[0]
+
+    @staticmethod
+    def _expand_bools(argv: list[str]) -> list[str]:
+        """pflag lets a bool flag stand alone (``--anonymous-auth``); getopt wants a value."""
+        out = []
+        for i, a in enumerate(argv):
+            name = a[2:] if a.startswith("--") else ""
+            if name in BOOL_FLAGS:
+                nxt = argv[i + 1] if i + 1 < len(argv) else ""
+                try:
+                    parse_bool(nxt)
+                    out.append(a)  # "--anonymous-auth false" keeps its value
+                except ValueError:
+                    out.append(a + "=true")
+            else:
+                out.append(a)
+        return out
+
+    @staticmethod
+    def _find_config(argv: list[str]) -> str | None:
+        found = None
+        for i, a in enumerate(argv):
+            if a == "--":
+                break
+            if a.startswith("--config="):
+                found = a.split("=", 1)[1]
+            elif a == "--config":
+                if i + 1 >= len(argv):
+                    raise usage.UsageError("--config requires a directory")
+                found = argv[i + 1]
+        return found
+
+    def _read_config(self, directory: str) -> list[str]:
+        """``DIR/kubeapi.yaml`` as ``--key=value`` arguments placed before the command line."""
+        path = os.path.join(directory, "kubeapi.yaml")
+        self.config_file = path
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = yaml.safe_load(f)
+        except OSError as e:
+            raise usage.UsageError(f"--config: cannot read {path}: {e.strerror}") from None
+        except yaml.YAMLError as e:
+            raise usage.UsageError(f"--config: {path} is not valid YAML: {_first_line(str(e))}") from None
+        if data is None:
+            return []
+        if not isinstance(data, dict):
+            raise usage.UsageError(f"--config: {path} must be a mapping of flag names to values")
+        known = {p[0] for p in self.optParameters} | {"log-level"}
+        args = []
+        for key, value in data.items():
+            k = str(key)
+            if k not in known or k == "config":
+                raise usage.UsageError(f"--config: {path}: unknown key {k!r}")
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, list):
+                text = ",".join(str(v) for v in value)
+            else:
+                text = str(value)
+            args.append(f"--{k}={text}")
+        return args
+
+    def postOptions(self) -> None:
+        modes = _split(self["authorization-mode"])
+        if not modes:
+            raise usage.UsageError("--authorization-mode: at least one mode is required")
+        for m in modes:
+            if m not in AUTHORIZATION_MODES:
+                raise usage.UsageError(f"--authorization-mode: {m!r} is not a valid mode "
+                                       f"(valid: {', '.join(AUTHORIZATION_MODES)})")
+        if len(set(modes)) != len(modes):
+            raise usage.UsageError("--authorization-mode: a mode may only be given once")
+        self["authorization-mode"] = modes
+        for flag in ("enable-admission-plugins", "disable-admission-plugins"):
+            names = _split(self[flag])
+            for n in names:
+                if n not in ADMISSION_PLUGINS:
+                    raise usage.UsageError(f"--{flag}: plugin {n!r} is unknown")
+            self[flag] = names
+        both = set(self["enable-admission-plugins"]) & set(self["disable-admission-plugins"])
+        if both:
+            raise usage.UsageError(f"--enable-admission-plugins and --disable-admission-plugins "
+                                   f"both name {sorted(both)[0]!r}")
+        self["etcd-servers"] = _split(self["etcd-servers"])
+        for url in self["etcd-servers"]:
+            if not re.match(r"^(https?|unix|unixs)://[^\s]+$", url):
+                raise usage.UsageError(f"--etcd-servers: {url!r} is not a URL (e.g. https://127.0.0.1:2379)")
+        if not self["etcd-prefix"].startswith("/"):
+            raise usage.UsageError(f"--etcd-prefix: {self['etcd-prefix']!r} must start with '/'")
+        for flag in FILE_FLAGS:
+            path = self[flag]
+            if path and not os.access(path, os.R_OK):
+                raise usage.UsageError(f"--{flag}: cannot read {path}")
+        if bool(self["tls-cert-file"]) != bool(self["tls-private-key-file"]):
+            raise usage.UsageError("--tls-cert-file and --tls-private-key-file must be given together")
+        if bool(self["etcd-certfile"]) != bool(self["etcd-keyfile"]):
+            raise usage.UsageError("--etcd-certfile and --etcd-keyfile must be given together")
+        if self["advertise-address"] is None:
+            bind = self["bind-address"]
+            if bind not in ("0.0.0.0", "::") and not bind.startswith("127."):
+                self["advertise-address"] = bind
+            else:
+                self["advertise-address"] = default_advertise_address()
+        if self["secure-port"] == self["insecure-port"]:
+            raise usage.UsageError("--secure-port and --insecure-port must differ")
+
+    # Derived values other modules read.
+    def service_cidrs(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(c) for c in self["service-cluster-ip-range"].split(",")]
+
+    def node_port_range(self) -> tuple[int, int]:
+        return parse_port_range(self["service-node-port-range"])
+
+    def admission_plugins(self) -> list[str]:
+        """The enabled plugin names, in upstream's execution order."""
+        on = set(DEFAULT_ADMISSION_PLUGINS) | set(self["enable-admission-plugins"])
+        on -= set(self["disable-admission-plugins"])
+        return [p for p in ADMISSION_PLUGINS if p in on]
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def _unwrap(message: str) -> str:
+    """Drop twisted's 'Parameter type enforcement failed: ' prefix from our own messages."""
+    prefix = "Parameter type enforcement failed: "
+    if message.startswith(prefix):
+        return message[len(prefix):]
+    if message.startswith("option --") and message.endswith("not recognized"):
+        return f"unknown flag: {message.split()[1]}"
+    return message
