@@ -274,10 +274,10 @@ class ResourceStore:
             obj.pop("status", None)
         if rdef.has_generation:
             m["generation"] = 1
-        if rdef.prepare_for_create is not None:
-            rdef.prepare_for_create(obj)
         m["uid"] = meta.new_uid()
         m["creationTimestamp"] = meta.now_rfc3339()
+        if rdef.prepare_for_create is not None:  # may read the uid (jobs' controller-uid selector)
+            rdef.prepare_for_create(obj)
         generated = bool(m.get("generateName")) and not m.get("name")
         for attempt in range(MAX_GENERATE_NAME_ATTEMPTS):
             if generated:

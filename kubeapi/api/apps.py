@@ -1,0 +1,497 @@
+"""The apps group: deployments, replicasets, statefulsets, daemonsets,
+controllerrevisions."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from kubeapi.api import schema as s
+from kubeapi.api.podspec import default_pod_template
+from kubeapi.api.printing import (
+    NONE,
+    age_col,
+    col,
+    containers_cols,
+    format_labels,
+    int_at,
+    name_col,
+)
+from kubeapi.api.types import FieldError, Obj, ResourceDef, ScaleSpec
+from kubeapi.api.validation import (
+    Errors,
+    check_enum,
+    check_non_negative,
+    forbidden,
+    get,
+    invalid,
+    required,
+    type_invalid,
+    validate_object_meta,
+    validate_object_meta_update,
+)
+from kubeapi.api.workloads import (
+    restart_policy_only,
+    selector_col,
+    selector_immutable,
+    validate_replicas,
+    validate_selected_template,
+)
+
+GROUP = "apps"
+
+# ---------------------------------------------------------------- shared
+
+
+def _spec(o: Obj) -> dict[str, Any] | None:
+    spec = o.get("spec")
+    return spec if isinstance(spec, dict) else None
+
+
+def _pct_or_int(value: Any) -> tuple[bool, float]:
+    """(is valid, numeric) for an IntOrString like 25% or 1."""
+    if isinstance(value, bool):
+        return False, 0
+    if isinstance(value, int):
+        return value >= 0, float(value)
+    if isinstance(value, str) and value.endswith("%"):
+        try:
+            n = int(value[:-1])
+        except ValueError:
+            return False, 0
+        return 0 <= n, float(n)
+    return False, 0
+
+
+def _check_rolling(ru: Any, p: str, allow_zero_both: bool = False) -> Errors:
+    if not isinstance(ru, dict):
+        return []
+    errs: Errors = []
+    vals = {}
+    for key in ("maxUnavailable", "maxSurge"):
+        if key not in ru or ru[key] is None:
+            continue
+        ok, n = _pct_or_int(ru[key])
+        if not ok:
+            if isinstance(ru[key], str) and not ru[key].endswith("%"):
+                errs.append(invalid(f"{p}.{key}", ru[key],
+                                    "a valid percent string must be a numeric string followed by "
+                                    "an ending '%' (e.g. '1%',  or '93%', regex used for "
+                                    "validation is '[0-9]+%')"))
+            else:
+                errs.append(invalid(f"{p}.{key}", ru[key], "must be greater than or equal to 0"))
+            continue
+        if isinstance(ru[key], str) and n > 100:
+            errs.append(invalid(f"{p}.{key}", ru[key], "must not be greater than 100%"))
+        vals[key] = n
+    if not allow_zero_both and vals.get("maxUnavailable") == 0 and vals.get("maxSurge", 0) == 0:
+        errs.append(invalid(f"{p}.maxUnavailable", ru.get("maxUnavailable"),
+                            "may not be 0 when `maxSurge` is 0"))
+    return errs
+
+
+def _status_common(extra: dict[str, Any]) -> dict[str, Any]:
+    base = {"observedGeneration": s.int64(), "replicas": s.int32(), "readyReplicas": s.int32(),
+            "availableReplicas": s.int32(), "updatedReplicas": s.int32(),
+            "collisionCount": s.int32(), "conditions": s.conditions()}
+    base.update(extra)
+    return base
+
+
+# ---------------------------------------------------------------- deployments
+
+
+def default_deployment(d: Obj) -> None:
+    spec = _spec(d)
+    if spec is None:
+        return
+    spec.setdefault("replicas", 1)
+    strategy = spec.setdefault("strategy", {})
+    if isinstance(strategy, dict):
+        strategy.setdefault("type", "RollingUpdate")
+        if strategy["type"] == "RollingUpdate":
+            ru = strategy.setdefault("rollingUpdate", {})
+            if isinstance(ru, dict):
+                ru.setdefault("maxUnavailable", "25%")
+                ru.setdefault("maxSurge", "25%")
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    default_pod_template(spec.get("template"))
+
+
+def validate_deployment(d: Obj) -> list[FieldError]:
+    errs = validate_object_meta(d)
+    spec = _spec(d)
+    if spec is None:
+        return errs + [required("spec")]
+    errs += validate_replicas(spec)
+    errs += validate_selected_template(spec, "deployment")
+    errs += restart_policy_only(spec, ("Always",), "spec")
+    strategy = spec.get("strategy") or {}
+    stype = strategy.get("type")
+    errs += check_enum(stype, "spec.strategy.type", ("Recreate", "RollingUpdate"))
+    if stype == "Recreate" and strategy.get("rollingUpdate") is not None:
+        errs.append(forbidden("spec.strategy.rollingUpdate",
+                              "may not be specified when strategy `type` is 'Recreate'"))
+    elif stype == "RollingUpdate":
+        errs += _check_rolling(strategy.get("rollingUpdate"), "spec.strategy.rollingUpdate")
+    for key in ("minReadySeconds", "revisionHistoryLimit", "progressDeadlineSeconds"):
+        errs += check_non_negative(spec.get(key), f"spec.{key}")
+    pds, mrs = spec.get("progressDeadlineSeconds"), spec.get("minReadySeconds") or 0
+    if isinstance(pds, int) and isinstance(mrs, int) and pds <= mrs:
+        errs.append(invalid("spec.progressDeadlineSeconds", pds, "must be greater than minReadySeconds"))
+    return errs
+
+
+def validate_deployment_update(new: Obj, old: Obj) -> list[FieldError]:
+    return validate_object_meta_update(new, old) + selector_immutable(new, old)
+
+
+def _deploy_ready(d: Obj) -> str:
+    return f"{get(d, 'status.readyReplicas') or 0}/{get(d, 'spec.replicas') or 0}"
+
+
+DEPLOYMENT_SPEC = s.obj({
+    "replicas": s.int32(), "selector": s.LABEL_SELECTOR, "template": s.POD_TEMPLATE_SPEC,
+    "strategy": s.obj({"type": s.string(enum=("Recreate", "RollingUpdate")),
+                       "rollingUpdate": s.obj({"maxUnavailable": s.int_or_string(),
+                                               "maxSurge": s.int_or_string()})},
+                      strategy="retainKeys"),
+    "minReadySeconds": s.int32(), "revisionHistoryLimit": s.int32(), "paused": s.boolean(),
+    "progressDeadlineSeconds": s.int32(),
+}, ("selector", "template"))
+
+DEPLOYMENTS = ResourceDef(
+    group=GROUP, version="v1", kind="Deployment", plural="deployments", singular="deployment",
+    namespaced=True, short_names=("deploy",), categories=("all",),
+    subresources=("scale", "status"),
+    columns=(
+        name_col(),
+        col("Ready", "string", _deploy_ready, "Number of the pod with ready state"),
+        col("Up-to-date", "integer", int_at("status.updatedReplicas"),
+            "Total number of non-terminated pods targeted by this deployment that have the "
+            "desired template spec."),
+        col("Available", "integer", int_at("status.availableReplicas"),
+            "Total number of available pods (ready for at least minReadySeconds) targeted by "
+            "this deployment."),
+        age_col(),
+        *containers_cols(),
+        selector_col(),
+    ),
+    default=default_deployment, validate=validate_deployment,
+    validate_update=validate_deployment_update,
+    has_status=True, has_generation=True, scale=ScaleSpec(),
+    schema=s.kind_schema(GROUP, "v1", "Deployment",
+                         "Declarative updates for pods through ReplicaSets.", {
+        "spec": DEPLOYMENT_SPEC,
+        "status": s.obj(_status_common({"unavailableReplicas": s.int32(),
+                                        "terminatingReplicas": s.int32()})),
+    }),
+)
+
+# ---------------------------------------------------------------- replicasets
+
+
+def default_replicaset(rs: Obj) -> None:
+    spec = _spec(rs)
+    if spec is None:
+        return
+    spec.setdefault("replicas", 1)
+    default_pod_template(spec.get("template"))
+
+
+def validate_replicaset(rs: Obj) -> list[FieldError]:
+    errs = validate_object_meta(rs)
+    spec = _spec(rs)
+    if spec is None:
+        return errs + [required("spec")]
+    errs += validate_replicas(spec)
+    errs += check_non_negative(spec.get("minReadySeconds"), "spec.minReadySeconds")
+    errs += validate_selected_template(spec, "deployment")
+    errs += restart_policy_only(spec, ("Always",), "spec")
+    return errs
+
+
+REPLICASETS = ResourceDef(
+    group=GROUP, version="v1", kind="ReplicaSet", plural="replicasets", singular="replicaset",
+    namespaced=True, short_names=("rs",), categories=("all",),
+    subresources=("scale", "status"),
+    columns=(
+        name_col(),
+        col("Desired", "integer", int_at("spec.replicas"),
+            "Replicas is the number of desired pods."),
+        col("Current", "integer", int_at("status.replicas"),
+            "Replicas is the most recently observed number of non-terminating pods."),
+        col("Ready", "integer", int_at("status.readyReplicas"),
+            "The number of non-terminating pods targeted by this ReplicaSet with a Ready "
+            "Condition."),
+        age_col(),
+        *containers_cols(),
+        selector_col(),
+    ),
+    field_selectors={"status.replicas": lambda o: str(get(o, "status.replicas") or 0)},
+    default=default_replicaset, validate=validate_replicaset,
+    validate_update=validate_deployment_update,
+    has_status=True, has_generation=True, scale=ScaleSpec(),
+    schema=s.kind_schema(GROUP, "v1", "ReplicaSet", "Keeps a stable set of replica pods running.", {
+        "spec": s.obj({"replicas": s.int32(), "minReadySeconds": s.int32(),
+                       "selector": s.LABEL_SELECTOR, "template": s.POD_TEMPLATE_SPEC},
+                      ("selector",)),
+        "status": s.obj(_status_common({"fullyLabeledReplicas": s.int32(),
+                                        "terminatingReplicas": s.int32()})),
+    }),
+)
+
+# ---------------------------------------------------------------- statefulsets
+
+
+def _default_claim_template(pvc: Any) -> None:
+    if not isinstance(pvc, dict):
+        return
+    spec = pvc.setdefault("spec", {})
+    if isinstance(spec, dict):
+        spec.setdefault("volumeMode", "Filesystem")
+    status = pvc.setdefault("status", {})
+    if isinstance(status, dict):
+        status.setdefault("phase", "Pending")
+
+
+def default_statefulset(ss: Obj) -> None:
+    spec = _spec(ss)
+    if spec is None:
+        return
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    us = spec.setdefault("updateStrategy", {})
+    if isinstance(us, dict):
+        us.setdefault("type", "RollingUpdate")
+        if us["type"] == "RollingUpdate":
+            ru = us.setdefault("rollingUpdate", {})
+            if isinstance(ru, dict):
+                ru.setdefault("partition", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    policy = spec.setdefault("persistentVolumeClaimRetentionPolicy", {})
+    if isinstance(policy, dict):
+        policy.setdefault("whenDeleted", "Retain")
+        policy.setdefault("whenScaled", "Retain")
+    for pvc in spec.get("volumeClaimTemplates") or []:
+        _default_claim_template(pvc)
+    default_pod_template(spec.get("template"))
+
+
+def validate_statefulset(ss: Obj) -> list[FieldError]:
+    errs = validate_object_meta(ss)
+    spec = _spec(ss)
+    if spec is None:
+        return errs + [required("spec")]
+    errs += validate_replicas(spec)
+    errs += validate_selected_template(spec, "statefulset")
+    errs += restart_policy_only(spec, ("Always",), "spec")
+    errs += check_enum(spec.get("podManagementPolicy"), "spec.podManagementPolicy",
+                       ("OrderedReady", "Parallel"))
+    us = spec.get("updateStrategy") or {}
+    errs += check_enum(us.get("type"), "spec.updateStrategy.type", ("OnDelete", "RollingUpdate"))
+    if us.get("type") == "OnDelete" and us.get("rollingUpdate") is not None:
+        errs.append(invalid("spec.updateStrategy.rollingUpdate", us["rollingUpdate"],
+                            "only allowed for updateStrategy 'RollingUpdate'"))
+    errs += check_non_negative(get(us, "rollingUpdate.partition"),
+                               "spec.updateStrategy.rollingUpdate.partition")
+    policy = spec.get("persistentVolumeClaimRetentionPolicy") or {}
+    for key in ("whenDeleted", "whenScaled"):
+        errs += check_enum(policy.get(key), f"spec.persistentVolumeClaimRetentionPolicy.{key}",
+                           ("Retain", "Delete"))
+    for i, pvc in enumerate(spec.get("volumeClaimTemplates") or []):
+        if not isinstance(pvc, dict):
+            errs.append(type_invalid(f"spec.volumeClaimTemplates[{i}]", pvc, "must be an object"))
+        elif not get(pvc, "metadata.name"):
+            errs.append(required(f"spec.volumeClaimTemplates[{i}].metadata.name"))
+    return errs
+
+
+STS_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
+               "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+STS_FORBIDDEN = ("updates to statefulset spec for fields other than 'replicas', 'ordinals', "
+                 "'template', 'updateStrategy', 'revisionHistoryLimit', "
+                 "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden")
+
+
+def validate_statefulset_update(new: Obj, old: Obj) -> list[FieldError]:
+    errs = validate_object_meta_update(new, old)
+    ns = copy.deepcopy(new.get("spec") or {})
+    os_ = copy.deepcopy(old.get("spec") or {})
+    for key in STS_MUTABLE:
+        ns.pop(key, None)
+        os_.pop(key, None)
+    for spec in (ns, os_):
+        for pvc in spec.get("volumeClaimTemplates") or []:
+            if isinstance(pvc, dict):
+                pvc.pop("status", None)
+    if ns != os_:
+        errs.append(forbidden("spec", STS_FORBIDDEN))
+    return errs
+
+
+def _sts_ready(o: Obj) -> str:
+    return f"{get(o, 'status.readyReplicas') or 0}/{get(o, 'spec.replicas') or 0}"
+
+
+STATEFULSETS = ResourceDef(
+    group=GROUP, version="v1", kind="StatefulSet", plural="statefulsets", singular="statefulset",
+    namespaced=True, short_names=("sts",), categories=("all",),
+    subresources=("scale", "status"),
+    columns=(
+        name_col(),
+        col("Ready", "string", _sts_ready, "Number of the pod with ready state"),
+        age_col(),
+        *containers_cols(),
+    ),
+    default=default_statefulset, validate=validate_statefulset,
+    validate_update=validate_statefulset_update,
+    has_status=True, has_generation=True, scale=ScaleSpec(),
+    schema=s.kind_schema(GROUP, "v1", "StatefulSet",
+                         "Pods with stable identities and storage, created in order.", {
+        "spec": s.obj({
+            "replicas": s.int32(), "selector": s.LABEL_SELECTOR, "template": s.POD_TEMPLATE_SPEC,
+            "volumeClaimTemplates": s.atomic(s.preserve()), "serviceName": s.string(),
+            "podManagementPolicy": s.string(enum=("OrderedReady", "Parallel")),
+            "updateStrategy": s.obj({"type": s.string(enum=("OnDelete", "RollingUpdate")),
+                                     "rollingUpdate": s.obj({"partition": s.int32(),
+                                                             "maxUnavailable": s.int_or_string()})}),
+            "revisionHistoryLimit": s.int32(), "minReadySeconds": s.int32(),
+            "persistentVolumeClaimRetentionPolicy": s.obj({"whenDeleted": s.string(),
+                                                           "whenScaled": s.string()}),
+            "ordinals": s.obj({"start": s.int32()}),
+        }, ("selector", "template")),
+        "status": s.obj(_status_common({"currentReplicas": s.int32(),
+                                        "currentRevision": s.string(),
+                                        "updateRevision": s.string()})),
+    }),
+)
+
+# ---------------------------------------------------------------- daemonsets
+
+
+def default_daemonset(ds: Obj) -> None:
+    spec = _spec(ds)
+    if spec is None:
+        return
+    us = spec.setdefault("updateStrategy", {})
+    if isinstance(us, dict):
+        us.setdefault("type", "RollingUpdate")
+        if us["type"] == "RollingUpdate":
+            ru = us.setdefault("rollingUpdate", {})
+            if isinstance(ru, dict):
+                ru.setdefault("maxUnavailable", 1)
+                ru.setdefault("maxSurge", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    default_pod_template(spec.get("template"))
+
+
+def validate_daemonset(ds: Obj) -> list[FieldError]:
+    errs = validate_object_meta(ds)
+    spec = _spec(ds)
+    if spec is None:
+        return errs + [required("spec")]
+    errs += validate_selected_template(spec, "daemonset")
+    errs += restart_policy_only(spec, ("Always",), "spec")
+    us = spec.get("updateStrategy") or {}
+    errs += check_enum(us.get("type"), "spec.updateStrategy.type", ("OnDelete", "RollingUpdate"))
+    if us.get("type") == "RollingUpdate":
+        errs += _check_rolling(us.get("rollingUpdate"), "spec.updateStrategy.rollingUpdate")
+    for key in ("minReadySeconds", "revisionHistoryLimit"):
+        errs += check_non_negative(spec.get(key), f"spec.{key}")
+    return errs
+
+
+DAEMONSETS = ResourceDef(
+    group=GROUP, version="v1", kind="DaemonSet", plural="daemonsets", singular="daemonset",
+    namespaced=True, short_names=("ds",), categories=("all",), subresources=("status",),
+    columns=(
+        name_col(),
+        col("Desired", "integer", int_at("status.desiredNumberScheduled"),
+            "The total number of nodes that should be running the daemon pod."),
+        col("Current", "integer", int_at("status.currentNumberScheduled"),
+            "The number of nodes that are running at least 1 daemon pod."),
+        col("Ready", "integer", int_at("status.numberReady"),
+            "The number of nodes that should be running the daemon pod and have one or more of "
+            "the daemon pod running with a Ready Condition."),
+        col("Up-to-date", "integer", int_at("status.updatedNumberScheduled"),
+            "The total number of nodes that are running updated daemon pod"),
+        col("Available", "integer", int_at("status.numberAvailable"),
+            "The number of nodes that should be running the daemon pod and have one or more of "
+            "the daemon pod running and available."),
+        col("Node Selector", "string",
+            lambda o: format_labels(get(o, "spec.template.spec.nodeSelector")),
+            "NodeSelector is a selector which must be true for the pod to fit on a node."),
+        age_col(),
+        *containers_cols(),
+        selector_col(),
+    ),
+    default=default_daemonset, validate=validate_daemonset,
+    validate_update=validate_deployment_update,
+    has_status=True, has_generation=True,
+    schema=s.kind_schema(GROUP, "v1", "DaemonSet", "Runs a copy of a pod on every (selected) node.", {
+        "spec": s.obj({
+            "selector": s.LABEL_SELECTOR, "template": s.POD_TEMPLATE_SPEC,
+            "updateStrategy": s.obj({"type": s.string(enum=("OnDelete", "RollingUpdate")),
+                                     "rollingUpdate": s.obj({"maxUnavailable": s.int_or_string(),
+                                                             "maxSurge": s.int_or_string()})}),
+            "minReadySeconds": s.int32(), "revisionHistoryLimit": s.int32(),
+        }, ("selector", "template")),
+        "status": s.obj({k: s.int32() for k in (
+            "currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled",
+            "numberReady", "updatedNumberScheduled", "numberAvailable", "numberUnavailable",
+            "collisionCount")} | {"observedGeneration": s.int64(), "conditions": s.conditions()}),
+    }),
+)
+
+# ---------------------------------------------------------------- controllerrevisions
+
+
+def _controller(o: Obj) -> str:
+    for ref in get(o, "metadata.ownerReferences") or []:
+        if ref.get("controller"):
+            api_version = str(ref.get("apiVersion", ""))
+            group = api_version.split("/")[0] if "/" in api_version else ""
+            kind = ref.get("kind", "")
+            gk = f"{kind}.{group}" if group else kind
+            return f"{gk.lower()}/{ref.get('name', '')}"
+    return NONE
+
+
+def validate_revision(o: Obj) -> list[FieldError]:
+    errs = validate_object_meta(o)
+    errs += check_non_negative(o.get("revision"), "revision")
+    return errs
+
+
+def validate_revision_update(new: Obj, old: Obj) -> list[FieldError]:
+    errs = validate_object_meta_update(new, old)
+    if new.get("data") != old.get("data"):
+        errs.append(invalid("data", new.get("data"), "field is immutable"))
+    return errs
+
+
+CONTROLLER_REVISIONS = ResourceDef(
+    group=GROUP, version="v1", kind="ControllerRevision", plural="controllerrevisions",
+    singular="controllerrevision", namespaced=True,
+    columns=(
+        name_col(),
+        col("Controller", "string", _controller, "Controller of the object"),
+        col("Revision", "integer", lambda o: o.get("revision") or 0,
+            "Revision indicates the revision of the state represented by Data."),
+        age_col(),
+    ),
+    validate=validate_revision, validate_update=validate_revision_update,
+    schema=s.kind_schema(GROUP, "v1", "ControllerRevision",
+                         "An immutable snapshot of a controller's pod template, kept for rollback.",
+                         {"data": s.preserve(), "revision": s.int64()}, ("revision",)),
+)
+
+RESOURCES: list[ResourceDef] = [
+    CONTROLLER_REVISIONS,
+    DAEMONSETS,
+    DEPLOYMENTS,
+    REPLICASETS,
+    STATEFULSETS,
+]

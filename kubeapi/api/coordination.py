@@ -1,0 +1,48 @@
+"""The coordination.k8s.io group: leases (leader election, node heartbeats)."""
+
+from __future__ import annotations
+
+from kubeapi.api import schema as s
+from kubeapi.api.printing import age_col, col, name_col
+from kubeapi.api.types import FieldError, Obj, ResourceDef
+from kubeapi.api.validation import (
+    check_enum,
+    check_non_negative,
+    check_positive,
+    get,
+    validate_object_meta,
+    validate_object_meta_update,
+)
+
+GROUP = "coordination.k8s.io"
+
+
+def validate_lease(lease: Obj) -> list[FieldError]:
+    errs = validate_object_meta(lease)
+    spec = lease.get("spec") or {}
+    errs += check_positive(spec.get("leaseDurationSeconds"), "spec.leaseDurationSeconds")
+    errs += check_non_negative(spec.get("leaseTransitions"), "spec.leaseTransitions")
+    errs += check_enum(spec.get("strategy"), "spec.strategy", ("OldestEmulationVersion",))
+    return errs
+
+
+LEASES = ResourceDef(
+    group=GROUP, version="v1", kind="Lease", plural="leases", singular="lease", namespaced=True,
+    columns=(
+        name_col(),
+        col("Holder", "string", lambda o: get(o, "spec.holderIdentity") or "",
+            "holderIdentity contains the identity of the holder of a current lease."),
+        age_col(),
+    ),
+    validate=validate_lease, validate_update=validate_object_meta_update,
+    schema=s.kind_schema(GROUP, "v1", "Lease", "A lease on a name, held by one holder at a time: "
+                                               "leader election and node heartbeats.", {
+        "spec": s.obj({
+            "holderIdentity": s.string(), "leaseDurationSeconds": s.int32(),
+            "acquireTime": s.string("date-time"), "renewTime": s.string("date-time"),
+            "leaseTransitions": s.int32(), "strategy": s.string(), "preferredHolder": s.string(),
+        }),
+    }),
+)
+
+RESOURCES: list[ResourceDef] = [LEASES]
