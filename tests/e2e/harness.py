@@ -82,7 +82,9 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+                message = f"server exited with {self.proc.returncode}:\n{self.log()}"
+                self.cleanup()
+                raise RuntimeError(message)
             try:
                 with urllib.request.urlopen(self.url + "/readyz", timeout=1) as r:
                     if r.status == 200:
@@ -90,8 +92,9 @@ class ServerProcess:
             except OSError:
                 pass
             time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"server not ready in {timeout}s:\n{self.log()}")
+        message = f"server not ready in {timeout}s:\n{self.log()}"
+        self.cleanup()
+        raise RuntimeError(message)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -120,7 +123,9 @@ class ServerProcess:
                 {"name": "plain", "cluster": {"server": self.url}},
                 {"name": "tls", "cluster": {"server": self.secure_url, "insecure-skip-tls-verify": True}},
             ],
-            "users": [{"name": "admin", "user": {}}],
+            # A token keeps kubectl from prompting for a password on https; with no token
+            # authenticator configured the server treats the request as anonymous, as upstream does.
+            "users": [{"name": "admin", "user": {"token": "e2e-anonymous"}}],
             "contexts": [
                 {"name": "plain", "context": {"cluster": "plain", "user": "admin"}},
                 {"name": "tls", "context": {"cluster": "tls", "user": "admin"}},
@@ -136,7 +141,8 @@ class ServerProcess:
         cmd = [binary or kubectl_binary(), f"--kubeconfig={self.kubeconfig}", f"--context={context}", *args]
         full_env = dict(os.environ, HOME=self.tmp, **(env or {}))
         full_env.pop("KUBECONFIG", None)
-        p = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout, env=full_env)
+        p = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout, env=full_env,
+                           stdin=None if input is not None else subprocess.DEVNULL)
         if check and p.returncode != 0:
             raise AssertionError(f"{' '.join(cmd[1:])} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
         return p
