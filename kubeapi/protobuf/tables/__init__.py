@@ -1,0 +1,3 @@
+"""Generated message tables, one module per proto package (see scripts/gen_k8s_proto_tables.py)."""
+
+MODULES: tuple[str, ...] = ('apimachinery_meta_v1', 'apimachinery_runtime', 'apimachinery_runtime_schema', 'apimachinery_util_intstr', 'apimachinery_api_resource', 'api_core_v1', 'api_apps_v1', 'api_batch_v1', 'api_autoscaling_v1', 'api_autoscaling_v2', 'api_coordination_v1', 'api_discovery_v1', 'api_events_v1', 'api_policy_v1', 'api_rbac_v1', 'api_authentication_v1', 'api_authorization_v1', 'api_networking_v1', 'api_storage_v1', 'api_scheduling_v1', 'api_certificates_v1', 'api_admissionregistration_v1', 'api_node_v1', 'api_flowcontrol_v1', 'apiextensions_apiserver_apiextensions_v1')
