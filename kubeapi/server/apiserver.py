@@ -1,20 +1,38 @@
-"""APIServer: everything a request needs, in one object the Klein app closes over.
-
-(Interface fixed here; implementation to be written.)
-"""
+"""APIServer: everything a request needs, in one object the Klein app closes over."""
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
+from twisted.internet.interfaces import IReactorTime
 from twisted.web.resource import IResource
 
 from kubeapi.admission.interface import AdmissionPlugin
-from kubeapi.api.types import Allocators, Catalog
+from kubeapi.api.types import Allocators, Catalog, ResourceDef
+from kubeapi.audit.recorder import AuditRecorder, NoopRecorder
+from kubeapi.auth.authenticator import RequestAuthenticator, TokenAuthenticator, load_ca_bundle
+from kubeapi.auth.authorizer import Authorizer, build_authorizer
+from kubeapi.errors import not_found
 from kubeapi.registry.store import ResourceStore
+from kubeapi.server.filters.inflight import InFlightLimiter
+from kubeapi.server.health import Check, base_checks
+from kubeapi.server.metrics import Metrics
 from kubeapi.storage.interface import Storage
 
+log = logging.getLogger(__name__)
+
 HealthCheck = Callable[[], Awaitable[bool]]
+# (server, ctx, rdef) -> body; for subresources the generic store does not serve (log, proxy, ...).
+SubresourceHandler = Callable[[Any, Any, ResourceDef], Awaitable[bytes]]
+StoreFactory = Callable[[ResourceDef], Any]
+
+
+class _HookContext:
+    def __init__(self, storage: Storage, allocators: Allocators) -> None:
+        self.storage = storage
+        self.allocators = allocators
 
 
 class APIServer:
@@ -34,6 +52,12 @@ class APIServer:
         request_timeout: float = 60.0,
         max_requests_inflight: int = 400,
         max_mutating_requests_inflight: int = 200,
+        client_ca_file: str | None = None,
+        token_authenticators: Sequence[TokenAuthenticator] = (),
+        min_request_timeout: float = 1800.0,
+        audit: AuditRecorder | None = None,
+        store_factory: StoreFactory | None = None,
+        clock: IReactorTime | None = None,
     ) -> None:
         # Attributes other components read: catalog, storage, allocators (HookContext),
         # health_checks (name -> async check) and post_start_hooks (name -> done?).
@@ -41,25 +65,149 @@ class APIServer:
         self.storage = storage
         self.allocators = allocators
         self.health_checks: dict[str, HealthCheck] = {}
-        raise NotImplementedError
+        self.readyz_checks: dict[str, HealthCheck] = {}
+        self.post_start_hooks: dict[str, bool] = {}
+        self.prefix = prefix
+        self.admission = list(admission)
+        self.advertise_address = advertise_address
+        self.secure_port = secure_port
+        self.max_request_body_bytes = max_request_body_bytes
+        self.request_timeout = request_timeout
+        self.min_request_timeout = min_request_timeout
+        self.shutting_down = False
+        self.watch_streams: set[Any] = set()  # running WatchStreams, ended at shutdown
+        self.hook_context = _HookContext(storage, allocators)
+        self._stores: dict[tuple[str, str, str], Any] = {}
+        self._store_factory = store_factory or self._default_store
+        self._subresource_handlers: dict[tuple[str, str], SubresourceHandler] = {}
+        self._openapi: Any = None
+        self._openapi_stamp: tuple[int, ...] = ()
+        ca = []
+        if client_ca_file:
+            with open(client_ca_file, "rb") as f:  # startup only, never in a request path
+                ca = load_ca_bundle(f.read())
+        self.authenticator = RequestAuthenticator(client_ca=ca, tokens=list(token_authenticators),
+                                                  anonymous=anonymous_auth)
+        self.authorizer: Authorizer = build_authorizer(authorization_mode, self)
+        self.inflight = InFlightLimiter(max_requests_inflight, max_mutating_requests_inflight)
+        self.audit: AuditRecorder = audit or NoopRecorder()
+        self.metrics = Metrics()
+        if clock is None:
+            from twisted.internet import reactor
+
+            clock = reactor  # type: ignore[assignment]
+        self.clock: IReactorTime = clock  # type: ignore[assignment]
+
+    # ------------------------------------------------------------------ stores
+
+    def _default_store(self, rdef: ResourceDef) -> ResourceStore:
+        return ResourceStore(rdef, self.storage, self.hook_context, prefix=self.prefix,
+                             admission=self.admission)
 
     def store(self, group: str, version: str, plural: str) -> ResourceStore:
         """The generic store serving that resource (built lazily from the catalog)."""
-        raise NotImplementedError
+        rdef = self.catalog.get(group, version, plural)
+        if rdef is None:
+            raise not_found(plural, group, "")
+        key = (group, version, plural)
+        st = self._stores.get(key)
+        if st is None or getattr(st, "rdef", rdef) is not rdef:
+            st = self._store_factory(rdef)
+            self._stores[key] = st
+        return st  # type: ignore[no-any-return]
+
+    def forget_store(self, group: str, version: str, plural: str) -> None:
+        """Drop a cached store (a CRD changed or went away)."""
+        self._stores.pop((group, version, plural), None)
+
+    def add_subresource_handler(self, plural: str, subresource: str, handler: SubresourceHandler) -> None:
+        """Serve ``<plural>/<subresource>`` (any group) with a dedicated handler."""
+        self._subresource_handlers[(plural, subresource)] = handler
+
+    def has_subresource_handler(self, rdef: ResourceDef, subresource: str) -> bool:
+        return (rdef.plural, subresource) in self._subresource_handlers
+
+    def subresource_handler(self, rdef: ResourceDef, subresource: str) -> SubresourceHandler:
+        return self._subresource_handlers[(rdef.plural, subresource)]
+
+    # ------------------------------------------------------------------ health
 
     def add_health_check(self, name: str, check: HealthCheck) -> None:
         """Listed by /healthz, /livez and /readyz as [+]name ok / [-]name failed."""
-        raise NotImplementedError
+        self.health_checks[name] = check
 
     def add_readyz_check(self, name: str, check: HealthCheck) -> None:
         """Listed by /readyz only (e.g. poststarthook/bootstrap done)."""
-        raise NotImplementedError
+        self.readyz_checks[name] = check
+
+    def begin_shutdown(self) -> None:
+        """From now on /readyz reports [-]shutdown failed (load balancers drain us)."""
+        self.shutting_down = True
+
+    def end_watches(self) -> int:
+        """End every open watch stream cleanly (clients re-watch elsewhere); call when the
+        listeners stop.  Returns how many were open."""
+        from kubeapi.server.watchstream import end_all
+
+        return end_all(self.watch_streams)
+
+    def checks_for(self, endpoint: str) -> list[tuple[str, Check]]:
+        checks = base_checks() + list(self.health_checks.items())
+        if endpoint == "readyz":
+            checks += list(self.readyz_checks.items())
+
+            async def shutdown() -> bool:
+                return not self.shutting_down
+
+            checks.append(("shutdown", shutdown))
+        return checks
+
+    # ------------------------------------------------------------------ documents
+
+    def server_address(self) -> str:
+        return f"{self.advertise_address}:{self.secure_port}"
+
+    def root_paths(self) -> list[str]:
+        paths = {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/metrics", "/version",
+                 "/openapi/v2", "/openapi/v3", "/openapi/v3/"}
+        for group, versions in self.catalog.groups().items():
+            if group:
+                paths.add(f"/apis/{group}")
+                paths.update(f"/apis/{group}/{v}" for v in versions)
+        for name in list(self.health_checks) + ["ping", "log"]:
+            paths.add(f"/healthz/{name}")
+            paths.add(f"/livez/{name}")
+            paths.add(f"/readyz/{name}")
+        return sorted(paths)
+
+    def openapi(self) -> Any:
+        """The OpenAPI documents (kubeapi.openapi.OpenAPIDocs), rebuilt when the catalog changes."""
+        from kubeapi.openapi import OpenAPIDocs
+
+        stamp = tuple(id(r) for r in self.catalog.all())
+        if self._openapi is None:
+            self._openapi = OpenAPIDocs(self.catalog)
+        elif stamp != self._openapi_stamp:
+            self._openapi.invalidate()
+        self._openapi_stamp = stamp
+        return self._openapi
+
+    # ------------------------------------------------------------------ web
 
     def resource(self, *, secure: bool) -> IResource:
         """The twisted.web resource for one listener.  ``secure=False`` is the insecure port:
         every request there is authenticated as INSECURE_ADMIN.  ``secure=True`` authenticates
         from the TLS peer certificate / bearer token, else anonymous."""
-        raise NotImplementedError
+        from kubeapi.server.app import build_resource
+
+        return build_resource(self, secure)
 
     def extra(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """State worth showing in diagnostics: what is cached and configured."""
+        return {
+            "stores": sorted("/".join(k) for k in self._stores),
+            "health_checks": sorted(self.health_checks),
+            "readyz_checks": sorted(self.readyz_checks),
+            "inflight": {"readOnly": self.inflight.readonly, "mutating": self.inflight.mutating},
+            "shutting_down": self.shutting_down,
+        }

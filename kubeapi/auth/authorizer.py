@@ -1,0 +1,129 @@
+"""Authorization: the attributes of a request, the Authorizer protocol, and the chain.
+
+The built-in modes here are the trivial ones (AlwaysAllow, AlwaysDeny) plus upstream's
+privileged-group shortcut for ``system:masters``; RBAC, Node and Webhook register
+themselves in ``AUTHORIZER_FACTORIES`` under their ``--authorization-mode`` names.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from kubeapi.auth.user import UserInfo
+from kubeapi.errors import StatusError, qualified
+
+log = logging.getLogger(__name__)
+
+
+class Decision(enum.Enum):
+    DENY = 0
+    ALLOW = 1
+    NO_OPINION = 2
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """What an authorizer is asked about (upstream's authorizer.Attributes)."""
+
+    user: UserInfo
+    verb: str
+    is_resource_request: bool
+    path: str = ""
+    namespace: str = ""
+    api_group: str = ""
+    api_version: str = ""
+    resource: str = ""
+    subresource: str = ""
+    name: str = ""
+
+
+class Authorizer(Protocol):
+    async def authorize(self, attrs: Attributes) -> tuple[Decision, str]:
+        """(decision, reason).  ``reason`` is appended to the 403 message when not empty."""
+        ...
+
+
+class AlwaysAllow:
+    async def authorize(self, attrs: Attributes) -> tuple[Decision, str]:
+        return Decision.ALLOW, ""
+
+
+class AlwaysDeny:
+    async def authorize(self, attrs: Attributes) -> tuple[Decision, str]:
+        return Decision.NO_OPINION, "Everything is forbidden."
+
+
+class PrivilegedGroups:
+    """Members of these groups are allowed everything, before any other mode is asked."""
+
+    def __init__(self, groups: Sequence[str] = ("system:masters",)) -> None:
+        self.groups = frozenset(groups)
+
+    async def authorize(self, attrs: Attributes) -> tuple[Decision, str]:
+        if self.groups.intersection(attrs.user.groups):
+            return Decision.ALLOW, ""
+        return Decision.NO_OPINION, ""
+
+
+class Union:
+    """First ALLOW or DENY wins; reasons of the others are kept for the message."""
+
+    def __init__(self, authorizers: Sequence[Authorizer]) -> None:
+        self.authorizers = list(authorizers)
+
+    async def authorize(self, attrs: Attributes) -> tuple[Decision, str]:
+        reasons: list[str] = []
+        for a in self.authorizers:
+            decision, reason = await a.authorize(attrs)
+            if decision is not Decision.NO_OPINION:
+                return decision, reason
+            if reason:
+                reasons.append(reason)
+        return Decision.NO_OPINION, ", ".join(reasons)
+
+
+# mode name -> factory(apiserver) -> Authorizer.  Other modules add "RBAC", "Node", "Webhook".
+AUTHORIZER_FACTORIES: dict[str, Callable[[Any], Authorizer]] = {
+    "AlwaysAllow": lambda _server: AlwaysAllow(),
+    "AlwaysDeny": lambda _server: AlwaysDeny(),
+}
+
+
+def build_authorizer(modes: Sequence[str], server: Any = None) -> Authorizer:
+    """The chain for ``--authorization-mode``: privileged groups first, then each mode."""
+    chain: list[Authorizer] = [PrivilegedGroups()]
+    for mode in modes:
+        factory = AUTHORIZER_FACTORIES.get(mode)
+        if factory is None:
+            log.warning("authorization mode %r is not available; it will have no opinion", mode)
+            continue
+        chain.append(factory(server))
+    return Union(chain)
+
+
+def forbidden_error(attrs: Attributes, reason: str = "") -> StatusError:
+    """The 403 body upstream writes (responsewriters.Forbidden)."""
+    user = attrs.user.name
+    if attrs.is_resource_request:
+        res = attrs.resource + (f"/{attrs.subresource}" if attrs.subresource else "")
+        where = (f'in the namespace "{attrs.namespace}"' if attrs.namespace
+                 else "at the cluster scope")
+        msg = f'User "{user}" cannot {attrs.verb} resource "{res}" in API group "{attrs.api_group}" {where}'
+    else:
+        msg = f'User "{user}" cannot {attrs.verb} path "{attrs.path}"'
+    if reason:
+        msg += ": " + reason
+    if attrs.is_resource_request and attrs.resource:
+        what = qualified(attrs.resource, attrs.api_group)
+        head = f'{what} "{attrs.name}" is forbidden' if attrs.name else f"{what} is forbidden"
+        details: dict[str, Any] = {"kind": attrs.resource}
+        if attrs.name:
+            details = {"name": attrs.name, **details}
+        if attrs.api_group:
+            details["group"] = attrs.api_group
+        return StatusError(403, "Forbidden", f"{head}: {msg}", details)
+    return StatusError(403, "Forbidden", f"forbidden: {msg}", {})

@@ -1,0 +1,1 @@
+"""One concern per module: in-flight limits, request timeouts, authentication, authorization."""

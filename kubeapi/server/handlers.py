@@ -1,0 +1,235 @@
+"""Resource requests: map (verb, RequestInfo) onto the generic store and encode the answer.
+
+Status codes follow upstream's handlers: create 201, update/patch 200 or 201 when the
+object was created, delete 200 (202 when orphanDependents=false and the object is still
+there), watch a 200 stream.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kubeapi.api.types import ResourceDef
+from kubeapi.errors import StatusError, bad_request, method_not_allowed, too_large
+from kubeapi.server import negotiation, params, responses, tables, watchstream
+from kubeapi.server.context import RequestContext
+from kubeapi.server.discovery import subresource_info
+from kubeapi.server.negotiation import JSON, Output
+
+if TYPE_CHECKING:
+    from kubeapi.server.apiserver import APIServer
+
+Obj = dict[str, Any]
+
+_RESOURCE_CONVERSIONS = frozenset({"Table", "PartialObjectMetadata", "PartialObjectMetadataList"})
+# Subresources the generic store serves; others are the business of dedicated handlers.
+STORE_SUBRESOURCES = frozenset({"status", "scale", "finalize"})
+
+
+def not_found_resource() -> StatusError:
+    return StatusError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def resolve(server: APIServer, ctx: RequestContext) -> ResourceDef:
+    info = ctx.info
+    rdef = server.catalog.get(info.api_group, info.api_version, info.resource)
+    if rdef is None:
+        raise not_found_resource()
+    if info.namespace and not rdef.namespaced and rdef.plural != "namespaces":
+        raise not_found_resource()
+    if info.subresource and info.subresource not in rdef.subresources:
+        raise not_found_resource()
+    if len(info.parts) > 3 and info.verb != "proxy" and info.subresource != "proxy":
+        raise not_found_resource()
+    return rdef
+
+
+def _check_verb(rdef: ResourceDef, ctx: RequestContext) -> None:
+    verb = ctx.info.verb
+    if ctx.info.subresource:
+        allowed = subresource_info(rdef, ctx.info.subresource)[3]
+        if verb not in allowed:
+            raise method_not_allowed()
+        return
+    if verb not in rdef.verbs:
+        raise method_not_allowed()
+
+
+def _read_body(ctx: RequestContext, limit: int) -> bytes:
+    if getattr(ctx.request, "body_too_large", False):
+        raise too_large(limit)
+    length = ctx.header("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise too_large(limit)
+    content = ctx.request.content
+    if content is None:
+        return b""
+    content.seek(0)
+    data: bytes = content.read(limit + 1)
+    negotiation.check_size(data, limit)
+    return data
+
+
+def _output(ctx: RequestContext) -> Output:
+    return negotiation.negotiate(ctx.header("accept"), _RESOURCE_CONVERSIONS)
+
+
+def _transform(ctx: RequestContext, out: Output, rdef: ResourceDef, obj: Obj) -> Obj:
+    if not out.convert:
+        return obj
+    return tables.convert(out.convert, out.version, rdef, obj, include=ctx.param("includeObject"))
+
+
+def _reply(ctx: RequestContext, out: Output, rdef: ResourceDef, code: int, obj: Obj) -> bytes:
+    body = _transform(ctx, out, rdef, obj)
+    is_status = body.get("kind") == "Status" and body.get("apiVersion") == "v1"
+    ctype = out.media_type if is_status else out.content_type
+    return responses.write_object(ctx, code, body, out.media_type, ctype)
+
+
+def _defaults(rdef: ResourceDef, obj: Obj) -> None:
+    obj.setdefault("apiVersion", rdef.api_version)
+    obj.setdefault("kind", rdef.kind)
+
+
+async def handle(server: APIServer, ctx: RequestContext) -> bytes:
+    info = ctx.info
+    rdef = resolve(server, ctx)
+    _check_verb(rdef, ctx)
+    verb = info.verb
+    name = info.parts[1] if len(info.parts) >= 2 else ""
+    ns = info.namespace if rdef.namespaced else ""
+    sub = info.subresource
+    if rdef.namespaced and name and not ns:
+        raise not_found_resource()
+    if rdef.namespaced and not ns and verb in ("create", "deletecollection"):
+        raise method_not_allowed()
+    if sub and sub not in STORE_SUBRESOURCES and not server.has_subresource_handler(rdef, sub):
+        raise not_found_resource()
+    if sub and server.has_subresource_handler(rdef, sub):
+        return await server.subresource_handler(rdef, sub)(server, ctx, rdef)
+
+    store = server.store(rdef.group, rdef.version, rdef.plural)
+    limit = server.max_request_body_bytes
+
+    if verb == "watch":
+        return await _watch(server, ctx, rdef, ns)
+
+    out = _output(ctx)
+    if verb == "get":
+        obj = await store.get(ns, name, sub)
+        return _reply(ctx, out, rdef, 200, obj)
+    if verb == "list":
+        lst = await store.list(ns, params.list_options(ctx))
+        return _reply(ctx, out, rdef, 200, lst)
+    if verb == "create":
+        wopts = params.write_options(ctx, "CreateOptions")
+        obj = negotiation.decode_body(ctx.header("content-type"), _read_body(ctx, limit), limit)
+        if not sub:
+            _defaults(rdef, obj)
+            _check_namespace(obj, ns, rdef)
+        created = await store.create(ns, obj, wopts, sub)
+        return _reply(ctx, out, rdef, 201, created)
+    if verb == "update":
+        wopts = params.write_options(ctx, "UpdateOptions")
+        obj = negotiation.decode_body(ctx.header("content-type"), _read_body(ctx, limit), limit)
+        if not sub or sub == "status":
+            _defaults(rdef, obj)
+        _check_namespace(obj, ns, rdef)
+        _check_name(obj, name)
+        updated, was_created = await store.update(ns, name, obj, wopts, sub)
+        return _reply(ctx, out, rdef, 201 if was_created else 200, updated)
+    if verb == "patch":
+        wopts = params.write_options(ctx, "PatchOptions")
+        ptype, patch = negotiation.normalize_patch(ctx.header("content-type"), _read_body(ctx, limit), limit)
+        ctx.patch_type = ptype
+        if ptype != "application/apply-patch+yaml" and "force" in ctx.query:
+            raise StatusError(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: "
+                              "may not be specified for non-apply patch", {"group": "meta.k8s.io",
+                                                                           "kind": "PatchOptions"})
+        if ptype == "application/apply-patch+yaml" and not wopts.field_manager:
+            raise StatusError(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: "
+                              "Required value: is required for apply patch",
+                              {"group": "meta.k8s.io", "kind": "PatchOptions"})
+        patched, was_created = await store.patch(ns, name, ptype, patch, wopts, sub)
+        return _reply(ctx, out, rdef, 201 if was_created else 200, patched)
+    if verb == "delete":
+        body = _delete_body(ctx, limit)
+        dopts, orphan = params.delete_options(ctx, body)
+        result, deleted = await store.delete(ns, name, dopts)
+        code = 202 if (not deleted and orphan is False) else 200
+        return _reply(ctx, out, rdef, code, result)
+    if verb == "deletecollection":
+        body = _delete_body(ctx, limit)
+        dopts, _ = params.delete_options(ctx, body)
+        result = await store.delete_collection(ns, params.list_options(ctx), dopts)
+        return _reply(ctx, out, rdef, 200, result)
+    raise method_not_allowed()
+
+
+def _delete_body(ctx: RequestContext, limit: int) -> Obj | None:
+    data = _read_body(ctx, limit)
+    if not data.strip():
+        return None
+    return negotiation.decode_body(ctx.header("content-type"), data, limit)
+
+
+def _check_namespace(obj: Obj, ns: str, rdef: ResourceDef) -> None:
+    meta = obj.get("metadata")
+    if meta is None:
+        return
+    if not isinstance(meta, dict):
+        raise bad_request("metadata must be an object")
+    given = meta.get("namespace")
+    if rdef.namespaced and given and ns and given != ns:
+        raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
+
+
+def _check_name(obj: Obj, name: str) -> None:
+    meta = obj.get("metadata") or {}
+    given = meta.get("name") if isinstance(meta, dict) else None
+    if given and given != name:
+        raise bad_request(f"the name of the object ({given}) does not match the name on the URL ({name})")
+
+
+async def _watch(server: APIServer, ctx: RequestContext, rdef: ResourceDef, ns: str) -> bytes:
+    out = negotiation.negotiate(ctx.header("accept"), frozenset({"Table", "PartialObjectMetadata"}))
+    if out.media_type != JSON:
+        raise negotiation.not_acceptable((JSON, negotiation.PROTOBUF))
+    opts = params.list_options(ctx)
+    if ctx.info.name and not opts.field_selector:
+        opts.field_selector = f"metadata.name={ctx.info.name}"
+    include = ctx.param("includeObject")
+    if include not in tables.INCLUDE_VALUES:
+        raise bad_request(f'unrecognized includeObject value: "{include}"')
+    timeout = float(opts.timeout_seconds) if opts.timeout_seconds else watchstream.default_watch_timeout(
+        server.min_request_timeout)
+    store = server.store(rdef.group, rdef.version, rdef.plural)
+    headers_sent = [False]
+
+    def transform(event_type: str, obj: Obj) -> Obj:
+        if not out.convert or event_type == "ERROR":
+            return obj
+        if out.convert == "Table":
+            no_headers = headers_sent[0]
+            headers_sent[0] = True
+            return tables.convert("Table", out.version, rdef, obj, include=include, no_headers=no_headers)
+        return tables.convert(out.convert, out.version, rdef, obj)
+
+    def on_start() -> None:
+        responses.write_body(ctx, 200, b"", JSON)
+        ctx.request.responseHeaders.removeHeader(b"content-length")
+        ctx.request.write(b"")
+
+    async def start(sink: Any) -> Any:
+        return await store.watch(ns, opts, sink)
+
+    server.metrics.watchers.labels("WATCH", rdef.group, rdef.version, rdef.plural, "",
+                                   "namespace" if ns else "cluster", "apiserver").inc()
+    try:
+        await watchstream.serve(ctx.request, server.clock, start, transform, timeout, on_start,
+                                active=server.watch_streams)
+    finally:
+        server.metrics.watchers.labels("WATCH", rdef.group, rdef.version, rdef.plural, "",
+                                       "namespace" if ns else "cluster", "apiserver").dec()
+    return b""

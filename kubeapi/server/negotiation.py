@@ -1,0 +1,302 @@
+"""Content negotiation: which encoding a response uses, and decoding request bodies.
+
+Responses are JSON unless the Accept header prefers YAML; ``as=Table`` /
+``as=PartialObjectMetadata[List]`` / ``as=APIGroupDiscoveryList`` ask for a converted
+form.  Request bodies are JSON or YAML, bounded in size, nesting and YAML alias
+expansion so one request cannot exhaust the server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import yaml
+
+from kubeapi.errors import StatusError, bad_request, not_acceptable, too_large, unsupported_media_type
+
+JSON = "application/json"
+YAML = "application/yaml"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+CBOR = "application/cbor"
+SERVED_MEDIA_TYPES = (JSON, YAML, PROTOBUF)
+
+META_GROUP = "meta.k8s.io"
+DISCOVERY_GROUP = "apidiscovery.k8s.io"
+# as= kinds and the versions we can produce for them.
+CONVERSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "Table": (META_GROUP, ("v1", "v1beta1")),
+    "PartialObjectMetadata": (META_GROUP, ("v1", "v1beta1")),
+    "PartialObjectMetadataList": (META_GROUP, ("v1", "v1beta1")),
+    "APIGroupDiscoveryList": (DISCOVERY_GROUP, ("v2", "v2beta1")),
+}
+
+MAX_JSON_DEPTH = 1000  # orjson itself stops at 1024; we check our own bound first
+MAX_YAML_NODES = 1_000_000  # nodes after alias expansion
+
+
+@dataclass(frozen=True)
+class MediaRange:
+    type: str  # "application/json", "*/*", ...
+    params: dict[str, str] = field(default_factory=dict)
+    q: float = 1.0
+
+
+@dataclass(frozen=True)
+class Output:
+    """The negotiated response form."""
+
+    media_type: str  # JSON or YAML
+    convert: str = ""  # "" or a CONVERSIONS key
+    version: str = ""  # version of the converted kind
+
+    @property
+    def content_type(self) -> str:
+        if not self.convert:
+            return self.media_type
+        group = CONVERSIONS[self.convert][0]
+        if self.convert == "APIGroupDiscoveryList":
+            return f"{self.media_type};g={group};v={self.version};as={self.convert}"
+        return f"{self.media_type};as={self.convert};v={self.version};g={group}"
+
+
+def parse_accept(header: str | None) -> list[MediaRange]:
+    """Media ranges in preference order (q descending, then as listed)."""
+    if not header or not header.strip():
+        return [MediaRange("*/*")]
+    out: list[tuple[float, int, MediaRange]] = []
+    for i, clause in enumerate(header.split(",")):
+        pieces = [p.strip() for p in clause.split(";")]
+        mtype = pieces[0].lower()
+        if not mtype:
+            continue
+        params: dict[str, str] = {}
+        q = 1.0
+        for p in pieces[1:]:
+            k, _, v = p.partition("=")
+            k = k.strip().lower()
+            v = v.strip().strip('"')
+            if k == "q":
+                try:
+                    q = float(v)
+                except ValueError:
+                    q = 0.0
+            elif k:
+                params[k] = v
+        if q <= 0:
+            continue
+        out.append((-q, i, MediaRange(mtype, params, q)))
+    out.sort(key=lambda t: (t[0], t[1]))
+    return [m for _, _, m in out]
+
+
+def _plain(mtype: str) -> str | None:
+    if mtype in (JSON, "*/*", "application/*"):
+        return JSON
+    if mtype in (YAML, "text/yaml", "application/x-yaml"):
+        return YAML
+    return None
+
+
+def negotiate(header: str | None, conversions: frozenset[str] = frozenset()) -> Output:
+    """Pick the response form.  ``conversions`` are the as= kinds this endpoint can produce;
+    a clause asking for another one is skipped, as are protobuf/cbor clauses."""
+    for m in parse_accept(header):
+        media = _plain(m.type)
+        if media is None:
+            continue
+        as_kind = m.params.get("as", "")
+        if not as_kind:
+            return Output(media)
+        if as_kind not in conversions:
+            continue
+        group, versions = CONVERSIONS[as_kind]
+        if m.params.get("g", "") != group or m.params.get("v", "") not in versions:
+            continue
+        return Output(media, as_kind, m.params["v"])
+    raise not_acceptable(SERVED_MEDIA_TYPES)
+
+
+# ---------------------------------------------------------------- encoding
+
+
+def encode(obj: Any, media_type: str = JSON, pretty: bool = False) -> bytes:
+    if media_type == YAML:
+        return yaml.safe_dump(obj, default_flow_style=False, sort_keys=False,
+                              allow_unicode=True).encode()
+    opts = orjson.OPT_NON_STR_KEYS
+    if pretty:
+        opts |= orjson.OPT_INDENT_2
+        return orjson.dumps(obj, option=opts) + b"\n"
+    return orjson.dumps(obj, option=opts)
+
+
+# ---------------------------------------------------------------- decoding
+
+PATCH_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
+)
+
+
+def media_type_of(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def check_size(body: bytes, limit: int) -> None:
+    if len(body) > limit:
+        raise too_large(limit)
+
+
+def _json_depth_ok(body: bytes, limit: int) -> bool:
+    """Cheap upper bound: count bracket nesting outside strings, stop at ``limit``."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return True
+    depth = 0
+    in_str = False
+    esc = False
+    for b in body:
+        if in_str:
+            if esc:
+                esc = False
+            elif b == 0x5C:
+                esc = True
+            elif b == 0x22:
+                in_str = False
+        elif b == 0x22:
+            in_str = True
+        elif b in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                return False
+        elif b in (0x5D, 0x7D):
+            depth -= 1
+    return True
+
+
+def decode_json(body: bytes) -> Any:
+    if not _json_depth_ok(body, MAX_JSON_DEPTH):
+        raise bad_request(f"couldn't get version/kind; json parse error: "
+                          f"exceeded max depth of {MAX_JSON_DEPTH}")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise bad_request(f"couldn't get version/kind; json parse error: {e}") from None
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps timestamps as strings (as upstream's YAML→JSON does) and
+    refuses documents whose alias expansion is out of proportion."""
+
+    yaml_implicit_resolvers = {
+        k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+        for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def compose_document(self) -> Any:
+        node = super().compose_document()
+        _expanded_size(node, {}, set(), [0])
+        return node
+
+
+class _Excessive(Exception):
+    pass
+
+
+def _expanded_size(node: Any, memo: dict[int, int], active: set[int], total: list[int]) -> int:
+    key = id(node)
+    if key in memo:
+        size = memo[key]
+        total[0] += size
+        if total[0] > MAX_YAML_NODES:
+            raise _Excessive()
+        return size
+    if key in active:
+        raise _Excessive()
+    active.add(key)
+    size = 1
+    total[0] += 1
+    if isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            size += _expanded_size(child, memo, active, total)
+    elif isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            size += _expanded_size(k, memo, active, total)
+            size += _expanded_size(v, memo, active, total)
+    if total[0] > MAX_YAML_NODES:
+        raise _Excessive()
+    active.discard(key)
+    memo[key] = size
+    return size
+
+
+def decode_yaml(body: bytes) -> Any:
+    try:
+        return yaml.load(body, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except _Excessive:
+        raise bad_request("error converting YAML to JSON: yaml: document contains excessive aliasing") from None
+    except RecursionError:
+        raise bad_request("error converting YAML to JSON: yaml: exceeded max depth") from None
+    except yaml.YAMLError as e:
+        raise bad_request(f"error converting YAML to JSON: yaml: {e}".replace("\n", " ")) from None
+
+
+def decode_protobuf(body: bytes) -> Any:
+    """Protobuf bodies (kubectl's typed creates, kubelets) through kubeapi.protobuf when it is
+    there: a kind it does not know is 415, malformed bytes are 400."""
+    try:
+        import importlib
+
+        protobuf = importlib.import_module("kubeapi.protobuf")
+    except ImportError:
+        raise unsupported_media_type(PROTOBUF, (JSON, YAML)) from None
+    unsupported = getattr(protobuf, "UnsupportedKind", None)
+    decode = getattr(protobuf, "decode", None)
+    if decode is None:
+        raise unsupported_media_type(PROTOBUF, (JSON, YAML))
+    try:
+        return decode(body)
+    except Exception as e:
+        if unsupported is not None and isinstance(e, unsupported):
+            raise unsupported_media_type(PROTOBUF, (JSON, YAML)) from None
+        if isinstance(e, ValueError):
+            raise bad_request(f"unable to decode protobuf body: {e}") from None
+        raise
+
+
+def decode_body(content_type: str | None, body: bytes, limit: int) -> dict[str, Any]:
+    """A create/update body as a dict; 413/415/400 as upstream would answer."""
+    check_size(body, limit)
+    media = media_type_of(content_type)
+    if media in ("", JSON, "*/*"):
+        obj = decode_json(body)
+    elif media in (YAML, "application/x-yaml", "text/yaml"):
+        obj = decode_yaml(body)
+    elif media == PROTOBUF:
+        obj = decode_protobuf(body)
+    else:
+        raise unsupported_media_type(media, (JSON, YAML))
+    if not isinstance(obj, dict):
+        raise bad_request("the body of the request was not a JSON or YAML object")
+    return obj
+
+
+def normalize_patch(content_type: str | None, body: bytes, limit: int) -> tuple[str, bytes]:
+    """Check a PATCH body; apply-patch YAML is parsed safely here and passed on as JSON
+    (valid YAML too), so the store never parses untrusted YAML itself."""
+    check_size(body, limit)
+    media = media_type_of(content_type)
+    if media not in PATCH_TYPES:
+        raise unsupported_media_type(media, PATCH_TYPES)
+    if media == "application/apply-patch+yaml":
+        parsed = decode_yaml(body)
+        return media, orjson.dumps(parsed, option=orjson.OPT_NON_STR_KEYS)
+    decode_json(body)  # validates size/depth/syntax before the store sees it
+    return media, body
+
+
+def status_error_body(err: StatusError) -> dict[str, Any]:
+    return err.status()

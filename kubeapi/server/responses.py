@@ -1,0 +1,68 @@
+"""Writing responses: every reply carries Audit-Id, Cache-Control and a Content-Type, and
+every error is a ``kind: Status`` body.  Functions return the body; Klein writes it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubeapi.errors import StatusError
+from kubeapi.server.context import RequestContext
+from kubeapi.server.negotiation import JSON, YAML, encode, parse_accept
+
+
+def wants_pretty(ctx: RequestContext) -> bool:
+    """?pretty=true, or a browser/curl/wget user agent, as upstream does."""
+    p = ctx.query.get("pretty")
+    if p is not None:
+        return bool(p) and p[0] not in ("0", "false", "False")
+    ua = ctx.header("user-agent") or ""
+    return ua.startswith("curl") or ua.startswith("Wget") or ua.startswith("Mozilla/5.0")
+
+
+def base_headers(ctx: RequestContext) -> None:
+    r = ctx.request
+    r.setHeader(b"audit-id", ctx.audit_id.encode())
+    r.setHeader(b"cache-control", b"no-cache, private")
+
+
+def _set_common(ctx: RequestContext, code: int, content_type: str, length: int | None) -> None:
+    r = ctx.request
+    ctx.code = code
+    r.setResponseCode(code)
+    r.setHeader(b"content-type", content_type.encode())
+    if length is not None:
+        r.setHeader(b"content-length", str(length).encode())
+    for w in ctx.warnings:
+        r.responseHeaders.addRawHeader(b"warning", f'299 - "{w}"'.encode())
+
+
+def write_body(ctx: RequestContext, code: int, body: bytes, content_type: str) -> bytes:
+    _set_common(ctx, code, content_type, len(body))
+    return b"" if ctx.method == "HEAD" else body
+
+
+def write_object(ctx: RequestContext, code: int, obj: Any, media_type: str = JSON,
+                 content_type: str | None = None) -> bytes:
+    body = encode(obj, media_type, wants_pretty(ctx))
+    return write_body(ctx, code, body, content_type or media_type)
+
+
+def write_text(ctx: RequestContext, code: int, text: str) -> bytes:
+    ctx.request.setHeader(b"x-content-type-options", b"nosniff")
+    return write_body(ctx, code, text.encode(), "text/plain; charset=utf-8")
+
+
+def error_media_type(ctx: RequestContext) -> str:
+    """Errors follow the client's YAML preference; otherwise JSON."""
+    for m in parse_accept(ctx.header("accept")):
+        if m.type in (JSON, "*/*", "application/*"):
+            return JSON
+        if m.type == YAML:
+            return YAML
+    return JSON
+
+
+def write_error(ctx: RequestContext, err: StatusError) -> bytes:
+    for k, v in err.headers.items():
+        ctx.request.setHeader(k.encode(), v.encode())
+    return write_object(ctx, err.code, err.status(), error_media_type(ctx))

@@ -1,0 +1,45 @@
+"""A twisted.web Site whose requests stop buffering a body past the API's limit.
+
+twisted.web reads a whole body before any resource sees it; with this request factory a
+10 GB upload costs at most ``max_body`` bytes of buffer, and the handler answers 413.
+Listeners that use a plain ``Site`` still get 413 (after buffering), just not the saving.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.web.resource import IResource
+from twisted.web.server import Request, Site
+
+DEFAULT_MAX_BODY = 3 * 1024 * 1024
+
+
+class LimitedRequest(Request):
+    max_body = DEFAULT_MAX_BODY
+    body_too_large = False
+    _received = 0
+
+    def gotLength(self, length: int | None) -> None:
+        if length is not None and length > self.max_body:
+            self.body_too_large = True
+            length = 0  # keep the buffer in memory and empty
+        super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        self._received += len(data)
+        if self.body_too_large or self._received > self.max_body:
+            self.body_too_large = True
+            return
+        super().handleContentChunk(data)
+
+
+def make_site(resource: IResource, max_body: int = DEFAULT_MAX_BODY, **kwargs: Any) -> Site:
+    site = Site(resource, **kwargs)
+
+    class _Request(LimitedRequest):
+        pass
+
+    _Request.max_body = max_body
+    site.requestFactory = _Request  # type: ignore[assignment]
+    return site

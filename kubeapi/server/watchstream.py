@@ -1,0 +1,182 @@
+"""Streaming a watch: one ``{"type":..,"object":..}\\n`` frame per event over a chunked
+HTTP/1.1 (or HTTP/2) response.
+
+The store calls ``sink`` from the reactor; frames go straight to the transport.  When the
+transport pushes back (the client reads slower than we produce) frames wait in a bounded
+queue; past the bound the watcher is dropped and the stream ends, as upstream's watch cache
+terminates a watcher that cannot keep up.  Client disconnect, ``timeoutSeconds`` and a
+terminal ERROR event all stop the store watch.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from twisted.internet import defer
+from twisted.internet.interfaces import IPushProducer, IReactorTime
+from zope.interface import implementer
+
+from kubeapi.errors import StatusError
+from kubeapi.registry.store import WatchHandle
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+MIN_REQUEST_TIMEOUT = 1800.0
+MAX_QUEUED_BYTES = 8 * 1024 * 1024
+MAX_QUEUED_EVENTS = 10_000
+
+
+def default_watch_timeout(min_request_timeout: float = MIN_REQUEST_TIMEOUT) -> float:
+    """Upstream spreads watch lifetimes over [min, 2*min) so reconnects do not bunch up."""
+    return min_request_timeout * (1.0 + random.random())
+
+
+def frame(event_type: str, obj: Obj) -> bytes:
+    return orjson.dumps({"type": event_type, "object": obj}, option=orjson.OPT_NON_STR_KEYS) + b"\n"
+
+
+@implementer(IPushProducer)
+class WatchStream:
+    """Writes frames to one request; ``done`` fires when the stream should end."""
+
+    def __init__(self, request: Any, transform: Callable[[str, Obj], Obj], clock: Any,
+                 max_bytes: int = MAX_QUEUED_BYTES, max_events: int = MAX_QUEUED_EVENTS) -> None:
+        self.request = request
+        self.transform = transform
+        self.clock = clock
+        self.max_bytes = max_bytes
+        self.max_events = max_events
+        self.done: defer.Deferred[str] = defer.Deferred()
+        self.started = False
+        self.paused = False
+        self.closed = False
+        self.queue: deque[bytes] = deque()
+        self.queued_bytes = 0
+        self.events = 0
+        self._timer: Any = None
+
+    # --- IPushProducer: the transport tells us when its buffer is full / drained
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+        self._drain()
+
+    def stopProducing(self) -> None:
+        self._finish("disconnected")
+
+    # --- the store's sink
+    def sink(self, event_type: str, obj: Obj) -> None:
+        if self.closed:
+            return
+        try:
+            data = frame(event_type, self.transform(event_type, obj))
+        except StatusError as e:
+            data = frame("ERROR", e.status())
+            event_type = "ERROR"
+        except Exception:
+            log.exception("encoding a watch event failed")
+            return
+        self.queue.append(data)
+        self.queued_bytes += len(data)
+        self.events += 1
+        if len(self.queue) > self.max_events or self.queued_bytes > self.max_bytes:
+            log.warning("watch client too slow (%d events, %d bytes queued); dropping it",
+                        len(self.queue), self.queued_bytes)
+            self.queue.clear()
+            self.queued_bytes = 0
+            self._finish("slow")
+            return
+        self._drain()
+        if event_type == "ERROR":
+            self._finish("error")
+
+    def start(self, timeout: float) -> None:
+        """Headers are out: register for flow control, flush what the store sent early."""
+        self.started = True
+        try:
+            self.request.registerProducer(self, True)
+        except Exception:  # channel without producer support: no back-pressure
+            log.debug("no producer support on this channel")
+        if timeout > 0:
+            self._timer = self.clock.callLater(timeout, self._finish, "timeout")
+        self._drain()
+
+    def _drain(self) -> None:
+        if not self.started or self.paused:
+            return
+        while self.queue and not self.paused:
+            data = self.queue.popleft()
+            self.queued_bytes -= len(data)
+            if getattr(self.request, "_disconnected", False) or self.request.finished:
+                self._finish("disconnected")
+                return
+            self.request.write(data)
+
+    def _finish(self, why: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        if not self.done.called:
+            self.done.callback(why)
+
+    def close(self) -> None:
+        """Flush what is left (unless the client is gone) and let go of the channel."""
+        self._finish("closed")
+        if self.started and self.queue and not self.paused and not getattr(self.request, "_disconnected", False):
+            while self.queue:
+                self.request.write(self.queue.popleft())
+        try:
+            self.request.unregisterProducer()
+        except Exception:
+            pass
+
+
+async def serve(request: Any, clock: IReactorTime, start_watch: Callable[[Callable[[str, Obj], None]],
+                Awaitable[WatchHandle]], transform: Callable[[str, Obj], Obj], timeout: float,
+                on_start: Callable[[], None], active: set[WatchStream] | None = None,
+                **limits: int) -> str:
+    """Run one watch to its end; returns why it ended.  ``on_start`` sets status and headers.
+    A 410 from the store becomes a 200 stream with one ERROR event; other StatusErrors
+    raised before the stream starts propagate (the caller renders them)."""
+    stream = WatchStream(request, transform, clock, **limits)
+    try:
+        handle = await start_watch(stream.sink)
+    except StatusError as e:
+        if e.code != 410:
+            raise
+        on_start()
+        request.write(frame("ERROR", e.status()))
+        return "gone"
+    on_start()
+    stream.start(timeout)
+    if active is not None:
+        active.add(stream)
+    try:
+        why = await stream.done
+    except defer.CancelledError:
+        stream._finish("disconnected")
+        raise
+    finally:
+        if active is not None:
+            active.discard(stream)
+        handle.stop()
+        stream.close()
+    return why
+
+
+def end_all(active: set[WatchStream], why: str = "shutdown") -> int:
+    """End every running stream cleanly (server shutdown); returns how many there were."""
+    streams = list(active)
+    for s in streams:
+        s._finish(why)
+    return len(streams)
