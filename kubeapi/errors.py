@@ -8,7 +8,8 @@ core group, ``deployments.apps`` otherwise.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from kubeapi.api.types import FieldError
 

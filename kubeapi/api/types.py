@@ -8,8 +8,9 @@ kind of entry at run time.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from kubeapi.storage.interface import Storage
@@ -93,7 +94,7 @@ class Allocators(Protocol):
 
 
 class HookContext(Protocol):
-    storage: "Storage"
+    storage: Storage
     allocators: Allocators
 
 

@@ -11,8 +11,9 @@ key that holds them; a list's ``resourceVersion`` is the store revision it was r
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Literal, Protocol, Sequence
+from typing import Literal, Protocol
 
 
 class StorageError(Exception):
@@ -30,7 +31,7 @@ class KeyNotFoundError(StorageError):
 class ConflictError(StorageError):
     """The key's mod_revision is not the one the caller expected."""
 
-    def __init__(self, current: "KeyValue | None" = None) -> None:
+    def __init__(self, current: KeyValue | None = None) -> None:
         super().__init__("mod_revision mismatch")
         self.current = current
 
