@@ -22,10 +22,10 @@ from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
-from twisted.web.server import Site
 
 from kubeapi.options import DEFAULT_CERT_DIR, Options
 from kubeapi.server import certs
+from kubeapi.server.site import make_site
 from kubeapi.storage.interface import Storage
 
 __all__ = ["KubeAPIService", "Options", "makeService"]
@@ -85,6 +85,9 @@ class KubeAPIService(MultiService):
         self.started: Deferred[None] = Deferred()  # fires once serving with storage open
         self.ports: dict[str, Any] = {}  # "secure" / "insecure" -> IListeningPort
         self.controllers: list[Service] = []
+        from kubeapi.api import builtin_catalog
+
+        self.catalog = builtin_catalog()
         self.storage, self._storage_services = self._make_storage()
         from kubeapi.registry.allocator import ServiceAllocators
 
@@ -94,8 +97,8 @@ class KubeAPIService(MultiService):
         self.tls = self._make_tls()
         self.apiserver = self._make_apiserver()
         self.sites = {
-            "secure": Site(StartingResource()),
-            "insecure": Site(StartingResource()),
+            "secure": make_site(StartingResource()),
+            "insecure": make_site(StartingResource()),
         }
         for site in self.sites.values():
             site.displayTracebacks = False
@@ -114,7 +117,11 @@ class KubeAPIService(MultiService):
 
             client = EtcdClient(list(o["etcd-servers"]), ca_file=o["etcd-cafile"], cert_file=o["etcd-certfile"],
                                 key_file=o["etcd-keyfile"], reactor=self.reactor)
-            storage: Any = EtcdStorage(client)
+            from kubeapi.storage.cache import WatchCache
+
+            # As upstream's cacher: one etcd watch per resource, fanned out to every client watch.
+            prefixes = sorted({r.key_prefix(o["etcd-prefix"]) for r in self.catalog.all()})
+            storage: Any = WatchCache(EtcdStorage(client), prefixes, reactor=self.reactor)
             return storage, [PeriodicCompactor(client, o["etcd-compaction-interval"])]
         from kubeapi.storage.embedded.store import SQLiteStorage
 
@@ -144,11 +151,10 @@ class KubeAPIService(MultiService):
             raise SystemExit(f"kubeapi: cannot use serving certificate {cert_file}: {e}") from None
 
     def _make_apiserver(self) -> Any:
-        from kubeapi.api import builtin_catalog
         from kubeapi.server.apiserver import APIServer
 
         o = self.options
-        catalog = builtin_catalog()
+        catalog = self.catalog
         plugins = build_admission(o.admission_plugins(), self.storage, o["etcd-prefix"])
         server = APIServer(
             catalog, self.storage, self.allocators,
@@ -197,9 +203,10 @@ class KubeAPIService(MultiService):
 
     async def _start(self) -> None:
         o = self.options
-        opener = getattr(self.storage, "open", None)
-        if callable(opener):
-            await opener()
+        for step in ("open", "start"):  # SQLiteStorage.open(); WatchCache.start() fills the caches
+            method = getattr(self.storage, step, None)
+            if callable(method):
+                await method()
         for svc in self._storage_services:
             svc.startService()
         self.sites["secure"].resource = self.apiserver.resource(secure=True)
@@ -234,6 +241,7 @@ class KubeAPIService(MultiService):
         self.shutting_down = True
         self.apiserver.begin_shutdown()
         log.info("kubeapi: shutting down")
+        self.apiserver.end_watches()
         for c in reversed(self.controllers):
             try:
                 await _maybe_deferred(c.stopService)

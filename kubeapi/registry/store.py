@@ -10,7 +10,7 @@ kept here, in small helpers, because they change what every client sees.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -29,6 +29,7 @@ from kubeapi.storage.interface import (
     KeyExistsError,
     KeyNotFoundError,
     KeyValue,
+    ListResult,
     Storage,
     StorageError,
     TimeoutError_,
@@ -807,6 +808,7 @@ class ResourceStore:
             start_after = tok.start_key[:-1] if tok.start_key.endswith("\x00") else tok.start_key
             revision = 0 if tok.revision == -1 else tok.revision
             limit = opts.limit if opts.limit and opts.limit > 0 else 0
+        read_page = self._page_reader(opts)
         items: list[Obj] = []
         read_rev = revision
         more = False
@@ -817,7 +819,7 @@ class ResourceStore:
             if limit:
                 page = max(limit - len(items), 1) if everything else max(limit, LIST_PAGE)
             try:
-                res = await self.storage.list(prefix, revision=read_rev, limit=page, start_after=start_after)
+                res = await read_page(prefix, read_rev, page, start_after)
             except CompactedError:
                 if paging and start_after is not None:
                     token = continuetoken.encode(start_after + "\x00", prefix, -1)
@@ -853,6 +855,14 @@ class ResourceStore:
                 list_meta["remainingItemCount"] = remaining
         return {"kind": self.rdef.list_kind, "apiVersion": self.rdef.api_version, "metadata": list_meta,
                 "items": items}
+
+    def _page_reader(self, opts: ListOptions) -> Callable[[str, int, int, str | None], Awaitable[ListResult]]:
+        """resourceVersion=0 means "any data is fine": served from the watch cache when there is one."""
+        from_cache = getattr(self.storage, "list_from_cache", None)
+        if opts.resource_version == "0" and not opts.continue_ and from_cache is not None:
+            return lambda prefix, _rev, limit, start_after: from_cache(prefix, limit=limit, start_after=start_after)
+        return lambda prefix, rev, limit, start_after: self.storage.list(
+            prefix, revision=rev, limit=limit, start_after=start_after)
 
     async def _list_all(self, prefix: str, revision: int) -> tuple[builtins.list[KeyValue], int]:
         out: builtins.list[KeyValue] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.web.resource import IResource
+from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 
 DEFAULT_MAX_BODY = 3 * 1024 * 1024
@@ -34,7 +34,7 @@ class LimitedRequest(Request):
         super().handleContentChunk(data)
 
 
-def make_site(resource: IResource, max_body: int = DEFAULT_MAX_BODY, **kwargs: Any) -> Site:
+def make_site(resource: IResource | Resource, max_body: int = DEFAULT_MAX_BODY, **kwargs: Any) -> Site:
     site = Site(resource, **kwargs)
 
     class _Request(LimitedRequest):
