@@ -837,6 +837,8 @@ class ResourceStore:
                 last_key = kv.key
                 obj = self._decode(kv)
                 if matches(obj):
+                    # Upstream's typed lists carry kind/apiVersion only on the list, not the items.
+                    del obj["kind"], obj["apiVersion"]
                     items.append(obj)
                     if limit and len(items) >= limit:
                         full = True
