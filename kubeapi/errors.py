@@ -34,7 +34,7 @@ class StatusError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
-        if self.details:
+        if self.details is not None:  # upstream sends "details": {} on a bare 404
             body["details"] = self.details
         if not self.reason:
             del body["reason"]
