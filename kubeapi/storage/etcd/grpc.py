@@ -179,6 +179,10 @@ class GrpcProtocol(Protocol):
     # -- connection lifecycle -------------------------------------------------
 
     def connectionMade(self) -> None:
+        # Small request frames must not wait on Nagle + delayed ACK (40 ms per call otherwise).
+        set_no_delay = getattr(self.transport, "setTcpNoDelay", None)
+        if set_no_delay is not None:
+            set_no_delay(True)
         self._h2.initiate_connection()
         self._h2.update_settings(
             {SettingCodes.INITIAL_WINDOW_SIZE: _WINDOW, SettingCodes.MAX_FRAME_SIZE: _MAX_FRAME,
