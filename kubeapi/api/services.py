@@ -17,6 +17,7 @@ from kubeapi.api.validation import (
     check_protocol,
     check_string_map,
     dns1035_label,
+    dns1123_label,
     dns1123_subdomain,
     duplicate,
     forbidden,
@@ -113,7 +114,7 @@ def validate_service(svc: Obj) -> list[FieldError]:
         if len(ports) > 1 and not name:
             errs.append(required(f"{pp}.name"))
         if name:
-            for m in dns1035_label(str(name)):
+            for m in dns1123_label(str(name)):  # service port names are DNS-1123 labels ("80-8080")
                 errs.append(invalid(f"{pp}.name", name, m))
             if name in names:
                 errs.append(duplicate(f"{pp}.name", name))
@@ -196,7 +197,7 @@ async def _release_all(ctx: HookContext, ips: list[str], ports: list[int]) -> No
         await ctx.allocators.release_node_port(port)
 
 
-async def _allocate(ctx: HookContext, spec: Obj, keep_ports: dict[tuple[Any, Any], int],
+async def _allocate(ctx: HookContext, name: str, spec: Obj, keep_ports: dict[tuple[Any, Any], int],
                     taken_ip: str | None) -> tuple[list[str], list[int]]:
     """Allocate what ``spec`` needs; returns what was newly taken (to undo on failure)."""
     new_ips: list[str] = []
@@ -204,7 +205,7 @@ async def _allocate(ctx: HookContext, spec: Obj, keep_ports: dict[tuple[Any, Any
     try:
         if _needs_ip(spec) and not taken_ip:
             requested = spec.get("clusterIP") or None
-            ip = await ctx.allocators.allocate_cluster_ip(requested)
+            ip = await ctx.allocators.allocate_cluster_ip(requested, name)
             new_ips.append(ip)
             spec["clusterIP"] = ip
             spec["clusterIPs"] = [ip]
@@ -212,7 +213,7 @@ async def _allocate(ctx: HookContext, spec: Obj, keep_ports: dict[tuple[Any, Any
             spec["clusterIP"] = "None"
             spec["clusterIPs"] = ["None"]
         if spec.get("type") in NODE_PORT_TYPES:
-            for port in spec.get("ports") or []:
+            for i, port in enumerate(spec.get("ports") or []):
                 key = (port.get("port"), port.get("protocol", "TCP"))
                 want = port.get("nodePort") or None
                 if want is not None and keep_ports.get(key) == want:
@@ -222,12 +223,12 @@ async def _allocate(ctx: HookContext, spec: Obj, keep_ports: dict[tuple[Any, Any
                     continue
                 if want is None and not _needs_node_ports(spec):
                     continue
-                got = await ctx.allocators.allocate_node_port(want)
+                got = await ctx.allocators.allocate_node_port(want, name, f"spec.ports[{i}].nodePort")
                 new_ports.append(got)
                 port["nodePort"] = got
             if spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local":
                 if not spec.get("healthCheckNodePort"):
-                    got = await ctx.allocators.allocate_node_port(None)
+                    got = await ctx.allocators.allocate_node_port(None, name, "spec.healthCheckNodePort")
                     new_ports.append(got)
                     spec["healthCheckNodePort"] = got
     except BaseException:
@@ -251,7 +252,7 @@ def _real_ips(spec: Obj) -> list[str]:
 
 async def on_create(ctx: HookContext, svc: Obj) -> None:
     spec = svc.setdefault("spec", {})
-    await _allocate(ctx, spec, {}, None)
+    await _allocate(ctx, (svc.get("metadata") or {}).get("name", ""), spec, {}, None)
 
 
 async def on_update(ctx: HookContext, new: Obj, old: Obj) -> None:
@@ -269,7 +270,7 @@ async def on_update(ctx: HookContext, new: Obj, old: Obj) -> None:
         ns.pop("clusterIP", None)
         ns.pop("clusterIPs", None)
     old_ports = _node_ports(os_)
-    await _allocate(ctx, ns, old_ports, kept_ip)
+    await _allocate(ctx, (new.get("metadata") or {}).get("name", ""), ns, old_ports, kept_ip)
     # Release what the new object no longer holds.
     still_ips = set(_real_ips(ns))
     still_ports = set(_node_ports(ns).values())

@@ -35,7 +35,7 @@ class RangeFull(Exception):
 
 class AllocationError(StatusError):
     """422 Invalid for a requested address/port; ``with_name`` fills in the object's name
-    and field (the Allocators protocol does not carry them)."""
+    and field, which the service hook passes down with its request."""
 
     def __init__(self, kind: str, field: str, value: Any, detail: str, name: str = "") -> None:
         self.kind = kind
@@ -312,14 +312,20 @@ class ServiceAllocators:
         self.cluster_ips = ClusterIPAllocator(storage, service_cidr, prefix)
         self.node_ports = NodePortAllocator(storage, node_ports[0], node_ports[1], prefix)
 
-    async def allocate_cluster_ip(self, requested: str | None) -> str:
-        return await self.cluster_ips.allocate(requested)
+    async def allocate_cluster_ip(self, requested: str | None, name: str = "") -> str:
+        try:
+            return await self.cluster_ips.allocate(requested)
+        except AllocationError as e:
+            raise e.with_name(name) from None
 
     async def release_cluster_ip(self, ip: str) -> None:
         await self.cluster_ips.release(ip)
 
-    async def allocate_node_port(self, requested: int | None) -> int:
-        return await self.node_ports.allocate(requested)
+    async def allocate_node_port(self, requested: int | None, name: str = "", field: str = "") -> int:
+        try:
+            return await self.node_ports.allocate(requested)
+        except AllocationError as e:
+            raise e.with_name(name, field or None) from None
 
     async def release_node_port(self, port: int) -> None:
         await self.node_ports.release(port)

@@ -32,7 +32,7 @@ class FakeAllocators:
         self._next_ip = 1
         self._next_port = 30000
 
-    async def allocate_cluster_ip(self, requested: str | None) -> str:
+    async def allocate_cluster_ip(self, requested: str | None, name: str = "") -> str:
         if requested is None:
             while f"10.96.0.{self._next_ip}" in self.ips:
                 self._next_ip += 1
@@ -45,7 +45,7 @@ class FakeAllocators:
     async def release_cluster_ip(self, ip: str) -> None:
         self.ips.discard(ip)
 
-    async def allocate_node_port(self, requested: int | None) -> int:
+    async def allocate_node_port(self, requested: int | None, name: str = "", field: str = "") -> int:
         if requested is None:
             while self._next_port in self.ports:
                 self._next_port += 1

@@ -312,6 +312,18 @@ spec:
         self.assertEqual(waiter.returncode, 0, err)
         self.assertEqual(self.k("get", "configmaps", "-o", "name").stdout.strip(), "")
 
+    def test_node_port_services(self) -> None:
+        self.k("create", "service", "nodeport", "np", "--tcp=80:8080")
+        port = json.loads(self.k("get", "svc", "np", "-o", "json").stdout)["spec"]["ports"][0]["nodePort"]
+        self.assertTrue(30000 <= port <= 32767, port)
+        self.assertRegex(self.k("get", "svc", "np").stdout, rf"np\s+NodePort\s+10\.0\.0\.\d+\s+<none>\s+80:{port}/TCP")
+        taken = self.k("create", "service", "nodeport", "np2", "--tcp=81:8080", f"--node-port={port}", check=False)
+        self.assertNotEqual(taken.returncode, 0)
+        self.assertIn(f'Service "np2" is invalid: spec.ports[0].nodePort: Invalid value: {port}: '
+                      "provided port is already allocated", taken.stderr)
+        self.k("delete", "svc", "np")
+        self.k("create", "service", "nodeport", "np3", "--tcp=82:8080", f"--node-port={port}")
+
     def test_invalid_object_is_422_naming_the_field(self) -> None:
         bad = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Bad_Name"}}
         p = self.k("create", "-f", "-", input=json.dumps(bad), check=False)
