@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 from twisted.python import usage
 
+from kubeapi.timefmt import parse_duration
+
 AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "ABAC", "Webhook", "RBAC", "Node")
 
 # Upstream's admission plugin names (kube-apiserver v1.33), in their execution order.
@@ -47,30 +49,6 @@ DEFAULT_CERT_DIR = "/var/run/kubernetes"
 BOOL_FLAGS = ("anonymous-auth",)
 FILE_FLAGS = ("tls-cert-file", "tls-private-key-file", "client-ca-file", "etcd-cafile",
               "etcd-certfile", "etcd-keyfile")
-
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-
-
-def parse_duration(text: str) -> float:
-    """Go's time.ParseDuration (``1m0s``, ``5m``, ``1h30m``, ``500ms``) → seconds."""
-    s = text.strip()
-    sign = 1.0
-    if s[:1] in "+-" and s:
-        sign, s = (-1.0 if s[0] == "-" else 1.0), s[1:]
-    if s == "0":
-        return 0.0
-    if not s:
-        raise ValueError(f"invalid duration {text!r}")
-    pos, total = 0, 0.0
-    while pos < len(s):
-        m = _DURATION_PART.match(s, pos)
-        if m is None:
-            raise ValueError(f"invalid duration {text!r}")
-        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-        pos = m.end()
-    return sign * total
-
 
 def parse_bool(text: str) -> bool:
     """Go's strconv.ParseBool spellings."""

@@ -30,15 +30,10 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from kubeapi.server import certs
+from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 TWISTD = "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class SelfSignedCertTests(unittest.TestCase):

@@ -7,6 +7,7 @@ import copy
 from typing import Any
 
 from kubeapi.api import schema as s
+from kubeapi.api.core import default_pvc
 from kubeapi.api.podspec import default_pod_template
 from kubeapi.api.printing import (
     NONE,
@@ -22,11 +23,11 @@ from kubeapi.api.validation import (
     Errors,
     check_enum,
     check_non_negative,
+    each_object,
     forbidden,
     get,
     invalid,
     required,
-    type_invalid,
     validate_object_meta,
     validate_object_meta_update,
 )
@@ -90,6 +91,23 @@ def _check_rolling(ru: Any, p: str, allow_zero_both: bool = False) -> Errors:
     return errs
 
 
+def _default_strategy(spec: Obj, field: str, rolling: dict[str, Any]) -> None:
+    """``spec.<field>`` defaults to RollingUpdate, whose ``rollingUpdate`` gets ``rolling``."""
+    strategy = spec.setdefault(field, {})
+    if isinstance(strategy, dict):
+        strategy.setdefault("type", "RollingUpdate")
+        if strategy["type"] == "RollingUpdate":
+            ru = strategy.setdefault("rollingUpdate", {})
+            if isinstance(ru, dict):
+                for key, value in rolling.items():
+                    ru.setdefault(key, value)
+
+
+def _ready_of_desired(o: Obj) -> str:
+    """The ``READY`` column of deployments and statefulsets: ready/desired replicas."""
+    return f"{get(o, 'status.readyReplicas') or 0}/{get(o, 'spec.replicas') or 0}"
+
+
 def _status_common(extra: dict[str, Any]) -> dict[str, Any]:
     base = {"observedGeneration": s.int64(), "replicas": s.int32(), "readyReplicas": s.int32(),
             "availableReplicas": s.int32(), "updatedReplicas": s.int32(),
@@ -106,14 +124,7 @@ def default_deployment(d: Obj) -> None:
     if spec is None:
         return
     spec.setdefault("replicas", 1)
-    strategy = spec.setdefault("strategy", {})
-    if isinstance(strategy, dict):
-        strategy.setdefault("type", "RollingUpdate")
-        if strategy["type"] == "RollingUpdate":
-            ru = strategy.setdefault("rollingUpdate", {})
-            if isinstance(ru, dict):
-                ru.setdefault("maxUnavailable", "25%")
-                ru.setdefault("maxSurge", "25%")
+    _default_strategy(spec, "strategy", {"maxUnavailable": "25%", "maxSurge": "25%"})
     spec.setdefault("revisionHistoryLimit", 10)
     spec.setdefault("progressDeadlineSeconds", 600)
     default_pod_template(spec.get("template"))
@@ -147,10 +158,6 @@ def validate_deployment_update(new: Obj, old: Obj) -> list[FieldError]:
     return validate_object_meta_update(new, old) + selector_immutable(new, old)
 
 
-def _deploy_ready(d: Obj) -> str:
-    return f"{get(d, 'status.readyReplicas') or 0}/{get(d, 'spec.replicas') or 0}"
-
-
 DEPLOYMENT_SPEC = s.obj({
     "replicas": s.int32(), "selector": s.LABEL_SELECTOR, "template": s.POD_TEMPLATE_SPEC,
     "strategy": s.obj({"type": s.string(enum=("Recreate", "RollingUpdate")),
@@ -167,7 +174,7 @@ DEPLOYMENTS = ResourceDef(
     subresources=("scale", "status"),
     columns=(
         name_col(),
-        col("Ready", "string", _deploy_ready, "Number of the pod with ready state"),
+        col("Ready", "string", _ready_of_desired, "Number of the pod with ready state"),
         col("Up-to-date", "integer", int_at("status.updatedReplicas"),
             "Total number of non-terminated pods targeted by this deployment that have the "
             "desired template spec."),
@@ -245,37 +252,21 @@ REPLICASETS = ResourceDef(
 # ---------------------------------------------------------------- statefulsets
 
 
-def _default_claim_template(pvc: Any) -> None:
-    if not isinstance(pvc, dict):
-        return
-    spec = pvc.setdefault("spec", {})
-    if isinstance(spec, dict):
-        spec.setdefault("volumeMode", "Filesystem")
-    status = pvc.setdefault("status", {})
-    if isinstance(status, dict):
-        status.setdefault("phase", "Pending")
-
-
 def default_statefulset(ss: Obj) -> None:
     spec = _spec(ss)
     if spec is None:
         return
     spec.setdefault("replicas", 1)
     spec.setdefault("podManagementPolicy", "OrderedReady")
-    us = spec.setdefault("updateStrategy", {})
-    if isinstance(us, dict):
-        us.setdefault("type", "RollingUpdate")
-        if us["type"] == "RollingUpdate":
-            ru = us.setdefault("rollingUpdate", {})
-            if isinstance(ru, dict):
-                ru.setdefault("partition", 0)
+    _default_strategy(spec, "updateStrategy", {"partition": 0})
     spec.setdefault("revisionHistoryLimit", 10)
     policy = spec.setdefault("persistentVolumeClaimRetentionPolicy", {})
     if isinstance(policy, dict):
         policy.setdefault("whenDeleted", "Retain")
         policy.setdefault("whenScaled", "Retain")
     for pvc in spec.get("volumeClaimTemplates") or []:
-        _default_claim_template(pvc)
+        if isinstance(pvc, dict):
+            default_pvc(pvc)  # claim templates default like the claims they stamp out
     default_pod_template(spec.get("template"))
 
 
@@ -300,11 +291,9 @@ def validate_statefulset(ss: Obj) -> list[FieldError]:
     for key in ("whenDeleted", "whenScaled"):
         errs += check_enum(policy.get(key), f"spec.persistentVolumeClaimRetentionPolicy.{key}",
                            ("Retain", "Delete"))
-    for i, pvc in enumerate(spec.get("volumeClaimTemplates") or []):
-        if not isinstance(pvc, dict):
-            errs.append(type_invalid(f"spec.volumeClaimTemplates[{i}]", pvc, "must be an object"))
-        elif not get(pvc, "metadata.name"):
-            errs.append(required(f"spec.volumeClaimTemplates[{i}].metadata.name"))
+    for vp, pvc in each_object(spec.get("volumeClaimTemplates") or [], "spec.volumeClaimTemplates", errs):
+        if not get(pvc, "metadata.name"):
+            errs.append(required(f"{vp}.metadata.name"))
     return errs
 
 
@@ -331,17 +320,13 @@ def validate_statefulset_update(new: Obj, old: Obj) -> list[FieldError]:
     return errs
 
 
-def _sts_ready(o: Obj) -> str:
-    return f"{get(o, 'status.readyReplicas') or 0}/{get(o, 'spec.replicas') or 0}"
-
-
 STATEFULSETS = ResourceDef(
     group=GROUP, version="v1", kind="StatefulSet", plural="statefulsets", singular="statefulset",
     namespaced=True, short_names=("sts",), categories=("all",),
     subresources=("scale", "status"),
     columns=(
         name_col(),
-        col("Ready", "string", _sts_ready, "Number of the pod with ready state"),
+        col("Ready", "string", _ready_of_desired, "Number of the pod with ready state"),
         age_col(),
         *containers_cols(),
     ),
@@ -375,14 +360,7 @@ def default_daemonset(ds: Obj) -> None:
     spec = _spec(ds)
     if spec is None:
         return
-    us = spec.setdefault("updateStrategy", {})
-    if isinstance(us, dict):
-        us.setdefault("type", "RollingUpdate")
-        if us["type"] == "RollingUpdate":
-            ru = us.setdefault("rollingUpdate", {})
-            if isinstance(ru, dict):
-                ru.setdefault("maxUnavailable", 1)
-                ru.setdefault("maxSurge", 0)
+    _default_strategy(spec, "updateStrategy", {"maxUnavailable": 1, "maxSurge": 0})
     spec.setdefault("revisionHistoryLimit", 10)
     default_pod_template(spec.get("template"))
 

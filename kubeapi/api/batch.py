@@ -14,10 +14,7 @@ from kubeapi.api.printing import (
     col,
     containers_cols,
     format_label_selector,
-    human_duration,
     name_col,
-    parse_time,
-    since,
     wide,
 )
 from kubeapi.api.types import FieldError, Obj, ResourceDef
@@ -36,6 +33,7 @@ from kubeapi.api.validation import (
     validate_object_meta_update,
 )
 from kubeapi.api.workloads import SELECTOR_MISMATCH, restart_policy_only, selector_immutable
+from kubeapi.timefmt import age, human_duration, parse_time
 
 GROUP = "batch"
 CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
@@ -185,7 +183,7 @@ def job_duration(job: Obj) -> str:
         return ""
     end = parse_time(get(job, "status.completionTime"))
     if end is None:
-        return since(get(job, "status.startTime"))
+        return age(get(job, "status.startTime"))
     return human_duration((end - start).total_seconds())
 
 
@@ -304,7 +302,7 @@ def validate_cronjob_update(new: Obj, old: Obj) -> list[FieldError]:
 
 def _last_schedule(cj: Obj) -> str:
     t = get(cj, "status.lastScheduleTime")
-    return since(t) if t else NONE
+    return age(t) if t else NONE
 
 
 CRONJOBS = ResourceDef(

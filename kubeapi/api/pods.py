@@ -15,9 +15,10 @@ from kubeapi.api.podspec import (
     validate_pod_spec_update,
     validate_pod_template,
 )
-from kubeapi.api.printing import NONE, age_col, col, format_labels, name_col, since, wide
+from kubeapi.api.printing import NONE, age_col, col, format_labels, name_col, wide
 from kubeapi.api.types import Column, FieldError, Obj, ResourceDef
 from kubeapi.api.validation import get, validate_object_meta, validate_object_meta_update
+from kubeapi.timefmt import age
 
 # ---------------------------------------------------------------- printing
 
@@ -134,7 +135,7 @@ def _status(pod: Obj) -> str:
 def _restarts(pod: Obj) -> str:
     _, _, _, n, last = pod_summary(pod)
     if n and last:
-        return f"{n} ({since(last)} ago)"
+        return f"{n} ({age(last)} ago)"
     return str(n)
 
 

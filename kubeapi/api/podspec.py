@@ -19,6 +19,7 @@ from kubeapi.api.validation import (
     dns1123_label,
     dns1123_subdomain,
     duplicate,
+    each_object,
     forbidden,
     get,
     invalid,
@@ -240,11 +241,7 @@ def _validate_container(c: Any, p: str, volumes: set[str], init: bool = False) -
     errs += check_enum(c.get("terminationMessagePolicy"), f"{p}.terminationMessagePolicy",
                        TERMINATION_MESSAGE_POLICIES)
     port_names: set[str] = set()
-    for i, port in enumerate(c.get("ports") or []):
-        pp = f"{p}.ports[{i}]"
-        if not isinstance(port, dict):
-            errs.append(type_invalid(pp, port, "must be an object"))
-            continue
+    for pp, port in each_object(c.get("ports") or [], f"{p}.ports", errs):
         if "containerPort" not in port:
             errs.append(required(f"{pp}.containerPort"))
         else:
@@ -259,11 +256,7 @@ def _validate_container(c: Any, p: str, volumes: set[str], init: bool = False) -
             if pn in port_names:
                 errs.append(duplicate(f"{pp}.name", pn))
             port_names.add(pn)
-    for i, env in enumerate(c.get("env") or []):
-        ep = f"{p}.env[{i}]"
-        if not isinstance(env, dict):
-            errs.append(type_invalid(ep, env, "must be an object"))
-            continue
+    for ep, env in each_object(c.get("env") or [], f"{p}.env", errs):
         en = env.get("name")
         if not en:
             errs.append(required(f"{ep}.name"))
@@ -275,11 +268,7 @@ def _validate_container(c: Any, p: str, volumes: set[str], init: bool = False) -
             errs.append(invalid(f"{ep}.valueFrom", "",
                                 "may not be specified when `value` is not empty"))
     mount_paths: set[str] = set()
-    for i, vm in enumerate(c.get("volumeMounts") or []):
-        vp = f"{p}.volumeMounts[{i}]"
-        if not isinstance(vm, dict):
-            errs.append(type_invalid(vp, vm, "must be an object"))
-            continue
+    for vp, vm in each_object(c.get("volumeMounts") or [], f"{p}.volumeMounts", errs):
         vn = vm.get("name")
         if not vn:
             errs.append(required(f"{vp}.name"))
@@ -313,11 +302,7 @@ def validate_pod_spec(spec: Any, p: str = "spec") -> Errors:
         return [type_invalid(p, spec, "must be an object")]
     errs: Errors = []
     volumes: set[str] = set()
-    for i, v in enumerate(spec.get("volumes") or []):
-        vp = f"{p}.volumes[{i}]"
-        if not isinstance(v, dict):
-            errs.append(type_invalid(vp, v, "must be an object"))
-            continue
+    for vp, v in each_object(spec.get("volumes") or [], f"{p}.volumes", errs):
         vn = v.get("name")
         if not vn:
             errs.append(required(f"{vp}.name"))
@@ -365,11 +350,7 @@ def validate_pod_spec(spec: Any, p: str = "spec") -> Errors:
         if hv:
             for msg in dns1123_label(str(hv)):
                 errs.append(invalid(f"{p}.{key}", hv, msg))
-    for i, t in enumerate(spec.get("tolerations") or []):
-        tp = f"{p}.tolerations[{i}]"
-        if not isinstance(t, dict):
-            errs.append(type_invalid(tp, t, "must be an object"))
-            continue
+    for tp, t in each_object(spec.get("tolerations") or [], f"{p}.tolerations", errs):
         op = t.get("operator")
         if op not in (None, "", "Exists", "Equal"):
             errs.append(not_supported(f"{tp}.operator", op, ("Equal", "Exists")))

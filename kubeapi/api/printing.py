@@ -6,7 +6,6 @@ timestamp, which the server turns into kubectl's short duration ("5m", "2d3h")."
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from kubeapi.api.types import Column, Obj
@@ -93,53 +92,3 @@ def int_at(path: str, default: int = 0) -> Callable[[Obj], int]:
         v = get(o, path)
         return v if isinstance(v, int) else default
     return fn
-
-
-def parse_time(ts: Any) -> datetime | None:
-    if not isinstance(ts, str) or not ts:
-        return None
-    try:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def human_duration(seconds: float) -> str:
-    """kubectl's short duration (apimachinery HumanDuration)."""
-    s = int(seconds)
-    if s < -1:
-        return "<invalid>"
-    if s < 0:
-        return "0s"
-    if s < 120:
-        return f"{s}s"
-    m = s // 60
-    if m < 10:
-        rem = s % 60
-        return f"{m}m{rem}s" if rem else f"{m}m"
-    if m < 180:
-        return f"{m}m"
-    h = s // 3600
-    if h < 8:
-        rem = (s % 3600) // 60
-        return f"{h}h{rem}m" if rem else f"{h}h"
-    if h < 48:
-        return f"{h}h"
-    if h < 192:
-        rem = h % 24
-        return f"{h // 24}d{rem}h" if rem else f"{h // 24}d"
-    if h < 24 * 365 * 2:
-        return f"{h // 24}d"
-    if h < 24 * 365 * 8:
-        dy = (h // 24) % 365
-        return f"{h // 24 // 365}y{dy}d" if dy else f"{h // 24 // 365}y"
-    return f"{h // 24 // 365}y"
-
-
-def since(ts: Any, now: datetime | None = None) -> str:
-    """Age of a timestamp as kubectl shows it, ``<unknown>`` when unset."""
-    t = parse_time(ts)
-    if t is None:
-        return "<unknown>"
-    now = now or datetime.now(UTC)
-    return human_duration((now - t).total_seconds())

@@ -20,6 +20,7 @@ from kubeapi.api.validation import (
     dns1123_label,
     dns1123_subdomain,
     duplicate,
+    each_object,
     forbidden,
     get,
     invalid,
@@ -105,11 +106,7 @@ def validate_service(svc: Obj) -> list[FieldError]:
         errs.append(required("spec.ports"))
     names: set[str] = set()
     seen: set[tuple[Any, Any]] = set()
-    for i, port in enumerate(ports):
-        pp = f"spec.ports[{i}]"
-        if not isinstance(port, dict):
-            errs.append(type_invalid(pp, port, "must be an object"))
-            continue
+    for pp, port in each_object(ports, "spec.ports", errs):
         name = port.get("name")
         if len(ports) > 1 and not name:
             errs.append(required(f"{pp}.name"))

@@ -8,7 +8,7 @@ import base64
 import binascii
 import ipaddress
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from kubeapi.api.types import FieldError, Obj
@@ -45,6 +45,17 @@ def too_long(field: str, limit: int) -> FieldError:
 
 def type_invalid(field: str, value: Any, detail: str) -> FieldError:
     return FieldError("FieldValueTypeInvalid", field, detail, value, True)
+
+
+def each_object(items: Iterable[Any], p: str, errs: Errors) -> Iterator[tuple[str, Obj]]:
+    """Walk a list that should hold objects: yields (``p[i]``, item) for each object and reports
+    every other entry into ``errs`` as "must be an object", in list order."""
+    for i, item in enumerate(items):
+        ip = f"{p}[{i}]"
+        if isinstance(item, dict):
+            yield ip, item
+        else:
+            errs.append(type_invalid(ip, item, "must be an object"))
 
 
 IMMUTABLE = "field is immutable"
@@ -266,11 +277,7 @@ def validate_object_meta(obj: Obj, name_check: NameCheck = dns1123_subdomain,
     refs = meta.get("ownerReferences")
     if isinstance(refs, list):
         controllers = 0
-        for i, ref in enumerate(refs):
-            p = f"metadata.ownerReferences[{i}]"
-            if not isinstance(ref, dict):
-                errs.append(type_invalid(p, ref, "must be an object"))
-                continue
+        for p, ref in each_object(refs, "metadata.ownerReferences", errs):
             for key in ("apiVersion", "kind", "name", "uid"):
                 if not ref.get(key):
                     errs.append(invalid(f"{p}.{key}", ref.get(key, ""), f"{key} must not be empty"))
@@ -438,11 +445,7 @@ def check_selector(sel: Any, field: str, required_: bool = True,
     errs = validate_labels(sel.get("matchLabels"), f"{field}.matchLabels")
     exprs = sel.get("matchExpressions") or []
     if isinstance(exprs, list):
-        for i, e in enumerate(exprs):
-            p = f"{field}.matchExpressions[{i}]"
-            if not isinstance(e, dict):
-                errs.append(type_invalid(p, e, "must be an object"))
-                continue
+        for p, e in each_object(exprs, f"{field}.matchExpressions", errs):
             op = e.get("operator")
             values = e.get("values") or []
             if op in ("In", "NotIn"):

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from kubeapi import timefmt
 from kubeapi.protobuf import gotypes
 from kubeapi.protobuf.schema import (
     INLINE,
@@ -277,7 +278,7 @@ def _dec_duration(data: bytes) -> str:
         if num == 1 and wt == VARINT:
             assert isinstance(raw, int)
             ns = signed(raw, 64)
-    return gotypes.format_duration(ns)
+    return timefmt.format_duration(ns)
 
 
 def _dec_intorstring(data: bytes) -> int | str:
@@ -505,9 +506,9 @@ def _enc_duration(v: Any, where: str) -> bytes:
         ns = 0
     elif isinstance(v, str):
         try:
-            ns = gotypes.parse_duration(v)
-        except ValueError as e:
-            raise EncodeError(f"{where}: {e}") from None
+            ns = timefmt.parse_duration_ns(v)
+        except ValueError:
+            raise EncodeError(f"{where}: invalid duration {v!r}") from None
     else:
         raise EncodeError(f"{where}: expected a duration string")
     return field_varint(1, ns)

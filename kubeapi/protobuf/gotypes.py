@@ -1,4 +1,6 @@
-"""Go text forms the JSON encoding uses: metav1.Time/MicroTime (RFC 3339) and time.Duration."""
+"""Go text forms the JSON encoding uses for metav1.Time/MicroTime (RFC 3339, exact to the nanosecond).
+
+time.Duration's text form lives in kubeapi.timefmt, shared with flags and ``?timeout=``."""
 
 from __future__ import annotations
 
@@ -37,60 +39,3 @@ def parse_time(text: str) -> tuple[int, int]:
         off = int(m.group(10)) * 3600 + int(m.group(11)) * 60
         secs -= off if m.group(9) == "+" else -off
     return secs, int(frac)
-
-
-_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-          "m": 60_000_000_000, "h": 3_600_000_000_000}
-_DUR_PART = re.compile(r"(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)")
-
-
-def _frac(v: int, prec: int) -> str:
-    whole, rest = divmod(v, 10 ** prec)
-    digits = f"{rest:0{prec}d}".rstrip("0")
-    return f"{whole}.{digits}" if digits else str(whole)
-
-
-def format_duration(ns: int) -> str:
-    """time.Duration.String(): "0s", "1.5s", "2m0s", "1h0m0s", "300ms", "1µs"."""
-    if ns == 0:
-        return "0s"
-    sign = "-" if ns < 0 else ""
-    u = abs(ns)
-    if u < 1_000_000_000:
-        if u < 1_000:
-            return f"{sign}{u}ns"
-        if u < 1_000_000:
-            return f"{sign}{_frac(u, 3)}µs"
-        return f"{sign}{_frac(u, 6)}ms"
-    out = _frac(u % 60_000_000_000, 9) + "s"
-    minutes = u // 60_000_000_000
-    if minutes:
-        out = f"{minutes % 60}m{out}"
-        hours = minutes // 60
-        if hours:
-            out = f"{hours}h{out}"
-    return sign + out
-
-
-def parse_duration(text: str) -> int:
-    """time.ParseDuration: "1h2m3.5s" -> nanoseconds."""
-    s = text
-    sign = 1
-    if s[:1] in "+-" and s:
-        sign = -1 if s[0] == "-" else 1
-        s = s[1:]
-    if s == "0":
-        return 0
-    if not s:
-        raise ValueError(f"invalid duration {text!r}")
-    total, pos = 0, 0
-    while pos < len(s):
-        m = _DUR_PART.match(s, pos)
-        if not m or (not m.group(1) and not m.group(2)):
-            raise ValueError(f"invalid duration {text!r}")
-        unit = _UNITS[m.group(3)]
-        total += int(m.group(1) or 0) * unit
-        if m.group(2):
-            total += int(m.group(2)) * unit // 10 ** len(m.group(2))
-        pos = m.end()
-    return sign * total

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -40,6 +40,8 @@ from kubeapi.storage.interface import (
 Obj = dict[str, Any]
 # (event type, object): "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR" (object = Status)
 WatchSink = Callable[[str, Obj], None]
+
+T = TypeVar("T")
 
 MAX_UPDATE_ATTEMPTS = 8  # GuaranteedUpdate retries on CAS conflicts (unconditional writes only)
 MAX_GENERATE_NAME_ATTEMPTS = 8
@@ -471,15 +473,7 @@ class ResourceStore:
             return new, False
         if rdef.on_update is not None:
             await rdef.on_update(self.ctx, new, old)
-        try:
-            kv2 = await self.storage.update(kv.key, self._encode(new), kv.mod_revision)
-        except (ConflictError, KeyNotFoundError):
-            if conditional:
-                raise self._conflict(name) from None
-            raise _Retry() from None
-        except StorageError as e:
-            raise self._storage_error(e, name) from None
-        return self._decode(kv2), False
+        return await self._write_at_revision(name, new, kv, conditional), False
 
     # ------------------------------------------------------------------ scale
 
@@ -510,14 +504,21 @@ class ResourceStore:
         old = self._decode(kv)
         if precondition and precondition != str(kv.mod_revision):
             raise self._conflict(name)
-        errs = scale.validate_scale(body)
+        return await self._write_scale(namespace, name, body, old, kv, opts, bool(precondition)), False
+
+    async def _write_scale(self, namespace: str, name: str, wanted: Obj, old: Obj, kv: KeyValue,
+                           opts: WriteOptions, conditional: bool) -> Obj:
+        """Validate a Scale, carry its replicas into the object read as ``kv``, write, and
+        answer with the resulting Scale (PUT and PATCH of /scale alike)."""
+        assert self.rdef.scale is not None
+        errs = scale.validate_scale(wanted)
         if errs:
             raise errors.invalid("Scale", "autoscaling", name, errs)
         new = meta.deepcopy(old)
-        scale.apply_scale(new, body, self.rdef.scale)
+        scale.apply_scale(new, wanted, self.rdef.scale)
         out, _ = await self._write_update(namespace, name, new, old, kv, opts, "scale",
-                                          conditional=bool(precondition))
-        return scale.to_scale(out, self.rdef.scale), False
+                                          conditional=conditional)
+        return scale.to_scale(out, self.rdef.scale)
 
     # ------------------------------------------------------------------ patch
 
@@ -553,14 +554,8 @@ class ResourceStore:
                     rv = meta.meta(patched).get("resourceVersion") or ""
                     if rv and rv != str(kv.mod_revision):
                         raise self._conflict(name)
-                    errs = scale.validate_scale(patched)
-                    if errs:
-                        raise errors.invalid("Scale", "autoscaling", name, errs)
-                    new = meta.deepcopy(current)
-                    scale.apply_scale(new, patched, self.rdef.scale)
-                    out, _ = await self._write_update(namespace, name, new, current, kv, opts, "scale",
-                                                      conditional=False)
-                    return scale.to_scale(out, self.rdef.scale), False
+                    return await self._write_scale(namespace, name, patched, current, kv, opts,
+                                                   conditional=False), False
                 patched = patching.apply_patch(current, patch_type, patch, self.rdef.schema)
                 self._check_type(patched)
                 self._check_name(namespace, name, patched)
@@ -705,27 +700,30 @@ class ResourceStore:
         """Mark an object as being deleted (deletionTimestamp, finalizers) and keep it."""
         if dry_run:
             return new
+        return await self._write_at_revision(name, new, kv, conditional)
+
+    async def _write_at_revision(self, name: str, new: Obj, kv: KeyValue, conditional: bool) -> Obj:
+        """Replace the object read as ``kv``, only if nobody wrote it since."""
+        kv2 = await self._guarded(name, conditional, self.storage.update(kv.key, self._encode(new),
+                                                                         kv.mod_revision))
+        return self._decode(kv2)
+
+    async def _guarded(self, name: str, conditional: bool, write: Awaitable[T]) -> T:
+        """Await a write guarded by a mod revision.  A lost race is the client's 409 when it named
+        a precondition (resourceVersion/uid); otherwise the caller re-reads and retries."""
         try:
-            kv2 = await self.storage.update(kv.key, self._encode(new), kv.mod_revision)
+            return await write
         except (ConflictError, KeyNotFoundError):
             if conditional:
                 raise self._conflict(name) from None
             raise _Retry() from None
         except StorageError as e:
             raise self._storage_error(e, name) from None
-        return self._decode(kv2)
 
     async def _delete_now(self, namespace: str, name: str, obj: Obj, kv: KeyValue, dry_run: bool,
                           conditional: bool) -> Obj:
         if not dry_run:
-            try:
-                await self.storage.delete(kv.key, kv.mod_revision)
-            except (ConflictError, KeyNotFoundError):
-                if conditional:
-                    raise self._conflict(name) from None
-                raise _Retry() from None
-            except StorageError as e:
-                raise self._storage_error(e, name) from None
+            await self._guarded(name, conditional, self.storage.delete(kv.key, kv.mod_revision))
             if self.rdef.on_delete is not None:
                 await self.rdef.on_delete(self.ctx, obj)
         return obj if self.rdef.return_deleted_object else self._success(obj)

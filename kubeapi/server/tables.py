@@ -12,6 +12,7 @@ from typing import Any
 
 from kubeapi.api.types import Column, ResourceDef
 from kubeapi.errors import StatusError, bad_request
+from kubeapi.timefmt import age, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -32,60 +33,6 @@ CREATED_DESCRIPTION = (
 )
 
 INCLUDE_VALUES = ("", "None", "Metadata", "Object")
-
-
-def human_duration(seconds_f: float) -> str:
-    """Upstream's duration.HumanDuration: coarser as the duration grows."""
-    seconds = int(seconds_f)
-    if seconds < -1:
-        return "<invalid>"
-    if seconds < 0:
-        return "0s"
-    if seconds < 120:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 10:
-        s = seconds % 60
-        return f"{minutes}m" if s == 0 else f"{minutes}m{s}s"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = seconds // 3600
-    if hours < 8:
-        m = minutes % 60
-        return f"{hours}h" if m == 0 else f"{hours}h{m}m"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        h = hours % 24
-        return f"{hours // 24}d" if h == 0 else f"{hours // 24}d{h}h"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    if hours < 24 * 365 * 8:
-        dy = (hours // 24) % 365
-        years = hours // 24 // 365
-        return f"{years}y" if dy == 0 else f"{years}y{dy}d"
-    return f"{hours // 24 // 365}y"
-
-
-def parse_time(value: Any) -> datetime.datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        t = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=datetime.UTC)
-    return t
-
-
-def age(value: Any, now: datetime.datetime | None = None) -> str:
-    """translateTimestampSince: '<unknown>' for a missing timestamp."""
-    t = parse_time(value)
-    if t is None:
-        return "<unknown>"
-    now = now or datetime.datetime.now(datetime.UTC)
-    return human_duration((now - t).total_seconds())
 
 
 def partial_metadata(obj: Obj, version: str = "v1") -> Obj:

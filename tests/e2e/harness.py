@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,15 +21,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from tests.support.net import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 KUBECTL_133 = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def kubectl_binary() -> str:

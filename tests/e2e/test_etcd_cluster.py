@@ -20,6 +20,7 @@ from twisted.trial import unittest
 
 from tests.e2e.harness import ServerProcess, etcdctl
 from tests.support.etcd import EtcdCluster
+from tests.support.waiting import wait_until
 
 
 def call(port: int, method: str, path: str, body: Any = None, timeout: float = 30.0
@@ -117,15 +118,6 @@ class Watcher(threading.Thread):
         finally:
             conn.close()
             self._conn = None
-
-
-def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
 
 
 def assert_clean_failure(test: unittest.TestCase, status: int, body: Any, what: str) -> None:

@@ -22,8 +22,9 @@ from twisted.internet.defer import Deferred
 from twisted.trial import unittest
 
 from tests.e2e.harness import ServerProcess, etcdctl
-from tests.e2e.test_etcd_cluster import Watcher, assert_clean_failure, call, configmap, wait_until
+from tests.e2e.test_etcd_cluster import Watcher, assert_clean_failure, call, configmap
 from tests.support.etcd import EtcdCluster
+from tests.support.waiting import wait_until
 
 FAST = 15.0  # seconds within which a request must fail while etcd is down ("not a hang")
 PRE_SERVER_WRITES = 10  # etcd revisions written before kubeapi starts: history older than it

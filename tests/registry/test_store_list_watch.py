@@ -10,6 +10,7 @@ import orjson
 from kubeapi.errors import StatusError
 from kubeapi.registry.options import DeleteOptions, ListOptions
 from tests.registry.test_store_fixtures import WIDGETS, StoreCase, W, async_test, widget
+from tests.support.waiting import eventually
 
 MERGE = "application/merge-patch+json"
 
@@ -130,13 +131,7 @@ class Collector:
 class WatchTests(StoreCase):
     async def settle(self, sink: Collector, n: int) -> None:
         """Storage delivers events asynchronously; wait (bounded) for ``n`` of them."""
-        from twisted.internet import reactor
-        from twisted.internet.task import deferLater
-
-        for _ in range(200):
-            if len(sink.events) >= n:
-                return
-            await deferLater(reactor, 0.01, lambda: None)
+        await eventually(lambda: len(sink.events) >= n, 2.0, 0.01)
 
     @async_test
     async def test_unset_rv_sends_state_then_changes(self) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from twisted.internet import defer
 from twisted.trial import unittest
 
+from kubeapi import timefmt
 from kubeapi.api.types import Catalog, ResourceDef
 from kubeapi.errors import StatusError
 from kubeapi.server import discovery, health, tables
@@ -96,7 +97,7 @@ class TableTests(unittest.TestCase):
                               (600, "10m"), (3 * 3600, "3h"), (3 * 3600 + 120, "3h2m"), (10 * 3600, "10h"),
                               (52 * 3600, "2d4h"), (48 * 3600, "2d"), (30 * 86400, "30d"),
                               (800 * 86400, "2y70d"), (9 * 365 * 86400, "9y")]:
-            self.assertEqual(tables.human_duration(seconds), text, seconds)
+            self.assertEqual(timefmt.human_duration(seconds), text, seconds)
 
     def test_list_table_with_metadata_objects(self) -> None:
         lst: dict[str, Any] = {"kind": "WidgetList", "apiVersion": "example.com/v1",

@@ -16,7 +16,6 @@ from typing import Any
 from twisted.internet import defer
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
-from twisted.internet.task import deferLater
 
 from kubeapi.storage.interface import (
     CompactedError,
@@ -30,6 +29,7 @@ from kubeapi.storage.interface import (
     StorageError,
     Watch,
 )
+from tests.support.waiting import sleep
 
 REACTOR: Any = _reactor
 WAIT_TIMEOUT = 5.0
@@ -88,7 +88,7 @@ class EventCollector:
 
 
 def quiet(seconds: float = QUIET_PERIOD) -> Deferred[None]:
-    return deferLater(REACTOR, seconds, lambda: None)
+    return sleep(seconds)
 
 
 def summary(events: Sequence[Event]) -> list[tuple[str, str, bytes, int]]:

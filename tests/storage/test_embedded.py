@@ -13,7 +13,6 @@ from typing import Any
 from twisted.internet import defer, protocol, threads
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
-from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from kubeapi.storage.embedded import SQLiteStorage
@@ -25,6 +24,7 @@ from kubeapi.storage.interface import (
     UnavailableError,
 )
 from tests.storage.contract import EventCollector, StorageContractMixin, run
+from tests.support.waiting import eventually
 
 REACTOR: Any = _reactor
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -182,10 +182,7 @@ class EmbeddedOnlyTests(TestCase):
             kv = await s.create("/p/a", b"0")
             for i in range(10):
                 kv = await s.update("/p/a", b"%d" % i, kv.mod_revision)
-            for _ in range(100):
-                if s.compacted_revision:
-                    break
-                await deferLater(REACTOR, 0.02, lambda: None)
+            await eventually(lambda: bool(s.compacted_revision), 2.0, 0.02)
             self.assertEqual(s.compacted_revision, kv.mod_revision - 3)
         return run(go())
 

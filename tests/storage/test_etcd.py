@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from twisted.internet import reactor
 from twisted.internet.defer import Deferred
-from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from kubeapi.storage.etcd.backend import EtcdStorage
@@ -24,10 +22,7 @@ from kubeapi.storage.interface import (
 )
 from tests.storage.contract import EventCollector, StorageContractMixin, run
 from tests.support.etcd import EtcdCluster, TLSFiles, shared_cluster
-
-
-def sleep(seconds: float) -> Deferred[None]:
-    return deferLater(reactor, seconds, lambda: None)  # type: ignore[arg-type]
+from tests.support.waiting import sleep
 
 
 class _SharedEtcd:

@@ -26,7 +26,8 @@ from kubeapi.storage.interface import (
     UnavailableError,
 )
 from tests.storage.contract import run
-from tests.support.etcd import free_port, shared_cluster
+from tests.support.etcd import shared_cluster
+from tests.support.net import free_port
 
 reactor: Any = _reactor
 

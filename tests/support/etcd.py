@@ -13,7 +13,6 @@ import ipaddress
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -26,11 +25,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from twisted.internet import reactor
-from twisted.internet.task import deferLater
 
 from kubeapi.storage.etcd.client import EtcdClient
 from kubeapi.storage.interface import StorageError
+from tests.support.net import free_port
+from tests.support.waiting import sleep
 
 
 def _die_with_parent() -> None:
@@ -56,12 +55,6 @@ def shared_cluster() -> EtcdCluster:
         _shared = EtcdCluster(1).start_blocking()
         atexit.register(_shared.stop)
     return _shared
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -260,7 +253,7 @@ class EtcdCluster:
                     except StorageError:
                         if time.monotonic() > deadline:
                             raise TimeoutError(f"etcd {m.name} not healthy after {timeout}s") from None
-                        await deferLater(reactor, 0.05, lambda: None)  # type: ignore[arg-type]
+                        await sleep(0.05)
             finally:
                 await client.close()
 

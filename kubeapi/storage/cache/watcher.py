@@ -13,14 +13,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from twisted.internet.base import DelayedCall
-from twisted.logger import Logger
 
+from kubeapi.storage.callbacks import deliver_events, report_error
 from kubeapi.storage.interface import Event, OnError, OnEvents, StorageError
 
 if TYPE_CHECKING:
     from kubeapi.storage.cache.resource import ResourceCache
 
-_log = Logger()
 
 WatchState = Literal["holding", "live", "stopped"]
 
@@ -98,10 +97,7 @@ class CachedWatch:
     def deliver(self, events: Sequence[Event]) -> None:
         if not events or self.state != "live":
             return
-        try:
-            self._on_events(events)
-        except Exception:
-            _log.failure("watch on_events callback raised")
+        deliver_events(self._on_events, events)
 
     def fail(self, error: StorageError) -> None:
         """Report ``error`` once and stop."""
@@ -109,10 +105,7 @@ class CachedWatch:
             return
         on_error = self._on_error
         self.stop()
-        try:
-            on_error(error)
-        except Exception:
-            _log.failure("watch on_error callback raised")
+        report_error(on_error, error)
 
     def close_silently(self) -> None:
         self.stop()

@@ -47,6 +47,21 @@ def prefix_end(prefix: str) -> str | None:
     return "".join(chars)
 
 
+def _under_prefix(prefix: str, revision_cond: str, revision: int) -> tuple[list[str], list[Any]]:
+    """SQL conditions (and their parameters) for rows whose name starts with ``prefix`` and
+    whose id satisfies ``revision_cond``; AND them together."""
+    cond: list[str] = [revision_cond]
+    params: list[Any] = [revision]
+    if prefix:
+        cond.append("name >= ?")
+        params.append(prefix)
+    end = prefix_end(prefix)
+    if end is not None:
+        cond.append("name < ?")
+        params.append(end)
+    return cond, params
+
+
 def row_event(row: Sequence[Any]) -> Event:
     """Rebuild the Event a log row stands for (see schema.py for the columns)."""
     rev, name, created, deleted, crev, prev_rev, value, old_value = row
@@ -140,15 +155,7 @@ class LogDB:
         return ListResult(items=items, revision=at, more=more, remaining=remaining)
 
     def _range(self, prefix: str, at: int, after: str | None) -> tuple[str, builtins.list[Any]]:
-        cond: builtins.list[str] = ["id <= ?"]
-        params: builtins.list[Any] = [at]
-        if prefix:
-            cond.append("name >= ?")
-            params.append(prefix)
-        end = prefix_end(prefix)
-        if end is not None:
-            cond.append("name < ?")
-            params.append(end)
+        cond, params = _under_prefix(prefix, "id <= ?", at)
         if after is not None:
             cond.append("name > ?")
             params.append(after)
@@ -175,15 +182,7 @@ class LogDB:
         """Every event under ``prefix`` with revision >= start, oldest first."""
         if start < self.compacted:
             raise CompactedError(self.compacted, self.revision)
-        cond: builtins.list[str] = ["id >= ?"]
-        params: builtins.list[Any] = [start]
-        if prefix:
-            cond.append("name >= ?")
-            params.append(prefix)
-        end = prefix_end(prefix)
-        if end is not None:
-            cond.append("name < ?")
-            params.append(end)
+        cond, params = _under_prefix(prefix, "id >= ?", start)
         sql = f"SELECT {ROW_COLUMNS} FROM kv WHERE {' AND '.join(cond)} ORDER BY id"
         return [row_event(r) for r in self._db().execute(sql, params)]
 

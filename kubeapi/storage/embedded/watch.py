@@ -15,11 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from twisted.logger import Logger
-
+from kubeapi.storage.callbacks import deliver_events, report_error
 from kubeapi.storage.interface import Event, OnError, OnEvents, StorageError
-
-_log = Logger()
 
 State = Literal["catching_up", "holding", "live", "stopped"]
 
@@ -57,10 +54,7 @@ class EmbeddedWatch:
             return
         on_error = self._on_error
         self.stop()
-        try:
-            on_error(error)
-        except Exception:
-            _log.failure("watch on_error callback raised")
+        report_error(on_error, error)
 
     # -- called by the hub / the store ------------------------------------------------
 
@@ -109,10 +103,7 @@ class EmbeddedWatch:
             self._deliver(mine)
 
     def _deliver(self, events: list[Event]) -> None:
-        try:
-            self._on_events(events)
-        except Exception:
-            _log.failure("watch on_events callback raised")
+        deliver_events(self._on_events, events)
 
 
 class WatchHub:
