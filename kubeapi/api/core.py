@@ -59,9 +59,6 @@ NS_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
 def default_namespace(ns: Obj) -> None:
-    spec = ns.setdefault("spec", {})
-    if isinstance(spec, dict) and "finalizers" not in spec:
-        spec["finalizers"] = ["kubernetes"]
     status = ns.setdefault("status", {})
     if isinstance(status, dict):
         status.setdefault("phase", "Active")
@@ -75,6 +72,11 @@ def default_namespace(ns: Obj) -> None:
 
 
 def prepare_namespace(ns: Obj) -> None:
+    """On create only (updates keep the stored finalizers; /finalize changes them)."""
+    spec = ns.setdefault("spec", {})
+    finalizers = spec.setdefault("finalizers", [])
+    if "kubernetes" not in finalizers:
+        finalizers.append("kubernetes")
     ns.setdefault("status", {})["phase"] = "Active"
 
 

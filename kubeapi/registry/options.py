@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kubeapi.auth.user import UserInfo
 
@@ -27,6 +27,9 @@ class WriteOptions:
     field_validation: str = ""  # "" | "Ignore" | "Warn" | "Strict"
     force: bool = False
     user: UserInfo | None = None
+    # Texts for `Warning: 299` response headers (unknown fields under fieldValidation=Warn);
+    # the server passes its request's own list so the store's additions reach the response.
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -19,7 +19,8 @@ from kubeapi import errors
 from kubeapi.admission.chain import AdmissionChain
 from kubeapi.admission.interface import AdmissionPlugin, Attributes
 from kubeapi.api.types import FieldError, HookContext, ResourceDef
-from kubeapi.registry import continuetoken, meta, scale, selectors
+from kubeapi.protobuf import canonical
+from kubeapi.registry import continuetoken, meta, scale, schemacheck, selectors
 from kubeapi.registry.options import DeleteOptions, ListOptions, WriteOptions
 from kubeapi.registry.watch import INITIAL_EVENTS_END, EventTranslator
 from kubeapi.storage.interface import (
@@ -135,7 +136,32 @@ class ResourceStore:
         out["apiVersion"] = self.rdef.api_version
         if self.rdef.to_storage is not None:
             out = self.rdef.to_storage(out)
+        if canonical.supports(str(out.get("apiVersion")), str(out.get("kind"))):
+            out = canonical.canonicalize(out)  # what Go would store: no empty omitempty fields
         return out
+
+    def _decode_body(self, obj: Obj, opts: WriteOptions, patching: bool = False) -> Obj:
+        """What upstream's decoder does to a request body of a built-in kind: unknown fields are
+        refused (fieldValidation=Strict), warned about (Warn, the default) or dropped (Ignore),
+        and a value of the wrong JSON type is a 400."""
+        r = self.rdef
+        obj.setdefault("kind", r.kind)
+        obj.setdefault("apiVersion", r.api_version)
+        if not canonical.supports(r.api_version, r.kind):
+            return obj
+        prefix = "" if patching else f'{r.kind} in version "{r.version}" cannot be handled as a {r.kind}: '
+        unknown = canonical.unknown_fields(obj)
+        if unknown:
+            mode = opts.field_validation or "Warn"
+            if mode == "Strict":
+                raise errors.bad_request(prefix + schemacheck.strict_decoding_error(unknown).message)
+            if mode == "Warn":
+                opts.warnings.extend(w for w in schemacheck.unknown_field_warnings(unknown)
+                                     if w not in opts.warnings)
+        try:
+            return canonical.canonicalize(obj)
+        except canonical.EncodeError as e:
+            raise errors.bad_request(f"{prefix}{e}") from None
 
     def _encode(self, obj: Obj) -> bytes:
         return orjson.dumps(self._stored_form(obj))
@@ -254,6 +280,7 @@ class ResourceStore:
             raise errors.method_not_allowed()
         obj = meta.deepcopy(obj)
         self._check_type(obj)
+        obj = self._decode_body(obj, opts)
         self._match_namespace(namespace, obj)
         m = meta.meta(obj)
         if m.get("resourceVersion"):
@@ -324,6 +351,7 @@ class ResourceStore:
             return await self._update_scale(namespace, name, obj, opts)
         self._check_subresource(subresource)
         self._check_type(obj)
+        obj = self._decode_body(obj, opts)
         self._check_name(namespace, name, obj)
         self._match_namespace(namespace, obj)
         if self.rdef.default is not None:
@@ -558,6 +586,7 @@ class ResourceStore:
                                                    conditional=False), False
                 patched = patching.apply_patch(current, patch_type, patch, self.rdef.schema)
                 self._check_type(patched)
+                patched = self._decode_body(patched, opts, patching=True)
                 self._check_name(namespace, name, patched)
                 self._match_namespace(namespace, patched)
                 if self.rdef.default is not None:

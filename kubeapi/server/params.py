@@ -76,7 +76,7 @@ def write_options(ctx: RequestContext, kind: str) -> WriteOptions:
     if "force" in ctx.query and kind != "PatchOptions":
         force = False
     return WriteOptions(dry_run=dry_run(ctx, kind), field_manager=ctx.param("fieldManager"),
-                        field_validation=fv, force=force, user=ctx.user)
+                        field_validation=fv, force=force, user=ctx.user, warnings=ctx.warnings)
 
 
 def delete_options(ctx: RequestContext, body: dict[str, Any] | None) -> tuple[DeleteOptions, bool | None]:

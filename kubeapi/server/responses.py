@@ -33,7 +33,8 @@ def _set_common(ctx: RequestContext, code: int, content_type: str, length: int |
     if length is not None:
         r.setHeader(b"content-length", str(length).encode())
     for w in ctx.warnings:
-        r.responseHeaders.addRawHeader(b"warning", f'299 - "{w}"'.encode())
+        text = w.replace("\\", "\\\\").replace('"', '\\"')  # a quoted-string, as RFC 7234 warn-text
+        r.responseHeaders.addRawHeader(b"warning", f'299 - "{text}"'.encode())
 
 
 def write_body(ctx: RequestContext, code: int, body: bytes, content_type: str) -> bytes:

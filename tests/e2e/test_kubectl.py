@@ -324,6 +324,28 @@ spec:
         self.k("delete", "svc", "np")
         self.k("create", "service", "nodeport", "np3", "--tcp=82:8080", f"--node-port={port}")
 
+    def test_unknown_fields_follow_field_validation(self) -> None:
+        doc = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "strict"}, "data": {"a": "b"},
+               "bogus": 1}
+        p = self.k("create", "-f", "-", input=json.dumps(doc), check=False)  # kubectl asks for Strict
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: '
+                      'unknown field "bogus"', p.stderr)
+        path = f"/api/v1/namespaces/{self.ns}/configmaps"
+        status, headers, body = self.server.raw("POST", path, doc)  # no directive: Warn
+        self.assertEqual(status, 201)
+        self.assertEqual(headers.get("Warning"), r'299 - "unknown field \"bogus\""')
+        self.assertNotIn("bogus", json.loads(body))
+        doc["metadata"]["name"] = "ignored"
+        status, headers, body = self.server.raw("POST", path + "?fieldValidation=Ignore", doc)
+        self.assertEqual(status, 201)
+        self.assertNotIn("Warning", headers)
+        self.assertNotIn("bogus", json.loads(self.k("get", "cm", "ignored", "-o", "json").stdout))
+        bad_type = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "typed"}, "data": ["x"]}
+        status, _, body = self.server.raw("POST", path, bad_type)
+        self.assertEqual(status, 400)
+        self.assertEqual(json.loads(body)["reason"], "BadRequest")
+
     def test_invalid_object_is_422_naming_the_field(self) -> None:
         bad = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Bad_Name"}}
         p = self.k("create", "-f", "-", input=json.dumps(bad), check=False)
