@@ -95,7 +95,8 @@ class ConfigFileTests(unittest.TestCase):
         etc = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "etc")
         o = parse("--config", etc)
         self.assertEqual(o["secure-port"], 6443)
-        self.assertEqual(o["data-dir"], "/var/lib/kubeapi")
+        self.assertEqual(o["data-dir"], "./data")  # the README's first command runs as any user
+        self.assertEqual(o["cert-dir"], "./certs")
 
     def test_bad_files(self) -> None:
         cases = [
