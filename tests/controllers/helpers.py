@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,9 +45,3 @@ class Stores:
         return self._stores[key]
 
 
-async def open_storage(test: Any) -> SQLiteStorage:
-    path = os.path.join(tempfile.mkdtemp(prefix="kubeapi-ctl-"), "db.sqlite")
-    storage = SQLiteStorage(path, compaction_interval=0)
-    await storage.open()
-    test.addCleanup(lambda: __import__("twisted.internet.defer", fromlist=["x"]).ensureDeferred(storage.close()))
-    return storage

@@ -8,7 +8,8 @@ from twisted.trial import unittest
 from kubeapi.api.types import ResourceDef
 from kubeapi.controllers.bootstrap import SYSTEM_NAMESPACES, BootstrapController
 from kubeapi.registry.options import ListOptions
-from tests.controllers.helpers import Stores, catalog, open_storage
+from tests.controllers.helpers import Stores, catalog
+from tests.support.storage import open_sqlite
 
 
 class BootstrapTests(unittest.TestCase):
@@ -18,7 +19,7 @@ class BootstrapTests(unittest.TestCase):
 
     def test_objects_as_upstream_creates_them(self) -> Deferred[None]:
         async def go() -> None:
-            stores = Stores(await open_storage(self), catalog())
+            stores = Stores(await open_sqlite(self), catalog())
             c = self.controller(stores)
             self.assertFalse(await c.ready())
             await c.reconcile()
@@ -45,7 +46,7 @@ class BootstrapTests(unittest.TestCase):
 
     def test_idempotent_and_racing_servers(self) -> Deferred[None]:
         async def go() -> None:
-            storage = await open_storage(self)
+            storage = await open_sqlite(self)
             cat = catalog()
             one, two = Stores(storage, cat), Stores(storage, cat)  # two servers, one store
             await gatherResults([Deferred.fromCoroutine(self.controller(one).reconcile()),
@@ -62,7 +63,7 @@ class BootstrapTests(unittest.TestCase):
 
     def test_follows_a_new_advertise_address_and_port(self) -> Deferred[None]:
         async def go() -> None:
-            stores = Stores(await open_storage(self), catalog())
+            stores = Stores(await open_sqlite(self), catalog())
             await self.controller(stores).reconcile()
             await self.controller(stores, "192.0.2.20", 7443).reconcile()
             svc = await stores("", "v1", "services").get("default", "kubernetes")
@@ -81,7 +82,7 @@ class BootstrapTests(unittest.TestCase):
             if cat.get("scheduling.k8s.io", "v1", "priorityclasses") is None:
                 cat.add(ResourceDef(group="scheduling.k8s.io", version="v1", kind="PriorityClass",
                                     plural="priorityclasses", singular="priorityclass", namespaced=False))
-            stores = Stores(await open_storage(self), cat)
+            stores = Stores(await open_sqlite(self), cat)
             await self.controller(stores).reconcile()
             await self.controller(stores).reconcile()
             pcs = await stores("scheduling.k8s.io", "v1", "priorityclasses").list("", ListOptions())

@@ -12,7 +12,8 @@ from twisted.trial import unittest
 from kubeapi.controllers.namespace import NamespaceController
 from kubeapi.errors import StatusError
 from kubeapi.registry.options import DeleteOptions, ListOptions, WriteOptions
-from tests.controllers.helpers import Stores, catalog, open_storage
+from tests.controllers.helpers import Stores, catalog
+from tests.support.storage import open_sqlite
 
 
 async def wait_gone(store: Any, namespace: str, name: str, timeout: float = 10.0) -> bool:
@@ -29,7 +30,7 @@ async def wait_gone(store: Any, namespace: str, name: str, timeout: float = 10.0
 
 class NamespaceControllerTests(unittest.TestCase):
     async def setup(self) -> tuple[Stores, NamespaceController]:
-        stores = Stores(await open_storage(self), catalog())
+        stores = Stores(await open_sqlite(self), catalog())
         controller = NamespaceController(stores, stores.catalog, resync=0.5)
         controller.startService()
         self.addCleanup(controller.stopService)
