@@ -32,10 +32,10 @@ class StatusError(Exception):
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "code": self.code,
         }
         if self.details is not None:  # upstream sends "details": {} on a bare 404
             body["details"] = self.details
+        body["code"] = self.code  # after details: metav1.Status's field order
         if not self.reason:
             del body["reason"]
         return body
@@ -102,8 +102,9 @@ def bad_request(message: str) -> StatusError:
 
 
 def method_not_allowed() -> StatusError:
+    """The router's 405 (no route for this method): upstream renders it with empty details."""
     return StatusError(405, "MethodNotAllowed",
-                       "the server does not allow this method on the requested resource")
+                       "the server does not allow this method on the requested resource", {})
 
 
 def gone(message: str) -> StatusError:

@@ -35,6 +35,7 @@ LEASES = ResourceDef(
         age_col(),
     ),
     validate=validate_lease, validate_update=validate_object_meta_update,
+    allow_create_on_update=True,
     schema=s.kind_schema(GROUP, "v1", "Lease", "A lease on a name, held by one holder at a time: "
                                                "leader election and node heartbeats.", {
         "spec": s.obj({

@@ -175,7 +175,7 @@ ENDPOINTS = ResourceDef(
                  "The set of all endpoints is the union of all subsets."),
              age_col()),
     default=default_endpoints, validate=validate_endpoints,
-    validate_update=validate_object_meta_update,
+    validate_update=validate_object_meta_update, allow_create_on_update=True,
     schema=s.kind_schema("", "v1", "Endpoints", "The addresses and ports that implement a service.", {
         "subsets": s.atomic(s.obj({
             "addresses": s.atomic(ENDPOINT_ADDRESS),
@@ -426,6 +426,7 @@ NODES = ResourceDef(
     field_selectors={"spec.unschedulable":
                      lambda n: "true" if get(n, "spec.unschedulable") else "false"},
     validate=validate_node, validate_update=validate_node_update, has_status=True,
+    keep_status_on_create=True,
     schema=s.kind_schema("", "v1", "Node", "A worker machine that runs pods.", {
         "spec": s.obj({
             "podCIDR": s.string(), "podCIDRs": s.arr(s.string(), strategy="merge", list_type="set"),
@@ -798,6 +799,7 @@ LIMIT_RANGES = ResourceDef(
                     "object was created.")),
     default=default_limitrange, validate=validate_limitrange,
     validate_update=validate_object_meta_update, return_deleted_object=True,
+    allow_create_on_update=True,
     schema=s.kind_schema("", "v1", "LimitRange", "Default and bounding resource limits for the "
                                                  "objects of one namespace.", {
         "spec": s.obj({"limits": s.atomic(LIMIT_ITEM)}, ("limits",)),

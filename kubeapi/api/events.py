@@ -312,7 +312,7 @@ CORE_EVENTS = ResourceDef(
     short_names=("ev",), storage_path="events",
     columns=COLUMNS, field_selectors=CORE_FIELDS,
     default=_default_core_event, validate=validate_core_event,
-    validate_update=validate_object_meta_update,
+    validate_update=validate_object_meta_update, allow_create_on_update=True,
     schema=CORE_EVENT_SCHEMA,
 )
 
@@ -321,7 +321,7 @@ NEW_EVENTS = ResourceDef(
     namespaced=True, short_names=("ev",), storage_path="events",
     columns=COLUMNS, field_selectors=NEW_FIELDS,
     validate=validate_new_event, validate_update=validate_new_event_update,
-    to_storage=to_storage, from_storage=from_storage,
+    allow_create_on_update=True, to_storage=to_storage, from_storage=from_storage,
     schema=NEW_EVENT_SCHEMA,
 )
 

@@ -255,6 +255,7 @@ PODS = ResourceDef(
     columns=POD_COLUMNS, field_selectors=POD_FIELDS,
     default=default_pod, validate=validate_pod, validate_update=validate_pod_update,
     prepare_for_create=prepare_pod, has_status=True, return_deleted_object=True,
+    has_generation=True,  # since v1.33 (KEP-5067, not feature-gated): 1 on create, +1 per spec change
     schema=POD_SCHEMA,
 )
 

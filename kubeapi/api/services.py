@@ -390,7 +390,7 @@ SERVICES = ResourceDef(
                      "spec.type": lambda o: get(o, "spec.type") or ""},
     default=default_service, validate=validate_service, validate_update=validate_service_update,
     prepare_for_create=prepare_service, has_status=True, return_deleted_object=True,
-    on_create=on_create, on_update=on_update, on_delete=on_delete,
+    on_create=on_create, on_update=on_update, on_delete=on_delete, allow_create_on_update=True,
     schema=s.kind_schema("", "v1", "Service",
                          "A stable virtual address and DNS name in front of a set of pods.",
                          {"spec": SERVICE_SPEC, "status": SERVICE_STATUS}),

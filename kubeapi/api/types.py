@@ -134,6 +134,8 @@ class ResourceDef:
     # Called on create only, after defaulting (e.g. pods: status.phase = Pending).
     prepare_for_create: Callable[[Obj], None] | None = None
     has_status: bool = False  # spec/status split: create & update ignore status, /status only status
+    # Create keeps the client's status despite has_status (nodes: kubelets register with it).
+    keep_status_on_create: bool = False
     has_generation: bool = False  # metadata.generation = 1, +1 on every non-metadata, non-status change
     scale: ScaleSpec | None = None
     # Upstream returns the object (not a Status) from DELETE for these kinds.
@@ -148,7 +150,8 @@ class ResourceDef:
     # OpenAPI v3 schema of the object (properties, types, x-kubernetes-patch-merge-key ...);
     # used for /openapi, type checks and strategic-merge-patch list keys.
     schema: Obj | None = None
-    # Cluster-scoped kinds that are still created inside no namespace (namespaces themselves).
+    # PUT on a missing object creates it (upstream's AllowCreateOnUpdate: events, endpoints,
+    # services, leases, limitranges).
     allow_create_on_update: bool = False
 
     @property

@@ -300,7 +300,7 @@ class ResourceStore:
         m.pop("deletionTimestamp", None)
         m.pop("deletionGracePeriodSeconds", None)
         m.pop("resourceVersion", None)
-        if rdef.has_status:
+        if rdef.has_status and not rdef.keep_status_on_create:
             obj.pop("status", None)
         if rdef.has_generation:
             m["generation"] = 1

@@ -55,6 +55,15 @@ def _check_verb(rdef: ResourceDef, ctx: RequestContext) -> None:
         raise method_not_allowed()
 
 
+def _check_route(verb: str, name: str, sub: str) -> None:
+    """Upstream registers POST on collections only and PUT/PATCH on named objects only; any
+    other pairing finds no route and gets the router's 405."""
+    if verb == "create" and name and not sub:
+        raise method_not_allowed()
+    if verb in ("update", "patch") and not name:
+        raise method_not_allowed()
+
+
 def _read_body(ctx: RequestContext, limit: int) -> bytes:
     if getattr(ctx.request, "body_too_large", False):
         raise too_large(limit)
@@ -104,6 +113,7 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         raise not_found_resource()
     if rdef.namespaced and not ns and verb in ("create", "deletecollection"):
         raise method_not_allowed()
+    _check_route(verb, name, sub)
     if sub and sub not in STORE_SUBRESOURCES and not server.has_subresource_handler(rdef, sub):
         raise not_found_resource()
     if sub and server.has_subresource_handler(rdef, sub):

@@ -110,7 +110,8 @@ class CatalogTests(unittest.TestCase):
         assert pods is not None and cms is not None
         self.assertTrue(pods.has_status and pods.return_deleted_object)
         self.assertFalse(cms.has_status or cms.return_deleted_object)
-        self.assertFalse(pods.has_generation)
+        self.assertTrue(pods.has_generation)  # v1.33 sets pod metadata.generation (KEP-5067)
+        self.assertFalse(cms.has_generation)
 
     def test_both_event_groups_share_storage(self) -> None:
         cat = builtin_catalog()
