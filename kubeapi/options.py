@@ -199,6 +199,16 @@ def _log_level(value: str) -> int:
     return n
 
 
+ENDPOINT_RECONCILER_TYPES = ("lease", "none")
+
+
+def _endpoint_reconciler(value: str) -> str:
+    if value not in ENDPOINT_RECONCILER_TYPES:
+        raise ValueError(f"--endpoint-reconciler-type: {value!r} is not supported "
+                         f"(valid: {', '.join(ENDPOINT_RECONCILER_TYPES)})")
+    return value
+
+
 class Options(usage.Options):
     """kube-apiserver's flags (the subset kubeapi serves), parsed by twistd."""
 
@@ -250,6 +260,9 @@ class Options(usage.Options):
          _duration("request-timeout")],
         ["min-request-timeout", None, 1800, "Minimum watch timeout in seconds (randomised up to 2x).",
          _positive_int("min-request-timeout")],
+        ["endpoint-reconciler-type", None, "lease",
+         "How the kubernetes Service's endpoints are kept: lease (every live server), none.",
+         _endpoint_reconciler],
         ["v", "v", 0, "Log verbosity.", _log_level],
     ]
 

@@ -4,8 +4,9 @@ Order of start: (before the reactor runs) cert and TLS context, storage object, 
 admission, APIServer, then the listeners bind — a port in use fails twistd at once with
 one line.  Until storage is open the listeners answer 503.  Then (reactor running) storage
 opens, the real resources are swapped in, and the built-in controllers start.
-Stop is the reverse: ``/readyz`` reports ``shutdown`` failing, controllers stop, the
-listeners close, storage closes.
+Stop is the reverse: ``/readyz`` reports ``shutdown`` failing, controllers stop (the
+bootstrap controller removes this server's master lease, taking its address out of the
+``kubernetes`` endpoints), the listeners close, storage closes.
 """
 
 from __future__ import annotations
@@ -222,12 +223,17 @@ class KubeAPIService(MultiService):
 
     def _start_controllers(self) -> None:
         from kubeapi.controllers.bootstrap import READYZ_CHECK, BootstrapController
+        from kubeapi.controllers.leases import MasterLeases
         from kubeapi.controllers.namespace import NamespaceController
 
         o = self.options
+        # Stopping the bootstrap controller (in _stop, before storage closes) removes our lease.
+        reconciler = o["endpoint-reconciler-type"]
+        leases = MasterLeases(self.storage, self.reactor.seconds, prefix=o["etcd-prefix"])
         bootstrap = BootstrapController(
             self.apiserver.store, advertise_address=o["advertise-address"], secure_port=o["secure-port"],
-            service_ip=self.allocators.first_service_ip(), reactor=self.reactor)
+            service_ip=self.allocators.first_service_ip(), reactor=self.reactor,
+            endpoint_reconciler=reconciler, leases=leases)
         self.apiserver.add_readyz_check(READYZ_CHECK, bootstrap.ready)
         namespaces = NamespaceController(self.apiserver.store, self.apiserver.catalog, reactor=self.reactor)
         self.controllers = [bootstrap, namespaces]

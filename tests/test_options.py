@@ -39,7 +39,11 @@ class DefaultsTests(unittest.TestCase):
         self.assertEqual(o["max-mutating-requests-inflight"], 200)
         self.assertEqual(o["request-timeout"], 60.0)
         self.assertEqual(o["min-request-timeout"], 1800)
+        self.assertEqual(o["endpoint-reconciler-type"], "lease")
         self.assertIn("NamespaceLifecycle", o.admission_plugins())
+
+    def test_endpoint_reconciler_none(self) -> None:
+        self.assertEqual(parse("--endpoint-reconciler-type=none")["endpoint-reconciler-type"], "none")
 
     def test_advertise_address_defaults_to_an_ipv4(self) -> None:
         addr = parse()["advertise-address"]
@@ -134,6 +138,7 @@ class BadValueTests(unittest.TestCase):
         (["--client-ca-file=/nonexistent/ca.crt"], "--client-ca-file: cannot read"),
         (["--storage-media-type=application/vnd.kubernetes.protobuf"], "is not supported"),
         (["--etcd-servers=127.0.0.1:2379"], "--etcd-servers: '127.0.0.1:2379' is not a URL"),
+        (["--endpoint-reconciler-type=magic"], "--endpoint-reconciler-type: 'magic' is not supported"),
         (["--max-requests-inflight=-3"], "--max-requests-inflight: -3 must not be negative"),
         (["--no-such-flag=1"], "unknown flag: --no-such-flag"),
         (["--secure-port"], "--secure-port requires argument"),

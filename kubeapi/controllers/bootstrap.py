@@ -1,9 +1,13 @@
 """The bootstrap controller: the objects every cluster has from its first second.
 
 On start, and then every ``interval`` seconds, it makes sure the system namespaces exist and
-that the ``kubernetes`` Service in ``default`` (with its Endpoints and EndpointSlice) points
-at this server's ``--advertise-address:--secure-port``.  Every step is get → create-or-update
-and tolerates losing a race to another kubeapi doing the same, so it is idempotent.
+that the ``kubernetes`` Service in ``default`` (with its Endpoints and EndpointSlice) exists.
+With the ``lease`` endpoint reconciler (upstream's default) each pass first renews this
+server's master lease (kubeapi/controllers/leases.py), then sets the endpoints to the sorted
+IPs of every live lease, so several servers on one store all appear; on stop the lease is
+removed and the endpoints reconciled at once.  ``none`` leaves the Endpoints/EndpointSlice
+alone.  Every step is get → create-or-update, writes only when something differs, and
+tolerates losing a race to another kubeapi doing the same, so it is idempotent.
 Until the first full pass succeeds, ``/readyz`` reports ``poststarthook/bootstrap-controller``
 as failing.
 """
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from twisted.application.service import Service
@@ -20,6 +24,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from kubeapi.controllers.leases import MasterLeases
 from kubeapi.errors import StatusError
 from kubeapi.registry.options import WriteOptions
 from kubeapi.registry.store import ResourceStore
@@ -36,6 +41,10 @@ SERVICE_PORT = 443
 PORT_NAME = "https"
 READYZ_CHECK = "poststarthook/bootstrap-controller"
 MAX_ATTEMPTS = 5
+STOP_TIMEOUT = 5.0  # bound on removing our lease at shutdown
+RECONCILER_LEASE = "lease"
+RECONCILER_NONE = "none"
+ENDPOINT_RECONCILER_TYPES = (RECONCILER_LEASE, RECONCILER_NONE)
 
 
 # Upstream's poststarthook/scheduling/bootstrap-system-priority-classes.
@@ -68,26 +77,38 @@ def kubernetes_service(cluster_ip: str, secure_port: int) -> Obj:
     }
 
 
-def kubernetes_endpoints(address: str, secure_port: int) -> Obj:
+def _family(address: str) -> str:
+    return "IPv6" if ipaddress.ip_address(address).version == 6 else "IPv4"
+
+
+def _addresses(addresses: str | list[str]) -> list[str]:
+    return [addresses] if isinstance(addresses, str) else list(addresses)
+
+
+def kubernetes_endpoints(addresses: str | list[str], secure_port: int) -> Obj:
+    """The Endpoints: one subset listing every apiserver address (in the order given)."""
     return {
         "apiVersion": "v1",
         "kind": "Endpoints",
         "metadata": {"name": SERVICE_NAME, "namespace": SERVICE_NAMESPACE,
                      "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-        "subsets": [{"addresses": [{"ip": address}],
+        "subsets": [{"addresses": [{"ip": a} for a in _addresses(addresses)],
                      "ports": [{"name": PORT_NAME, "port": secure_port, "protocol": "TCP"}]}],
     }
 
 
-def kubernetes_endpoint_slice(address: str, secure_port: int) -> Obj:
-    family = "IPv6" if ipaddress.ip_address(address).version == 6 else "IPv4"
+def kubernetes_endpoint_slice(addresses: str | list[str], secure_port: int, family: str | None = None) -> Obj:
+    """The EndpointSlice: one endpoint per address of ``family`` (default: the first's)."""
+    addrs = _addresses(addresses)
+    family = family or _family(addrs[0])
     return {
         "apiVersion": "discovery.k8s.io/v1",
         "kind": "EndpointSlice",
         "metadata": {"name": SERVICE_NAME, "namespace": SERVICE_NAMESPACE,
                      "labels": {"kubernetes.io/service-name": SERVICE_NAME}},
         "addressType": family,
-        "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+        "endpoints": [{"addresses": [a], "conditions": {"ready": True}}
+                      for a in addrs if _family(a) == family],
         "ports": [{"name": PORT_NAME, "port": secure_port, "protocol": "TCP"}],
     }
 
@@ -125,20 +146,30 @@ def _merge(current: Obj, desired: Obj, fields: tuple[str, ...]) -> Obj:
 
 
 class BootstrapController(Service):
-    """Creates and keeps the cluster's built-in objects; see the module docstring."""
+    """Creates and keeps the cluster's built-in objects; see the module docstring.
+
+    ``leases`` is the shared lease store for the ``lease`` reconciler; without it the
+    endpoints list only this server (a lone server, or tests)."""
 
     name = "bootstrap-controller"
 
     def __init__(self, stores: StoreLookup, *, advertise_address: str, secure_port: int,
-                 service_ip: str, interval: float = 10.0, reactor: Any = None) -> None:
+                 service_ip: str, interval: float = 10.0, reactor: Any = None,
+                 endpoint_reconciler: str = RECONCILER_LEASE, leases: MasterLeases | None = None) -> None:
+        if endpoint_reconciler not in ENDPOINT_RECONCILER_TYPES:
+            raise ValueError(f"unknown endpoint reconciler {endpoint_reconciler!r}")
         self.stores = stores
         self.advertise_address = advertise_address
         self.secure_port = secure_port
         self.service_ip = service_ip
         self.interval = interval
+        self.endpoint_reconciler = endpoint_reconciler
+        self.leases = leases
         self.done = False
+        self._stopping = False
         self._loop: LoopingCall | None = None
         self._loop_done: Deferred[Any] | None = None
+        self._inflight: Deferred[None] | None = None
         if reactor is None:
             from twisted.internet import reactor as default_reactor
 
@@ -149,17 +180,43 @@ class BootstrapController(Service):
 
     def startService(self) -> None:
         super().startService()
+        self._stopping = False
         self._loop = LoopingCall(self._tick)
         self._loop.clock = self.reactor
         self._loop_done = self._loop.start(self.interval, now=True)
         self._loop_done.addErrback(lambda f: log.failure("bootstrap loop died", f))
 
     def stopService(self) -> Deferred[None] | None:
+        """Stop the loop; with leases, also drop ours and take our address out at once."""
         super().stopService()
+        self._stopping = True
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         self._loop = None
-        return None
+        if self.endpoint_reconciler != RECONCILER_LEASE or self.leases is None:
+            return None
+        d = Deferred.fromCoroutine(self._release())
+        d.addTimeout(STOP_TIMEOUT, self.reactor)
+        d.addErrback(lambda f: log.warn("bootstrap: could not remove master lease: {err}",
+                                        err=f.getErrorMessage()))
+        return d
+
+    async def _release(self) -> None:
+        inflight = self._inflight
+        if inflight is not None and not inflight.called:
+            # Let a running pass finish first, so it cannot renew the lease we remove.
+            finished: Deferred[None] = Deferred()
+
+            def passed_on(result: Any) -> Any:
+                finished.callback(None)
+                return result
+
+            inflight.addBoth(passed_on)
+            await finished
+        assert self.leases is not None
+        await self.leases.remove(self.advertise_address)
+        await self._reconcile_endpoints()
+        log.info("bootstrap: removed master lease for {ip}", ip=self.advertise_address)
 
     async def ready(self) -> bool:
         """The readyz check ``poststarthook/bootstrap-controller``."""
@@ -168,6 +225,7 @@ class BootstrapController(Service):
     def _tick(self) -> Deferred[None]:
         d = Deferred.fromCoroutine(self.reconcile())
         d.addErrback(lambda f: log.warn("bootstrap: {err}", err=f.getErrorMessage()))
+        self._inflight = d
         return d
 
     # -- the work ----------------------------------------------------------------------------
@@ -178,15 +236,46 @@ class BootstrapController(Service):
             await self._ensure_namespace(ns)
         await self._ensure(("", "v1", "services"), kubernetes_service(self.service_ip, self.secure_port),
                            ("spec.ports",))
-        await self._ensure(("", "v1", "endpoints"),
-                           kubernetes_endpoints(self.advertise_address, self.secure_port), ("subsets",))
-        await self._ensure(("discovery.k8s.io", "v1", "endpointslices"),
-                           kubernetes_endpoint_slice(self.advertise_address, self.secure_port),
-                           ("addressType", "endpoints", "ports"))
+        if self.endpoint_reconciler == RECONCILER_LEASE and not self._stopping:
+            if self.leases is not None:
+                # Renew first, whatever happens below, so other servers keep listing us.
+                await self.leases.update(self.advertise_address)
+            await self._reconcile_endpoints()
         await self._ensure_priority_classes()
         if not self.done:
             log.info("bootstrap: system namespaces and the kubernetes service are in place")
         self.done = True
+
+    async def _endpoint_ips(self) -> list[str] | None:
+        """The addresses the endpoints should list now; None = refuse to write (no lease)."""
+        if self.leases is None:
+            return [self.advertise_address]
+        ips = await self.leases.list()
+        if not ips:
+            # As upstream: an empty list means trouble (or we were the last one); never erase.
+            if not self._stopping:
+                log.warn("bootstrap: no master leases in storage; leaving the kubernetes endpoints alone")
+            return None
+        return ips
+
+    async def _reconcile_endpoints(self) -> None:
+        """Endpoints and EndpointSlice = the live leases' IPs; each is read before the leases
+        are listed, so a write made from a stale list loses its compare-and-swap."""
+        port = self.secure_port
+        family = _family(self.advertise_address)
+
+        async def endpoints() -> Obj | None:
+            ips = await self._endpoint_ips()
+            return None if ips is None else kubernetes_endpoints(ips, port)
+
+        async def endpoint_slice() -> Obj | None:
+            ips = await self._endpoint_ips()
+            return None if ips is None else kubernetes_endpoint_slice(ips, port, family)
+
+        await self._ensure(("", "v1", "endpoints"), endpoints, ("subsets",),
+                           name=(SERVICE_NAMESPACE, SERVICE_NAME))
+        await self._ensure(("discovery.k8s.io", "v1", "endpointslices"), endpoint_slice,
+                           ("addressType", "endpoints", "ports"), name=(SERVICE_NAMESPACE, SERVICE_NAME))
 
     async def _ensure_priority_classes(self) -> None:
         """Create the two system PriorityClasses when the catalog serves them; never change
@@ -229,29 +318,41 @@ class BootstrapController(Service):
                     raise
         raise RuntimeError(f"could not ensure namespace {name}")
 
-    async def _ensure(self, gvr: tuple[str, str, str], desired: Obj, fields: tuple[str, ...]) -> None:
+    async def _ensure(self, gvr: tuple[str, str, str], desired: Obj | Callable[[], Awaitable[Obj | None]],
+                      fields: tuple[str, ...], *, name: tuple[str, str] | None = None) -> None:
+        """Create or update the object so ``fields`` match; ``desired`` may be a coroutine
+        function, evaluated after each read (None = leave the object alone)."""
         store = self.stores(*gvr)
-        ns, name = desired["metadata"]["namespace"], desired["metadata"]["name"]
+        if name is None:
+            assert isinstance(desired, dict)
+            name = (desired["metadata"]["namespace"], desired["metadata"]["name"])
+        ns, obj_name = name
         for _ in range(MAX_ATTEMPTS):
+            current: Obj | None
             try:
-                current = await store.get(ns, name)
+                current = await store.get(ns, obj_name)
             except StatusError as e:
                 if e.code != 404:
                     raise
+                current = None
+            want = desired if isinstance(desired, dict) else await desired()
+            if want is None:
+                return
+            if current is None:
                 try:
-                    await store.create(ns, copy.deepcopy(desired), WriteOptions())
+                    await store.create(ns, copy.deepcopy(want), WriteOptions())
                     return
                 except StatusError as e2:
                     # 409 AlreadyExists, or 422 when a racing server took the ClusterIP first.
                     if e2.code not in (409, 422):
                         raise
                     continue
-            if not _ours_differ(current, desired, fields):
+            if not _ours_differ(current, want, fields):
                 return
             try:
-                await store.update(ns, name, _merge(current, desired, fields), WriteOptions())
+                await store.update(ns, obj_name, _merge(current, want, fields), WriteOptions())
                 return
             except StatusError as e:
                 if e.code not in (409, 404):
                     raise
-        raise RuntimeError(f"could not reconcile {gvr[2]} {ns}/{name}")
+        raise RuntimeError(f"could not reconcile {gvr[2]} {ns}/{obj_name}")

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from twisted.internet import task
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.trial import unittest
 
 from kubeapi.api.types import ResourceDef
 from kubeapi.controllers.bootstrap import SYSTEM_NAMESPACES, BootstrapController
+from kubeapi.controllers.leases import MasterLeases
+from kubeapi.errors import StatusError
 from kubeapi.registry.options import ListOptions
+from kubeapi.storage.embedded.store import SQLiteStorage
+from kubeapi.storage.interface import KeyValue
 from tests.controllers.helpers import Stores, catalog
 from tests.support.storage import open_sqlite
 
@@ -89,3 +96,152 @@ class BootstrapTests(unittest.TestCase):
             got = {p["metadata"]["name"]: p["value"] for p in pcs["items"]}
             self.assertEqual(got, {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000})
         return Deferred.fromCoroutine(go())
+
+
+class LeaseReconcilerTests(unittest.TestCase):
+    """Several servers on one store: the endpoints list every live server (upstream's lease reconciler)."""
+
+    async def setup(self) -> tuple[Stores, SQLiteStorage, task.Clock]:
+        storage = await open_sqlite(self)
+        return Stores(storage, catalog()), storage, task.Clock()
+
+    def server(self, storage: SQLiteStorage, clock: task.Clock, address: str, *,
+               reconciler: str = "lease", port: int = 6443) -> BootstrapController:
+        stores = Stores(storage, catalog())  # each server has its own registry over the shared store
+        leases = MasterLeases(storage, clock.seconds, ttl=15.0)
+        return BootstrapController(stores, advertise_address=address, secure_port=port,
+                                   service_ip=stores.allocators.first_service_ip(), reactor=clock,
+                                   endpoint_reconciler=reconciler, leases=leases)
+
+    async def addresses(self, stores: Stores) -> tuple[list[str], list[str], str, str]:
+        ep = await stores("", "v1", "endpoints").get("default", "kubernetes")
+        es = await stores("discovery.k8s.io", "v1", "endpointslices").get("default", "kubernetes")
+        self.assertEqual(len(ep["subsets"]), 1)
+        ep_ips = [a["ip"] for a in ep["subsets"][0]["addresses"]]
+        es_ips = [a for e in es["endpoints"] for a in e["addresses"]]
+        return ep_ips, es_ips, ep["metadata"]["resourceVersion"], es["metadata"]["resourceVersion"]
+
+    def test_two_servers_both_listed_sorted_and_stop_removes_one(self) -> Deferred[None]:
+        async def go() -> None:
+            stores, storage, clock = await self.setup()
+            b = self.server(storage, clock, "192.0.2.20")
+            a = self.server(storage, clock, "192.0.2.10")
+            await b.reconcile()
+            await a.reconcile()
+            await b.reconcile()
+            ep_ips, es_ips, _, _ = await self.addresses(stores)
+            self.assertEqual(ep_ips, ["192.0.2.10", "192.0.2.20"])
+            self.assertEqual(es_ips, ["192.0.2.10", "192.0.2.20"])
+            keys = [kv.key for kv in (await storage.list("/registry/masterleases/")).items]
+            self.assertEqual(keys, ["/registry/masterleases/192.0.2.10", "/registry/masterleases/192.0.2.20"])
+
+            await stop(b)  # graceful stop: its address leaves at once, no TTL wait
+            ep_ips, es_ips, _, _ = await self.addresses(stores)
+            self.assertEqual((ep_ips, es_ips), (["192.0.2.10"], ["192.0.2.10"]))
+            self.assertIsNone(await storage.get("/registry/masterleases/192.0.2.20"))
+
+            await stop(a)  # the last one out never erases the endpoints (as upstream)
+            ep_ips, _, _, _ = await self.addresses(stores)
+            self.assertEqual(ep_ips, ["192.0.2.10"])
+        return Deferred.fromCoroutine(go())
+
+    def test_unrenewed_lease_expires_and_is_removed(self) -> Deferred[None]:
+        async def go() -> None:
+            stores, storage, clock = await self.setup()
+            a = self.server(storage, clock, "192.0.2.10")
+            dead = self.server(storage, clock, "192.0.2.99")
+            await dead.reconcile()
+            await a.reconcile()
+            self.assertEqual((await self.addresses(stores))[0], ["192.0.2.10", "192.0.2.99"])
+            clock.advance(10)
+            await a.reconcile()  # `dead` never renews; still inside its 15 s
+            self.assertEqual((await self.addresses(stores))[0], ["192.0.2.10", "192.0.2.99"])
+            clock.advance(6)  # 16 s since its last renewal
+            await a.reconcile()
+            ep_ips, es_ips, _, _ = await self.addresses(stores)
+            self.assertEqual((ep_ips, es_ips), (["192.0.2.10"], ["192.0.2.10"]))
+            self.assertIsNone(await storage.get("/registry/masterleases/192.0.2.99"))  # reaped
+            self.assertIsNotNone(await storage.get("/registry/masterleases/192.0.2.10"))  # ours renewed
+            await dead.reconcile()  # it comes back: listed again
+            self.assertEqual((await self.addresses(stores))[0], ["192.0.2.10", "192.0.2.99"])
+        return Deferred.fromCoroutine(go())
+
+    def test_no_change_no_write(self) -> Deferred[None]:
+        async def go() -> None:
+            stores, storage, clock = await self.setup()
+            a = self.server(storage, clock, "192.0.2.10")
+            b = self.server(storage, clock, "192.0.2.20")
+            await a.reconcile()
+            await b.reconcile()
+            first = await self.addresses(stores)
+            for _ in range(3):
+                clock.advance(10)
+                await a.reconcile()
+                await b.reconcile()
+            again = await self.addresses(stores)
+            self.assertEqual(again, first)  # same IPs and same resourceVersions
+        return Deferred.fromCoroutine(go())
+
+    def test_stop_waits_for_a_running_pass(self) -> Deferred[None]:
+        async def go() -> None:
+            stores, storage, clock = await self.setup()
+            a = self.server(storage, clock, "192.0.2.10")
+            await a.reconcile()
+            gated = GateLeaseWrites(storage)
+            b = self.server(gated, clock, "192.0.2.20")  # type: ignore[arg-type]
+            b.startService()
+            await gated.reached  # b's pass is about to write its lease
+            stopped = b.stopService()
+            assert stopped is not None
+            gated.release.callback(None)
+            await stopped  # the pass's renewal must not outlive the removal
+            self.assertIsNone(await storage.get("/registry/masterleases/192.0.2.20"))
+            self.assertEqual((await self.addresses(stores))[0], ["192.0.2.10"])
+        return Deferred.fromCoroutine(go())
+
+    def test_readyz_only_after_first_pass(self) -> Deferred[None]:
+        async def go() -> None:
+            stores, storage, clock = await self.setup()
+            a = self.server(storage, clock, "192.0.2.10")
+            self.assertFalse(await a.ready())
+            await a.reconcile()
+            self.assertTrue(await a.ready())
+        return Deferred.fromCoroutine(go())
+
+    def test_reconciler_none_leaves_endpoints_alone(self) -> Deferred[None]:
+        async def go() -> None:
+            stores, storage, clock = await self.setup()
+            c = self.server(storage, clock, "192.0.2.10", reconciler="none")
+            await c.reconcile()
+            self.assertTrue(await c.ready())
+            await stores("", "v1", "services").get("default", "kubernetes")
+            with self.assertRaises(StatusError) as cm:
+                await stores("", "v1", "endpoints").get("default", "kubernetes")
+            self.assertEqual(cm.exception.code, 404)
+            self.assertEqual((await storage.list("/registry/masterleases/")).items, [])
+            self.assertIsNone(c.stopService())  # nothing to release
+        return Deferred.fromCoroutine(go())
+
+
+async def stop(c: BootstrapController) -> None:
+    d = c.stopService()
+    assert d is not None, "the lease reconciler releases its lease on stop"
+    await d
+
+
+class GateLeaseWrites:
+    """The real store, but the first lease write waits for ``release`` (to stop mid-pass)."""
+
+    def __init__(self, storage: SQLiteStorage) -> None:
+        self.storage = storage
+        self.reached: Deferred[None] = Deferred()
+        self.release: Deferred[None] = Deferred()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.storage, name)
+
+    async def create(self, key: str, value: bytes) -> KeyValue:
+        if "/masterleases/" in key and not self.reached.called:
+            self.reached.callback(None)
+            await self.release
+        return await self.storage.create(key, value)
