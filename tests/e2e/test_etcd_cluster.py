@@ -157,7 +157,8 @@ class EtcdClusterTests(unittest.TestCase):
         self.a = ServerProcess(etcd_servers=self.cluster.endpoints)
         self.addCleanup(self.a.cleanup)
         self.a.start()
-        self.b = ServerProcess(etcd_servers=self.cluster.endpoints)
+        # B advertises another loopback address: both must show in the kubernetes Endpoints.
+        self.b = ServerProcess("--advertise-address=127.0.0.2", etcd_servers=self.cluster.endpoints)
         self.addCleanup(self.b.cleanup)
         self.b.start()
         self.ns = "reliability"
@@ -193,6 +194,15 @@ class EtcdClusterTests(unittest.TestCase):
         self.assertEqual(status, 201)
         status, got, _ = call(self.a.insecure_port, "GET", f"{self.path}/back")
         self.assertEqual((status, got["data"]), (200, {"i": "2"}))
+
+    def test_kubernetes_endpoints_list_every_server(self) -> None:
+        def addresses() -> list[str]:
+            status, ep, _ = call(self.a.insecure_port, "GET", "/api/v1/namespaces/default/endpoints/kubernetes")
+            return [a["ip"] for s in ep.get("subsets") or [] for a in s.get("addresses") or []]
+
+        self.assertTrue(wait_until(lambda: addresses() == ["127.0.0.1", "127.0.0.2"], 20), addresses())
+        self.b.stop()  # a graceful stop takes its address out at once
+        self.assertTrue(wait_until(lambda: addresses() == ["127.0.0.1"], 10), addresses())
 
     def test_member_killed_mid_load_loses_no_acknowledged_write_or_event(self) -> None:
         total, kill_after, workers = 400, 100, 4
