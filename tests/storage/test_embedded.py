@@ -186,6 +186,68 @@ class EmbeddedOnlyTests(TestCase):
             self.assertEqual(s.compacted_revision, kv.mod_revision - 3)
         return run(go())
 
+    def test_paged_list_across_deleted_runs_history_and_compaction(self) -> Deferred[Any]:
+        """Pages walk the key index from the last key, so check them against a model at
+        many revisions: long runs of deleted keys between pages, keys deleted and created
+        again, keys with several versions, non-ASCII keys, neighbouring prefixes, and the
+        same after compaction dropped the old rows."""
+        async def go() -> None:
+            s = await self._open()
+            model: dict[str, KeyValue] = {}
+            snapshots: dict[int, dict[str, KeyValue]] = {}
+
+            def record(kv: KeyValue, deleted: bool = False) -> None:
+                if deleted:
+                    del model[kv.key]
+                else:
+                    model[kv.key] = kv
+                snapshots[kv.mod_revision] = dict(model)
+
+            names = [f"k{i:03d}" for i in range(60)] + ["é", "\U0001f600", "~"]
+            for name in names:
+                record(await s.create("/p/" + name, name.encode()))
+            await s.create("/p0", b"sibling")
+            await s.create("/o/k001", b"other")
+            for i in range(0, 60, 7):
+                kv = model[f"/p/k{i:03d}"]
+                record(await s.update(kv.key, b"v2", kv.mod_revision))
+            for i in range(10, 50):  # one long run of deleted keys in the middle
+                record(await s.delete(f"/p/k{i:03d}"), deleted=True)
+            for name in ("k020", "k030", "\U0001f600"):
+                if "/p/" + name in model:
+                    record(await s.delete("/p/" + name), deleted=True)
+                record(await s.create("/p/" + name, b"again"))
+            record(await s.delete("/p/k055"), deleted=True)
+
+            async def check_all(revisions: list[int]) -> None:
+                for rev in revisions:
+                    want = sorted(snapshots[rev].values(), key=lambda kv: kv.key.encode())
+                    full = await s.list("/p/", revision=rev)
+                    self.assertEqual(full.items, want, rev)
+                    self.assertEqual((full.more, full.remaining), (False, 0))
+                    for limit in (1, 4, 9):
+                        got: list[KeyValue] = []
+                        after: str | None = None
+                        for _ in range(len(want) + 2):
+                            page = await s.list("/p/", revision=rev, limit=limit, start_after=after)
+                            self.assertEqual(page.revision, rev)
+                            got += page.items
+                            self.assertEqual(page.items, want[len(got) - len(page.items):len(got)])
+                            self.assertEqual(page.more, len(got) < len(want), (rev, limit))
+                            self.assertEqual(page.remaining, len(want) - len(got) if page.more else 0)
+                            if not page.more:
+                                break
+                            after = page.items[-1].key
+                        self.assertEqual(got, want, (rev, limit))
+
+            top = await s.current_revision()
+            revs = sorted(snapshots)
+            await check_all(revs[::6] + [top])
+            middle = revs[len(revs) * 2 // 3]
+            await s.compact(middle)
+            await check_all([r for r in revs if r >= middle][::3] + [top])
+        return run(go())
+
     def test_kill_9_loses_no_acknowledged_write(self) -> Deferred[Any]:
         async def go() -> None:
             acked = await _run_and_kill_writer(self.path, acks_before_kill=300)

@@ -47,19 +47,32 @@ def prefix_end(prefix: str) -> str | None:
     return "".join(chars)
 
 
-def _under_prefix(prefix: str, revision_cond: str, revision: int) -> tuple[list[str], list[Any]]:
-    """SQL conditions (and their parameters) for rows whose name starts with ``prefix`` and
-    whose id satisfies ``revision_cond``; AND them together."""
+def _under_prefix(prefix: str, revision_cond: str, revision: int, *, after: str | None = None,
+                  table: str = "") -> tuple[list[str], list[Any]]:
+    """SQL conditions (and their parameters) for rows whose name starts with ``prefix``
+    (and sorts after ``after``, if given) and whose id satisfies ``revision_cond``; AND
+    them together.  ``table`` qualifies the name column (``"k."``) for joined queries.
+
+    Only the tighter of the two lower bounds is emitted: given both, SQLite seeks the
+    index on one of them and filters on the other, which would turn a page read from the
+    middle of a prefix back into a scan from the prefix's start."""
     cond: list[str] = [revision_cond]
     params: list[Any] = [revision]
-    if prefix:
-        cond.append("name >= ?")
+    if after is not None and after >= prefix:
+        cond.append(f"{table}name > ?")
+        params.append(after)
+    elif prefix:
+        cond.append(f"{table}name >= ?")
         params.append(prefix)
     end = prefix_end(prefix)
     if end is not None:
-        cond.append("name < ?")
+        cond.append(f"{table}name < ?")
         params.append(end)
     return cond, params
+
+
+def _first(row: Sequence[Any]) -> Any:
+    return row[0]
 
 
 def row_event(row: Sequence[Any]) -> Event:
@@ -146,37 +159,70 @@ class LogDB:
         if revision and revision < self.compacted:
             raise CompactedError(self.compacted, self.revision)
         at = revision or self.revision
-        rows = self._snapshot(prefix, at, start_after, limit + 1 if limit > 0 else 0)
-        more = limit > 0 and len(rows) > limit
+        if limit <= 0:
+            rows = self._snapshot(prefix, at, start_after)
+            items = [KeyValue(name, bytes(value), crev, rev) for name, value, crev, rev in rows]
+            return ListResult(items=items, revision=at, more=False, remaining=0)
+        rows = self._page(prefix, at, start_after, limit + 1)
+        more = len(rows) > limit
         if more:
             rows = rows[:limit]
         items = [KeyValue(name, bytes(value), crev, rev) for name, value, crev, rev in rows]
-        remaining = self._snapshot_count(prefix, at, items[-1].key) if more else 0
+        remaining = self._live_count(prefix, at, items[-1].key) if more else 0
         return ListResult(items=items, revision=at, more=more, remaining=remaining)
 
-    def _range(self, prefix: str, at: int, after: str | None) -> tuple[str, builtins.list[Any]]:
-        cond, params = _under_prefix(prefix, "id <= ?", at)
-        if after is not None:
-            cond.append("name > ?")
-            params.append(after)
-        inner = f"SELECT MAX(id) AS mid FROM kv WHERE {' AND '.join(cond)} GROUP BY name"
-        return inner, params
+    def _snapshot(self, prefix: str, at: int, after: str | None) -> builtins.list[Any]:
+        """Every live key under ``prefix`` (after ``after``) as of ``at``, in key order.
 
-    def _snapshot(self, prefix: str, at: int, after: str | None, limit: int) -> builtins.list[Any]:
-        inner, params = self._range(prefix, at, after)
+        One pass over the index picks each name's newest row, then the rows are fetched;
+        sorting here instead of in SQL spares SQLite copying every value into a sorter
+        (the rows already come back in name order, so the sort is one linear check).
+        Python orders str by code point, which is SQLite's BINARY order for UTF-8."""
+        cond, params = _under_prefix(prefix, "id <= ?", at, after=after)
         sql = (
-            f"SELECT k.name, k.value, k.create_revision, k.id FROM ({inner}) AS m "
-            "JOIN kv AS k ON k.id = m.mid WHERE k.deleted = 0 ORDER BY k.name"
+            "SELECT k.name, k.value, k.create_revision, k.id FROM "
+            f"(SELECT MAX(id) AS mid FROM kv WHERE {' AND '.join(cond)} GROUP BY name) AS m "
+            "JOIN kv AS k ON k.id = m.mid WHERE k.deleted = 0"
         )
-        if limit:
-            sql += " LIMIT ?"
-            params.append(limit)
+        rows = self._db().execute(sql, params).fetchall()
+        rows.sort(key=_first)
+        return rows
+
+    def _page(self, prefix: str, at: int, after: str | None, count: int) -> builtins.list[Any]:
+        """The first ``count`` live keys under ``prefix`` after ``after`` as of ``at``.
+
+        Walks ``kv_name_id`` in key order from ``after``: a row is a key's value at ``at``
+        when no newer row of that name is <= ``at`` (one index probe), and the walk stops
+        once ``count`` such rows are not tombstones -- so a page costs about the rows of
+        the keys it returns (plus any deleted but not yet compacted keys among them),
+        not the whole prefix."""
+        cond, params = _under_prefix(prefix, "k.id <= ?", at, after=after, table="k.")
+        sql = (
+            "SELECT k.name, k.value, k.create_revision, k.id FROM kv AS k INDEXED BY kv_name_id "
+            f"WHERE {' AND '.join(cond)} AND NOT EXISTS (SELECT 1 FROM kv AS n "
+            "WHERE n.name = k.name AND n.id > k.id AND n.id <= ?) AND k.deleted = 0 "
+            "ORDER BY k.name LIMIT ?"
+        )
+        params += [at, count]
         return self._db().execute(sql, params).fetchall()
 
-    def _snapshot_count(self, prefix: str, at: int, after: str) -> int:
-        inner, params = self._range(prefix, at, after)
-        sql = f"SELECT COUNT(*) FROM ({inner}) AS m JOIN kv AS k ON k.id = m.mid WHERE k.deleted = 0"
-        return int(self._db().execute(sql, params).fetchone()[0])
+    def _live_count(self, prefix: str, at: int, after: str) -> int:
+        """How many live keys under ``prefix`` come after ``after`` as of ``at``, from the
+        indexes alone (no value is read): names with a row <= ``at``, less those whose
+        newest such row is a tombstone."""
+        db = self._db()
+        cond, params = _under_prefix(prefix, "id <= ?", at, after=after)
+        names = db.execute(
+            f"SELECT COUNT(DISTINCT name) FROM kv WHERE {' AND '.join(cond)}", params
+        ).fetchone()[0]
+        cond, params = _under_prefix(prefix, "t.id <= ?", at, after=after, table="t.")
+        deleted = db.execute(
+            "SELECT COUNT(*) FROM kv AS t INDEXED BY kv_tombstones "
+            f"WHERE t.deleted = 1 AND {' AND '.join(cond)} AND NOT EXISTS (SELECT 1 FROM kv AS n "
+            "WHERE n.name = t.name AND n.id > t.id AND n.id <= ?)",
+            [*params, at],
+        ).fetchone()[0]
+        return int(names) - int(deleted)
 
     def events_since(self, prefix: str, start: int) -> builtins.list[Event]:
         """Every event under ``prefix`` with revision >= start, oldest first."""

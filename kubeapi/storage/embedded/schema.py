@@ -5,6 +5,11 @@ current value of a key is its newest row unless that row is a deletion tombstone
 ``create_revision``/``prev_revision``/``old_value`` make each row self-describing, so a
 watch can rebuild the event (with its ``prev``) from that row alone, even after the
 older rows were compacted away.
+
+``kv_name_id`` lets a paged LIST walk keys in order from where the last page ended.
+``kv_tombstones`` (partial, so only deletions pay for it and compaction keeps it small)
+lets LIST count live keys from the index alone: distinct names minus names whose newest
+row is a tombstone.  Both are created on open, so an older file gains them too.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ CREATE TABLE IF NOT EXISTS kv (
     old_value       BLOB
 );
 CREATE INDEX IF NOT EXISTS kv_name_id ON kv (name, id);
+CREATE INDEX IF NOT EXISTS kv_tombstones ON kv (name, id) WHERE deleted = 1;
 CREATE TABLE IF NOT EXISTS meta (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
