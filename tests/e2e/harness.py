@@ -29,7 +29,11 @@ KUBECTL_133 = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33"
 
 
 def kubectl_binary() -> str:
-    """The newest kubectl we have (1.33 matches our API level), else the one on PATH."""
+    """$KUBEAPI_E2E_KUBECTL if set (to try another version), else the newest kubectl we have
+    (1.33 matches our API level), else the one on PATH."""
+    chosen = os.environ.get("KUBEAPI_E2E_KUBECTL")
+    if chosen:
+        return chosen
     return KUBECTL_133 if os.path.exists(KUBECTL_133) else KUBECTL
 
 
