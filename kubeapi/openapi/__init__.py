@@ -10,6 +10,7 @@ from kubeapi.openapi.builder import (
     doc_hash,
     serialize,
 )
+from kubeapi.openapi.gnostic_v2 import PROTOBUF_V2, encode_v2
 
 __all__ = ["OpenAPIDocs", "build_v2", "build_v3", "build_v3_discovery", "build_v3_index", "build_v3_path", "doc_hash",
-           "serialize"]
+           "encode_v2", "PROTOBUF_V2", "serialize"]

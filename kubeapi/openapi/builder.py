@@ -20,6 +20,7 @@ import orjson
 
 from kubeapi.api.types import Catalog, ResourceDef
 from kubeapi.openapi import meta
+from kubeapi.openapi.gnostic_v2 import encode_v2
 from kubeapi.openapi.naming import definition_name, gv_path, op_prefix, tag
 
 Schema = dict[str, Any]
@@ -491,18 +492,23 @@ class OpenAPIDocs:
     """Serialized documents and their hashes, built once per catalog change.
 
     The server calls ``invalidate()`` when the catalog changes (CRDs, APIServices) and
-    serves ``v2()``, ``v3_index()`` and ``v3(path)``; for a v3 request whose ``hash`` query
+    serves ``v2()`` (JSON), ``v2_protobuf()`` (gnostic's ``openapi.v2.Document``, for kubectl
+    1.27/1.28) with ``v2_etag()``, ``v3_index()`` and ``v3(path)``; for a v3 request whose ``hash`` query
     differs from ``etag`` upstream answers 301 to ``server_relative_url(path)``, and with a
     matching hash it adds ``Cache-Control: public, immutable``."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._v2: bytes | None = None
+        self._v2_pb: bytes | None = None
+        self._v2_etag: str | None = None
         self._v3: dict[str, tuple[bytes, str] | None] = {}
         self._index: bytes | None = None
 
     def invalidate(self) -> None:
         self._v2 = None
+        self._v2_pb = None
+        self._v2_etag = None
         self._v3.clear()
         self._index = None
 
@@ -510,6 +516,17 @@ class OpenAPIDocs:
         if self._v2 is None:
             self._v2 = serialize(build_v2(self.catalog))
         return self._v2
+
+    def v2_protobuf(self) -> bytes:
+        if self._v2_pb is None:
+            self._v2_pb = encode_v2(orjson.loads(self.v2()))
+        return self._v2_pb
+
+    def v2_etag(self) -> str:
+        """Upstream's v2 ETag (unquoted): the SHA-512 of the JSON document, for either encoding."""
+        if self._v2_etag is None:
+            self._v2_etag = doc_hash(self.v2())
+        return self._v2_etag
 
     def v3(self, path: str) -> tuple[bytes, str] | None:
         """(JSON body, hash) of ``/openapi/v3/<path>``, or None when there is no such document."""

@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from kubeapi.errors import StatusError, not_acceptable
+from kubeapi.openapi.gnostic_v2 import PROTOBUF_V2, PROTOBUF_V2_DEPRECATED
 from kubeapi.server import discovery, health, negotiation, responses
 from kubeapi.server.context import RequestContext
 from kubeapi.server.negotiation import JSON
@@ -105,13 +106,45 @@ async def _health(server: APIServer, ctx: RequestContext, endpoint: str, sub: st
     return responses.write_text(ctx, code, text)
 
 
+# What /openapi/v2 serves, in kube-openapi's order: (type, subtype, answered Content-Type).
+_V2_FORMS = (
+    ("application", "json", JSON),
+    ("application", PROTOBUF_V2_DEPRECATED.split("/")[1], PROTOBUF_V2),
+    ("application", PROTOBUF_V2.split("/")[1], PROTOBUF_V2),
+)
+
+
+def _v2_form(header: str | None) -> str | None:
+    """The Content-Type to answer for /openapi/v2: the first form matching the Accept clauses
+    sorted as goautoneg does (q, then specific types before wildcards); None means 406."""
+    ranges = sorted(negotiation.parse_accept(header), key=lambda m: (-m.q, m.type.startswith("*/"),
+                                                                     m.type.endswith("/*")))
+    for m in ranges:
+        mtype, _, msub = m.type.partition("/")
+        for ftype, fsub, ctype in _V2_FORMS:
+            if mtype in (ftype, "*") and msub in (fsub, "*"):
+                return ctype
+    return None
+
+
+def _openapi_v2(server: APIServer, ctx: RequestContext) -> bytes:
+    ctype = _v2_form(ctx.header("accept"))
+    if ctype is None:
+        raise not_acceptable((JSON, PROTOBUF_V2))
+    docs = server.openapi()
+    body = docs.v2() if ctype == JSON else docs.v2_protobuf()
+    ctx.request.setHeader(b"vary", b"Accept")
+    ctx.request.setHeader(b"etag", f'"{docs.v2_etag()}"'.encode())
+    return responses.write_body(ctx, 200, body, ctype)
+
+
 def _openapi(server: APIServer, ctx: RequestContext, rest: list[str]) -> bytes:
+    if rest == ["v2"]:
+        return _openapi_v2(server, ctx)
     accept = negotiation.parse_accept(ctx.header("accept"))
     if not any(m.type in (JSON, "*/*", "application/*") for m in accept):
         raise not_acceptable((JSON,))
     docs = server.openapi()
-    if rest == ["v2"]:
-        return responses.write_body(ctx, 200, docs.v2(), JSON)
     if rest == ["v3"]:
         return responses.write_body(ctx, 200, docs.v3_index(), JSON)
     if len(rest) >= 2 and rest[0] == "v3":
