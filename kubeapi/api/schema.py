@@ -58,7 +58,8 @@ def int_or_string() -> Schema:
 
 
 def quantity() -> Schema:
-    return int_or_string()
+    # "format: quantity" lets the OpenAPI builder point at the shared Quantity definition.
+    return {**int_or_string(), "format": "quantity"}
 
 
 def byte_string() -> Schema:

@@ -189,8 +189,21 @@ def operations(r: ResourceDef) -> list[Operation]:
 # --- schemas ---------------------------------------------------------------------------------
 
 
+INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
+QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+
+
 def _rewrite_refs(node: Any, prefix: str) -> Any:
+    """Point refs at this document's section; int-or-string and quantity fields refer to the
+    shared definitions, as upstream publishes them (Swagger 2.0 has no anyOf)."""
     if isinstance(node, dict):
+        if node.get("x-kubernetes-int-or-string"):
+            target = {"$ref": prefix + (QUANTITY if node.get("format") == "quantity" else INT_OR_STRING)}
+            # OpenAPI 3 wraps a ref that carries siblings in allOf (kubectl explain then names the type).
+            ref: Schema = target if prefix.startswith("#/definitions/") else {"allOf": [target]}
+            if node.get("description"):
+                ref["description"] = node["description"]
+            return ref
         out = {}
         for key, v in node.items():
             if key == "$ref" and isinstance(v, str):
