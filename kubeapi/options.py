@@ -183,9 +183,13 @@ def _bool(flag: str) -> Callable[[str], bool]:
     return coerce
 
 
+_STORAGE_MEDIA_TYPES = ("application/json", "application/vnd.kubernetes.protobuf")
+
+
 def _media_type(value: str) -> str:
-    if value != "application/json":
-        raise ValueError(f"--storage-media-type: {value!r} is not supported (only application/json)")
+    if value not in _STORAGE_MEDIA_TYPES:
+        raise ValueError(f"--storage-media-type: {value!r} is not supported "
+                         f"(one of {', '.join(_STORAGE_MEDIA_TYPES)})")
     return value
 
 

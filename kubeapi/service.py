@@ -170,6 +170,7 @@ class KubeAPIService(MultiService):
             max_mutating_requests_inflight=o["max-mutating-requests-inflight"],
             client_ca_file=o["client-ca-file"],
             min_request_timeout=float(o["min-request-timeout"]),
+            storage_media_type=o["storage-media-type"],
         )
         server.add_health_check("etcd", self.storage.healthy)
         return server

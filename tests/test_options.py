@@ -42,6 +42,10 @@ class DefaultsTests(unittest.TestCase):
         self.assertEqual(o["endpoint-reconciler-type"], "lease")
         self.assertIn("NamespaceLifecycle", o.admission_plugins())
 
+    def test_storage_media_type_protobuf(self) -> None:
+        o = parse("--storage-media-type=application/vnd.kubernetes.protobuf")
+        self.assertEqual(o["storage-media-type"], "application/vnd.kubernetes.protobuf")
+
     def test_endpoint_reconciler_none(self) -> None:
         self.assertEqual(parse("--endpoint-reconciler-type=none")["endpoint-reconciler-type"], "none")
 
@@ -136,7 +140,7 @@ class BadValueTests(unittest.TestCase):
         (["--tls-cert-file=/nonexistent/a.crt", "--tls-private-key-file=/nonexistent/a.key"],
          "--tls-cert-file: cannot read /nonexistent/a.crt"),
         (["--client-ca-file=/nonexistent/ca.crt"], "--client-ca-file: cannot read"),
-        (["--storage-media-type=application/vnd.kubernetes.protobuf"], "is not supported"),
+        (["--storage-media-type=application/yaml"], "--storage-media-type: 'application/yaml' is not supported"),
         (["--etcd-servers=127.0.0.1:2379"], "--etcd-servers: '127.0.0.1:2379' is not a URL"),
         (["--endpoint-reconciler-type=magic"], "--endpoint-reconciler-type: 'magic' is not supported"),
         (["--max-requests-inflight=-3"], "--max-requests-inflight: -3 must not be negative"),

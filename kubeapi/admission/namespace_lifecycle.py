@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from kubeapi import errors
 from kubeapi.admission.interface import Attributes
+from kubeapi.registry.codec import decode_stored
 from kubeapi.storage.interface import Storage
 
 IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
@@ -55,7 +54,7 @@ class NamespaceLifecycle:
             raise errors.not_found("namespaces", "", attrs.namespace)
         if attrs.operation != "CREATE":
             return
-        ns = orjson.loads(kv.value)
+        ns = decode_stored(kv.value)  # JSON or protobuf, whatever the store wrote
         if (ns.get("status") or {}).get("phase") != "Terminating":
             return
         err = errors.forbidden(

@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 from twisted.logger import Logger
 
+from kubeapi.protobuf import UnsupportedKind
+from kubeapi.registry.codec import decode_stored
 from kubeapi.storage.interface import (
     ConflictError,
     KeyExistsError,
@@ -105,8 +107,8 @@ class MasterLeases:
 
 def _decode(kv: KeyValue) -> dict[str, Any] | None:
     try:
-        obj = orjson.loads(kv.value)
-    except orjson.JSONDecodeError:
+        obj = decode_stored(kv.value)  # we write JSON; a real kube-apiserver writes protobuf
+    except (ValueError, UnsupportedKind):
         return None
     return obj if isinstance(obj, dict) else None
 

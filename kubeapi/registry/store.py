@@ -13,14 +13,12 @@ import builtins
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-import orjson
-
 from kubeapi import errors
 from kubeapi.admission.chain import AdmissionChain
 from kubeapi.admission.interface import AdmissionPlugin, Attributes
 from kubeapi.api.types import FieldError, HookContext, ResourceDef
 from kubeapi.protobuf import canonical
-from kubeapi.registry import continuetoken, meta, scale, schemacheck, selectors
+from kubeapi.registry import codec, continuetoken, meta, scale, schemacheck, selectors
 from kubeapi.registry.options import DeleteOptions, ListOptions, WriteOptions
 from kubeapi.registry.watch import INITIAL_EVENTS_END, EventTranslator
 from kubeapi.storage.interface import (
@@ -99,8 +97,10 @@ def _without(obj: Obj, *keys: str) -> Obj:
 class ResourceStore:
     def __init__(self, rdef: ResourceDef, storage: Storage, ctx: HookContext, *,
                  prefix: str = "/registry", admission: Sequence[AdmissionPlugin] = (),
-                 clock: Any = None, bookmark_interval: float = 60.0) -> None:
+                 clock: Any = None, bookmark_interval: float = 60.0,
+                 media_type: str = codec.JSON) -> None:
         self.rdef = rdef
+        self.media_type = media_type  # --storage-media-type: how writes are encoded
         self.storage = storage
         self.ctx = ctx
         self.prefix = prefix
@@ -119,7 +119,7 @@ class ResourceStore:
         return self.rdef.key_prefix(self.prefix, namespace if self.rdef.namespaced else None)
 
     def _decode(self, kv: KeyValue, revision: int | None = None) -> Obj:
-        obj = orjson.loads(kv.value)
+        obj = codec.decode_stored(kv.value)
         if self.rdef.from_storage is not None:
             obj = self.rdef.from_storage(obj)
         obj["kind"] = self.rdef.kind
@@ -164,7 +164,7 @@ class ResourceStore:
             raise errors.bad_request(f"{prefix}{e}") from None
 
     def _encode(self, obj: Obj) -> bytes:
-        return orjson.dumps(self._stored_form(obj))
+        return codec.encode_stored(self._stored_form(obj), self.media_type)
 
     # ------------------------------------------------------------------ errors
 
@@ -495,7 +495,7 @@ class ResourceStore:
         await self.admission.validate(attrs)
         if self._should_delete_during_update(new, old):
             return await self._delete_now(namespace, name, old, kv, opts.dry_run, conditional), False
-        if orjson.loads(self._encode(new)) == orjson.loads(kv.value):
+        if codec.decode_stored(self._encode(new)) == codec.decode_stored(kv.value):
             return old, False  # no-op: upstream skips the write and keeps the resourceVersion
         if opts.dry_run:
             return new, False

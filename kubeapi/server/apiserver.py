@@ -58,6 +58,7 @@ class APIServer:
         audit: AuditRecorder | None = None,
         store_factory: StoreFactory | None = None,
         clock: IReactorTime | None = None,
+        storage_media_type: str = "application/json",
     ) -> None:
         # Attributes other components read: catalog, storage, allocators (HookContext),
         # health_checks (name -> async check) and post_start_hooks (name -> done?).
@@ -68,6 +69,7 @@ class APIServer:
         self.readyz_checks: dict[str, HealthCheck] = {}
         self.post_start_hooks: dict[str, bool] = {}
         self.prefix = prefix
+        self.storage_media_type = storage_media_type  # how the default stores encode writes
         self.admission = list(admission)
         self.advertise_address = advertise_address
         self.secure_port = secure_port
@@ -102,7 +104,7 @@ class APIServer:
 
     def _default_store(self, rdef: ResourceDef) -> ResourceStore:
         return ResourceStore(rdef, self.storage, self.hook_context, prefix=self.prefix,
-                             admission=self.admission)
+                             admission=self.admission, media_type=self.storage_media_type)
 
     def store(self, group: str, version: str, plural: str) -> ResourceStore:
         """The generic store serving that resource (built lazily from the catalog)."""
