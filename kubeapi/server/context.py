@@ -32,6 +32,7 @@ class RequestContext:
     code: int = 0
     dry_run: bool = False
     patch_type: str = ""
+    protobuf: bool = False  # the resource's kind has a protobuf encoding (errors may use it too)
 
     @property
     def long_running(self) -> bool:

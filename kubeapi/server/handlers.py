@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kubeapi import protobuf
 from kubeapi.api.types import ResourceDef
 from kubeapi.errors import StatusError, bad_request, method_not_allowed, too_large
 from kubeapi.server import negotiation, params, responses, tables, watchstream
@@ -80,7 +81,7 @@ def _read_body(ctx: RequestContext, limit: int) -> bytes:
 
 
 def _output(ctx: RequestContext) -> Output:
-    return negotiation.negotiate(ctx.header("accept"), _RESOURCE_CONVERSIONS)
+    return negotiation.negotiate(ctx.header("accept"), _RESOURCE_CONVERSIONS, ctx.protobuf)
 
 
 def _transform(ctx: RequestContext, out: Output, rdef: ResourceDef, obj: Obj) -> Obj:
@@ -104,6 +105,8 @@ def _defaults(rdef: ResourceDef, obj: Obj) -> None:
 async def handle(server: APIServer, ctx: RequestContext) -> bytes:
     info = ctx.info
     rdef = resolve(server, ctx)
+    # Built-in kinds answer protobuf when the client prefers it; custom resources never do.
+    ctx.protobuf = protobuf.supports(rdef.api_version, rdef.kind)
     _check_verb(rdef, ctx)
     verb = info.verb
     name = info.parts[1] if len(info.parts) >= 2 else ""
@@ -203,9 +206,12 @@ def _check_name(obj: Obj, name: str) -> None:
 
 
 async def _watch(server: APIServer, ctx: RequestContext, rdef: ResourceDef, ns: str) -> bytes:
-    out = negotiation.negotiate(ctx.header("accept"), frozenset({"Table", "PartialObjectMetadata"}))
-    if out.media_type != JSON:
+    out = negotiation.negotiate(ctx.header("accept"), frozenset({"Table", "PartialObjectMetadata"}),
+                                ctx.protobuf)
+    if out.media_type not in (JSON, negotiation.PROTOBUF):
         raise negotiation.not_acceptable((JSON, negotiation.PROTOBUF))
+    proto = out.media_type == negotiation.PROTOBUF
+    encode = protobuf.encode_watch_event if proto else watchstream.frame
     opts = params.list_options(ctx)
     if ctx.info.name and not opts.field_selector:
         opts.field_selector = f"metadata.name={ctx.info.name}"
@@ -227,7 +233,7 @@ async def _watch(server: APIServer, ctx: RequestContext, rdef: ResourceDef, ns: 
         return tables.convert(out.convert, out.version, rdef, obj)
 
     def on_start() -> None:
-        responses.write_body(ctx, 200, b"", JSON)
+        responses.write_body(ctx, 200, b"", protobuf.WATCH_CONTENT_TYPE if proto else JSON)
         ctx.request.responseHeaders.removeHeader(b"content-length")
         ctx.request.write(b"")
 
@@ -238,7 +244,7 @@ async def _watch(server: APIServer, ctx: RequestContext, rdef: ResourceDef, ns: 
                                    "namespace" if ns else "cluster", "apiserver").inc()
     try:
         await watchstream.serve(ctx.request, server.clock, start, transform, timeout, on_start,
-                                active=server.watch_streams)
+                                active=server.watch_streams, encode=encode)
     finally:
         server.metrics.watchers.labels("WATCH", rdef.group, rdef.version, rdef.plural, "",
                                        "namespace" if ns else "cluster", "apiserver").dec()

@@ -1,6 +1,7 @@
 """Content negotiation: which encoding a response uses, and decoding request bodies.
 
-Responses are JSON unless the Accept header prefers YAML; ``as=Table`` /
+Responses are JSON unless the Accept header prefers YAML, or Kubernetes protobuf where the
+endpoint can encode it (built-in kinds; never a converted form); ``as=Table`` /
 ``as=PartialObjectMetadata[List]`` / ``as=APIGroupDiscoveryList`` ask for a converted
 form.  Request bodies are JSON or YAML, bounded in size, nesting and YAML alias
 expansion so one request cannot exhaust the server.
@@ -47,7 +48,7 @@ class MediaRange:
 class Output:
     """The negotiated response form."""
 
-    media_type: str  # JSON or YAML
+    media_type: str  # JSON, YAML or PROTOBUF
     convert: str = ""  # "" or a CONVERSIONS key
     version: str = ""  # version of the converted kind
 
@@ -99,10 +100,17 @@ def _plain(mtype: str) -> str | None:
     return None
 
 
-def negotiate(header: str | None, conversions: frozenset[str] = frozenset()) -> Output:
-    """Pick the response form.  ``conversions`` are the as= kinds this endpoint can produce;
-    a clause asking for another one is skipped, as are protobuf/cbor clauses."""
+def negotiate(header: str | None, conversions: frozenset[str] = frozenset(),
+              protobuf: bool = False) -> Output:
+    """Pick the first acceptable form in the client's order.  ``conversions`` are the as= kinds
+    this endpoint can produce; a clause asking for another one is skipped.  Protobuf clauses
+    count only where ``protobuf`` says the endpoint's kind has a protobuf encoding, and never
+    with as= (converted forms are JSON/YAML only); cbor clauses are always skipped."""
     for m in parse_accept(header):
+        if m.type == PROTOBUF:
+            if protobuf and not m.params.get("as"):
+                return Output(PROTOBUF)
+            continue
         media = _plain(m.type)
         if media is None:
             continue

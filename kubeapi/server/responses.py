@@ -3,11 +3,15 @@ every error is a ``kind: Status`` body.  Functions return the body; Klein writes
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from kubeapi import protobuf
 from kubeapi.errors import StatusError
 from kubeapi.server.context import RequestContext
-from kubeapi.server.negotiation import JSON, YAML, encode, parse_accept
+from kubeapi.server.negotiation import JSON, PROTOBUF, YAML, encode, parse_accept
+
+log = logging.getLogger(__name__)
 
 
 def wants_pretty(ctx: RequestContext) -> bool:
@@ -42,8 +46,33 @@ def write_body(ctx: RequestContext, code: int, body: bytes, content_type: str) -
     return b"" if ctx.method == "HEAD" else body
 
 
+def encode_protobuf(obj: Any) -> bytes | None:
+    """``obj`` in Kubernetes protobuf (Status, a List whose items lose their TypeMeta, or one
+    object); None when the codec cannot encode it, so the caller answers JSON instead."""
+    if not isinstance(obj, dict):
+        return None
+    kind = str(obj.get("kind", ""))
+    api_version = str(obj.get("apiVersion", ""))
+    try:
+        if kind == "Status" and api_version == "v1":
+            return protobuf.encode_status(obj)
+        if not protobuf.supports(api_version, kind):
+            return None
+        if kind.endswith("List") and isinstance(obj.get("items"), list):
+            return protobuf.encode_list(obj)
+        return protobuf.encode(obj)
+    except (protobuf.EncodeError, protobuf.UnsupportedKind, ValueError, TypeError) as e:
+        log.warning("protobuf encoding of %s %s failed, answering JSON: %s", api_version, kind, e)
+        return None
+
+
 def write_object(ctx: RequestContext, code: int, obj: Any, media_type: str = JSON,
                  content_type: str | None = None) -> bytes:
+    if media_type == PROTOBUF:
+        data = encode_protobuf(obj)
+        if data is not None:
+            return write_body(ctx, code, data, protobuf.CONTENT_TYPE)
+        media_type, content_type = JSON, None
     body = encode(obj, media_type, wants_pretty(ctx))
     return write_body(ctx, code, body, content_type or media_type)
 
@@ -54,8 +83,11 @@ def write_text(ctx: RequestContext, code: int, text: str) -> bytes:
 
 
 def error_media_type(ctx: RequestContext) -> str:
-    """Errors follow the client's YAML preference; otherwise JSON."""
+    """Errors follow the client's YAML preference, or its protobuf preference on endpoints
+    whose kind has a protobuf encoding; otherwise JSON."""
     for m in parse_accept(ctx.header("accept")):
+        if m.type == PROTOBUF and ctx.protobuf and not m.params.get("as"):
+            return PROTOBUF
         if m.type in (JSON, "*/*", "application/*"):
             return JSON
         if m.type == YAML:

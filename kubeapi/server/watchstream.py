@@ -1,5 +1,5 @@
-"""Streaming a watch: one ``{"type":..,"object":..}\\n`` frame per event over a chunked
-HTTP/1.1 (or HTTP/2) response.
+"""Streaming a watch: one ``{"type":..,"object":..}\\n`` frame per event (or, when protobuf
+was negotiated, one length-prefixed WatchEvent) over a chunked HTTP/1.1 (or HTTP/2) response.
 
 The store calls ``sink`` from the reactor; frames go straight to the transport.  When the
 transport pushes back (the client reads slower than we produce) frames wait in a bounded
@@ -27,6 +27,7 @@ from kubeapi.registry.store import WatchHandle
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
+Encoder = Callable[[str, Obj], bytes]
 MIN_REQUEST_TIMEOUT = 1800.0
 MAX_QUEUED_BYTES = 8 * 1024 * 1024
 MAX_QUEUED_EVENTS = 10_000
@@ -46,8 +47,10 @@ class WatchStream:
     """Writes frames to one request; ``done`` fires when the stream should end."""
 
     def __init__(self, request: Any, transform: Callable[[str, Obj], Obj], clock: Any,
-                 max_bytes: int = MAX_QUEUED_BYTES, max_events: int = MAX_QUEUED_EVENTS) -> None:
+                 max_bytes: int = MAX_QUEUED_BYTES, max_events: int = MAX_QUEUED_EVENTS,
+                 encode: Encoder = frame) -> None:
         self.request = request
+        self.encode = encode
         self.transform = transform
         self.clock = clock
         self.max_bytes = max_bytes
@@ -77,9 +80,9 @@ class WatchStream:
         if self.closed:
             return
         try:
-            data = frame(event_type, self.transform(event_type, obj))
+            data = self.encode(event_type, self.transform(event_type, obj))
         except StatusError as e:
-            data = frame("ERROR", e.status())
+            data = self.encode("ERROR", e.status())
             event_type = "ERROR"
         except Exception:
             log.exception("encoding a watch event failed")
@@ -144,18 +147,19 @@ class WatchStream:
 async def serve(request: Any, clock: IReactorTime, start_watch: Callable[[Callable[[str, Obj], None]],
                 Awaitable[WatchHandle]], transform: Callable[[str, Obj], Obj], timeout: float,
                 on_start: Callable[[], None], active: set[WatchStream] | None = None,
-                **limits: int) -> str:
+                encode: Encoder = frame, **limits: int) -> str:
     """Run one watch to its end; returns why it ended.  ``on_start`` sets status and headers.
     A 410 from the store becomes a 200 stream with one ERROR event; other StatusErrors
-    raised before the stream starts propagate (the caller renders them)."""
-    stream = WatchStream(request, transform, clock, **limits)
+    raised before the stream starts propagate (the caller renders them).  ``encode`` frames
+    one event (JSON lines by default)."""
+    stream = WatchStream(request, transform, clock, encode=encode, **limits)
     try:
         handle = await start_watch(stream.sink)
     except StatusError as e:
         if e.code != 410:
             raise
         on_start()
-        request.write(frame("ERROR", e.status()))
+        request.write(encode("ERROR", e.status()))
         return "gone"
     on_start()
     stream.start(timeout)

@@ -105,7 +105,9 @@ class NegotiationOverHTTP(ServerTestCase):
             await self.call("POST", path, {"metadata": {"name": "default"}})
             cm_path = "/api/v1/namespaces/default/configmaps"
 
-            code, body, _ = await self.call("GET", path, headers={"Accept": "application/vnd.kubernetes.protobuf"})
+            # Protobuf only, for a kind the codec does not know (a custom resource): 406, in JSON.
+            code, body, _ = await self.call("GET", "/apis/example.com/v1/gadgets",
+                                            headers={"Accept": "application/vnd.kubernetes.protobuf"})
             self.assertEqual((code, body["reason"]), (406, "NotAcceptable"))
 
             code, body, _ = await self.call("POST", cm_path, raw=b"\x0a\x00",
