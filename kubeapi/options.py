@@ -183,14 +183,17 @@ def _bool(flag: str) -> Callable[[str], bool]:
     return coerce
 
 
-_STORAGE_MEDIA_TYPES = ("application/json", "application/vnd.kubernetes.protobuf")
+def _one_of(flag: str, values: tuple[str, ...]) -> Callable[[str], str]:
+    def coerce(value: str) -> str:
+        if value not in values:
+            raise ValueError(f"--{flag}: {value!r} is not supported (one of {', '.join(values)})")
+        return value
+    return coerce
 
 
-def _media_type(value: str) -> str:
-    if value not in _STORAGE_MEDIA_TYPES:
-        raise ValueError(f"--storage-media-type: {value!r} is not supported "
-                         f"(one of {', '.join(_STORAGE_MEDIA_TYPES)})")
-    return value
+# Kept here as plain names so that `twistd kubeapi --help` imports neither the codec nor the
+# controllers (kubeapi.registry.codec.MEDIA_TYPES, kubeapi.controllers.bootstrap hold the same).
+STORAGE_MEDIA_TYPES = ("application/json", "application/vnd.kubernetes.protobuf")
 
 
 def _log_level(value: str) -> int:
@@ -204,13 +207,6 @@ def _log_level(value: str) -> int:
 
 
 ENDPOINT_RECONCILER_TYPES = ("lease", "none")
-
-
-def _endpoint_reconciler(value: str) -> str:
-    if value not in ENDPOINT_RECONCILER_TYPES:
-        raise ValueError(f"--endpoint-reconciler-type: {value!r} is not supported "
-                         f"(valid: {', '.join(ENDPOINT_RECONCILER_TYPES)})")
-    return value
 
 
 class Options(usage.Options):
@@ -248,7 +244,8 @@ class Options(usage.Options):
         ["etcd-keyfile", None, None, "Client key for etcd."],
         ["etcd-compaction-interval", None, 300.0, "How often to compact storage history (e.g. 5m).",
          _duration("etcd-compaction-interval")],
-        ["storage-media-type", None, "application/json", "Encoding of stored objects.", _media_type],
+        ["storage-media-type", None, "application/json", "Encoding of stored objects.",
+         _one_of("storage-media-type", STORAGE_MEDIA_TYPES)],
         ["data-dir", None, "./data", "Directory of the embedded store."],
         ["authorization-mode", None, "AlwaysAllow", "Comma-separated authorizers, in order."],
         ["anonymous-auth", None, True, "Serve unauthenticated requests as system:anonymous.",
@@ -266,7 +263,7 @@ class Options(usage.Options):
          _positive_int("min-request-timeout")],
         ["endpoint-reconciler-type", None, "lease",
          "How the kubernetes Service's endpoints are kept: lease (every live server), none.",
-         _endpoint_reconciler],
+         _one_of("endpoint-reconciler-type", ENDPOINT_RECONCILER_TYPES)],
         ["v", "v", 0, "Log verbosity.", _log_level],
     ]
 
