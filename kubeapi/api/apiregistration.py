@@ -44,7 +44,6 @@ PRIORITIES: dict[tuple[str, str], tuple[int, int]] = {
     ("coordination.k8s.io", "v1"): (16500, 15),
     ("discovery.k8s.io", "v1"): (16200, 15),
     ("flowcontrol.apiserver.k8s.io", "v1"): (16100, 21),
-    ("apiregistration.k8s.io", "v1"): (18000, 15),
 }
 
 

@@ -248,6 +248,8 @@ def v2_to_v1(hpa: Obj) -> Obj:
     if isinstance(status, dict):
         current = status.pop("currentMetrics", None) or []
         conditions = status.pop("conditions", None) or []
+        status.setdefault("currentReplicas", 0)  # not omitempty in v1
+        status.setdefault("desiredReplicas", 0)
         for m in current:
             if m.get("type") == "Resource" and get(m, "resource.name") == "cpu" \
                     and get(m, "resource.current.averageUtilization") is not None:

@@ -24,6 +24,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
+from kubeapi.controllers.builtin_objects import ensure_builtin_objects
 from kubeapi.controllers.leases import MasterLeases
 from kubeapi.errors import StatusError
 from kubeapi.registry.options import WriteOptions
@@ -242,6 +243,8 @@ class BootstrapController(Service):
                 await self.leases.update(self.advertise_address)
             await self._reconcile_endpoints()
         await self._ensure_priority_classes()
+        if not self.done:
+            await ensure_builtin_objects(self.stores)  # local APIServices, flowcontrol bootstrap
         if not self.done:
             log.info("bootstrap: system namespaces and the kubernetes service are in place")
         self.done = True
