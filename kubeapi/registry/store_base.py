@@ -88,6 +88,11 @@ def _int_rv(rv: str, what: str = "resourceVersion") -> int:
     return v
 
 
+def _internal_package(group: str) -> str:
+    """The Go package of a group's internal types (core for the legacy group)."""
+    return group.split(".", 1)[0] if group else "core"
+
+
 def _without(obj: Obj, *keys: str) -> Obj:
     return {k: v for k, v in obj.items() if k not in keys}
 
@@ -215,6 +220,13 @@ class StoreBase:
         api_version = obj.get("apiVersion") or ""
         if kind and kind != self.rdef.kind:
             version = api_version.rsplit("/", 1)[-1] if api_version else self.rdef.version
+            if canonical.supports(self.rdef.api_version, self.rdef.kind):
+                # Upstream decodes the body's own kind, then fails to convert it to the
+                # endpoint's internal type.
+                raise errors.bad_request(
+                    f'{kind} in version "{version}" cannot be handled as a {self.rdef.kind}: converting '
+                    f'({version}.{kind}) to ({_internal_package(self.rdef.group)}.{self.rdef.kind}): '
+                    f'unknown conversion')
             raise errors.bad_request(
                 f'{kind} in version "{version}" cannot be handled as a {self.rdef.kind}: the kind in the '
                 f'request body ({kind}) does not match the kind of this endpoint ({self.rdef.kind})')
