@@ -1,4 +1,9 @@
-"""Server-side apply.
+"""Server-side apply: merging an applied configuration into the live object.
+
+The merge follows structured-merge-diff: maps merge key by key unless the schema marks
+them atomic; lists merge by their list type (``map`` items by their key fields, ``set``
+as a union, atomic lists are replaced).  Ownership, pruning and conflicts are
+managedfields' business; this module only computes the merged value.
 """
 
 from __future__ import annotations
@@ -9,21 +14,16 @@ from typing import Any
 import yaml
 
 from kubeapi.errors import bad_request
+from kubeapi.registry import fieldpaths as fp
 from kubeapi.registry.patch_strategic import _dedupe, _strip
 from kubeapi.registry.schemacheck import items_schema, property_schema, resolve
 
 Schema = dict[str, Any]
 
 
-# --- server-side apply (first version) -------------------------------------------------------
-
-
 def _apply_merge(live: Any, applied: Any, schema: Schema | None) -> Any:
-    """Merge the applied configuration into the live object: maps recursively, lists by
-    their list type (``map`` by ``x-kubernetes-list-map-keys`` or the patch merge key,
-    ``set`` as a union, anything else replaced)."""
     schema = resolve(schema)
-    if isinstance(applied, dict) and isinstance(live, dict):
+    if isinstance(applied, dict) and isinstance(live, dict) and not fp.is_atomic_map(schema):
         out = dict(live)
         for k, v in applied.items():
             if v is None:
@@ -31,37 +31,29 @@ def _apply_merge(live: Any, applied: Any, schema: Schema | None) -> Any:
             else:
                 out[k] = _apply_merge(live.get(k), v, property_schema(schema, k))
         return out
-    if isinstance(applied, list) and isinstance(live, list) and schema:
-        list_type = schema.get("x-kubernetes-list-type", "")
-        keys = list(schema.get("x-kubernetes-list-map-keys") or [])
-        if not keys and schema.get("x-kubernetes-patch-merge-key"):
-            keys = [schema["x-kubernetes-patch-merge-key"]]
-            list_type = list_type or ("map" if "merge" in str(schema.get("x-kubernetes-patch-strategy"))
-                                      else "")
-        if list_type == "set" or (not list_type and "merge" in str(schema.get("x-kubernetes-patch-strategy"))
-                                  and not keys):
+    if isinstance(applied, list) and isinstance(live, list):
+        kind, keys = fp.list_kind(schema)
+        if kind == "set":
             return _dedupe(live + applied)
-        if list_type == "map" and keys:
+        if kind == "map":
             sub = items_schema(schema)
             out_list = list(live)
-            for item in applied:
-                if not isinstance(item, dict):
-                    return copy.deepcopy(applied)
-                ident = [item.get(k) for k in keys]
-                for i, cur in enumerate(out_list):
-                    if isinstance(cur, dict) and [cur.get(k) for k in keys] == ident:
-                        out_list[i] = _apply_merge(cur, item, sub)
-                        break
+            index = {fp.item_element(x, i, kind, keys, sub): i for i, x in enumerate(out_list)}
+            for j, item in enumerate(applied):
+                pe = fp.item_element(item, j, kind, keys, sub)
+                if not pe.startswith("k:"):
+                    return _strip(copy.deepcopy(applied))
+                if pe in index:
+                    out_list[index[pe]] = _apply_merge(out_list[index[pe]], item, sub)
                 else:
+                    index[pe] = len(out_list)
                     out_list.append(_strip(item))
             return out_list
     return _strip(copy.deepcopy(applied))
 
 
 def apply_server_side(doc: dict[str, Any] | None, applied: Any, schema: Schema | None) -> dict[str, Any]:
-    """A first server-side apply: the applied configuration merged into the live object.
-    Not done yet: managedFields ownership, removal of fields a manager stopped applying,
-    and conflict detection (``force``)."""
+    """The applied configuration merged into the live object (no ownership rules)."""
     if not isinstance(applied, dict):
         raise bad_request("error decoding YAML: the applied configuration is not an object")
     result = _apply_merge(copy.deepcopy(doc or {}), applied, schema)
@@ -74,4 +66,3 @@ def decode_apply_yaml(body: bytes) -> Any:
         return yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as e:
         raise bad_request(f"error decoding YAML: {e}") from None
-

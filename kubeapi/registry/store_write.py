@@ -5,7 +5,8 @@ strategy's PrepareForCreate/PrepareForUpdate, validation, admission and the CAS 
 from __future__ import annotations
 
 from kubeapi import errors
-from kubeapi.registry import codec, meta, scale
+from kubeapi.protobuf import canonical
+from kubeapi.registry import codec, managedfields, meta, scale
 from kubeapi.registry.options import WriteOptions
 from kubeapi.registry.store_base import (
     MAX_GENERATE_NAME_ATTEMPTS,
@@ -26,7 +27,23 @@ from kubeapi.storage.interface import (
 class WriteStore(ListWatchStore):
     # ------------------------------------------------------------------ create
 
-    async def create(self, namespace: str, obj: Obj, opts: WriteOptions, subresource: str = "") -> Obj:
+    def _manager(self, opts: WriteOptions) -> str:
+        return opts.field_manager or managedfields.manager_from_user_agent(opts.user_agent)
+
+    def _empty_object(self) -> Obj:
+        """The kind's zero value as Go would serialise it: what a create is compared with."""
+        r = self.rdef
+        if canonical.supports(r.api_version, r.kind):
+            return canonical.canonicalize({"kind": r.kind, "apiVersion": r.api_version})
+        return {}
+
+    def _track(self, old: Obj | None, new: Obj, opts: WriteOptions, subresource: str) -> None:
+        managedfields.track_update(old, new, self._manager(opts), self.rdef.api_version, self.rdef.schema,
+                                   subresource=subresource, has_status="status" in self.rdef.subresources,
+                                   empty=self._empty_object())
+
+    async def create(self, namespace: str, obj: Obj, opts: WriteOptions, subresource: str = "", *,
+                     track: bool = True) -> Obj:
         if subresource:
             raise errors.method_not_allowed()
         obj = meta.deepcopy(obj)
@@ -42,9 +59,9 @@ class WriteStore(ListWatchStore):
                             opts.dry_run)
         await self.admission.admit(attrs)
         obj = attrs.object or obj
-        return await self._create_prepared(namespace, obj, opts)
+        return await self._create_prepared(namespace, obj, opts, track=track)
 
-    async def _create_prepared(self, namespace: str, obj: Obj, opts: WriteOptions) -> Obj:
+    async def _create_prepared(self, namespace: str, obj: Obj, opts: WriteOptions, *, track: bool = True) -> Obj:
         """BeforeCreate + validation + validating admission + write (retrying generated names)."""
         rdef = self.rdef
         m = meta.meta(obj)
@@ -65,6 +82,8 @@ class WriteStore(ListWatchStore):
                 m["name"] = meta.generate_name(m["generateName"])
             name = m.get("name") or ""
             if attempt == 0:
+                if track:
+                    self._track(None, obj, opts, "")
                 errs = self._validate_create(obj)
                 if errs:
                     raise self._invalid(name, errs)
@@ -174,6 +193,8 @@ class WriteStore(ListWatchStore):
                     om[f] = nm[f]
                 else:
                     om.pop(f, None)
+            if "managedFields" in nm:  # what an apply to /status computed
+                om["managedFields"] = nm["managedFields"]
             return out
         if subresource == "finalize":
             out = meta.deepcopy(old)
@@ -232,7 +253,8 @@ class WriteStore(ListWatchStore):
         return not om.get("deletionGracePeriodSeconds")
 
     async def _write_update(self, namespace: str, name: str, new: Obj, old: Obj, kv: KeyValue,
-                            opts: WriteOptions, subresource: str, conditional: bool) -> tuple[Obj, bool]:
+                            opts: WriteOptions, subresource: str, conditional: bool,
+                            track: bool = True) -> tuple[Obj, bool]:
         rdef = self.rdef
         nm = meta.meta(new)
         if rdef.has_generation and subresource in ("", "scale") and self._spec_changed(new, old):
@@ -240,6 +262,8 @@ class WriteStore(ListWatchStore):
         attrs = self._attrs("UPDATE", namespace, name, new, old, subresource, opts.user, opts.dry_run)
         await self.admission.admit(attrs)
         new = attrs.object or new
+        if track:
+            self._track(old, new, opts, subresource)
         errs = self._validate_update(new, old)
         if errs:
             raise self._invalid(name, errs)
@@ -315,14 +339,14 @@ class WriteStore(ListWatchStore):
             kv = await self._get_kv(key)
             if kv is None:
                 if is_apply and not subresource:
-                    created = patching.apply_patch(None, patch_type, patch, self.rdef.schema)
+                    created = self._apply(None, patch_type, patch, opts, "")
                     self._check_type(created)
                     cm = meta.meta(created)
                     if cm.get("name") and cm["name"] != name:
                         raise errors.bad_request(f"the name of the object ({cm['name']}) does not match "
                                                  f"the name on the URL ({name})")
                     cm["name"] = name
-                    return await self.create(namespace, created, opts), True
+                    return await self.create(namespace, created, opts, track=False), True
                 raise self._not_found(name)
             current = self._decode(kv)
             try:
@@ -335,7 +359,10 @@ class WriteStore(ListWatchStore):
                         raise self._conflict(name)
                     return await self._write_scale(namespace, name, patched, current, kv, opts,
                                                    conditional=False), False
-                patched = patching.apply_patch(current, patch_type, patch, self.rdef.schema)
+                if is_apply:
+                    patched = self._apply(current, patch_type, patch, opts, subresource)
+                else:
+                    patched = patching.apply_patch(current, patch_type, patch, self.rdef.schema)
                 self._check_type(patched)
                 patched = self._decode_body(patched, opts, patching=True)
                 self._check_name(namespace, name, patched)
@@ -347,8 +374,24 @@ class WriteStore(ListWatchStore):
                     raise self._conflict(name)
                 new = self._merge_update(current, patched, subresource)
                 return await self._write_update(namespace, name, new, current, kv, opts, subresource,
-                                                conditional=False)
+                                                conditional=False, track=not is_apply)
             except _Retry:
                 continue
         raise self._conflict(name)
 
+
+    def _apply(self, current: Obj | None, patch_type: str, body: bytes, opts: WriteOptions,
+               subresource: str) -> Obj:
+        """Server-side apply: the configuration merged into ``current`` with managedFields,
+        pruning and conflicts (409 unless force)."""
+        from kubeapi.registry import patch as patching
+
+        config = patching.decode_apply_yaml(body)
+        if not isinstance(config, dict):
+            raise errors.bad_request("error decoding YAML: the applied configuration is not an object")
+        if (config.get("metadata") or {}).get("managedFields") is not None:
+            raise errors.bad_request("metadata.managedFields must be nil")
+        merged = patching.apply_server_side(current, config, self.rdef.schema)
+        return managedfields.apply(current, config, merged, self._manager(opts), self.rdef.api_version,
+                                   self.rdef.schema, force=opts.force, subresource=subresource,
+                                   has_status="status" in self.rdef.subresources, empty=self._empty_object())
