@@ -13,6 +13,18 @@ from kubeapi.storage.interface import (
     KeyValue,
 )
 
+ORPHAN = "orphan"
+FOREGROUND = "foregroundDeletion"
+# Upstream strategies whose DefaultGarbageCollectionPolicy is not DeleteDependents
+# (Background): v1 ReplicationControllers and batch/v1 Jobs orphan for compatibility;
+# Events take no part in garbage collection.
+DEFAULT_GC_POLICIES = {
+    ("", "v1", "replicationcontrollers"): "Orphan",
+    ("batch", "v1", "jobs"): "Orphan",
+    ("", "v1", "events"): "Unsupported",
+    ("events.k8s.io", "v1", "events"): "Unsupported",
+}
+
 
 class DeleteStore(WriteStore):
     # ------------------------------------------------------------------ delete
@@ -37,30 +49,47 @@ class DeleteStore(WriteStore):
     def _check_preconditions(self, name: str, obj: Obj, opts: DeleteOptions) -> None:
         m = obj.get("metadata") or {}
         if opts.precondition_uid is not None and opts.precondition_uid != m.get("uid", ""):
-            raise self._conflict(name, f"the UID in the precondition ({opts.precondition_uid}) does not match "
+            raise self._kind_conflict(name, f"the UID in the precondition ({opts.precondition_uid}) does not match "
                                        f"the UID in record ({m.get('uid', '')}). The object might have "
                                        f"been deleted and then recreated")
         if opts.precondition_resource_version is not None and \
                 opts.precondition_resource_version != m.get("resourceVersion", ""):
-            raise self._conflict(name, f"the ResourceVersion in the precondition "
+            raise self._kind_conflict(name, f"the ResourceVersion in the precondition "
                                        f"({opts.precondition_resource_version}) does not match the "
                                        f"ResourceVersion in record ({m.get('resourceVersion', '')}). The "
                                        f"object might have been modified")
 
-    @staticmethod
-    def _gc_finalizers(finalizers: list[str], policy: str | None) -> list[str]:
-        """Orphan/Foreground/Background as finalizers, as upstream's deletion propagation."""
-        out = [f for f in finalizers]
-        if policy == "Orphan":
-            out = [f for f in out if f != "foregroundDeletion"]
-            if "orphan" not in out:
-                out.append("orphan")
-        elif policy == "Foreground":
-            out = [f for f in out if f != "orphan"]
-            if "foregroundDeletion" not in out:
-                out.append("foregroundDeletion")
-        elif policy == "Background":
-            out = [f for f in out if f not in ("orphan", "foregroundDeletion")]
+    def _kind_conflict(self, name: str, why: str) -> errors.StatusError:
+        """Precondition failures name the kind, not the resource, as upstream's BeforeDelete."""
+        return errors.conflict(self.rdef.kind, self.rdef.group, name, why)
+
+    def _default_gc_policy(self) -> str:
+        r = self.rdef
+        own = getattr(r, "default_gc_policy", None)
+        if own:
+            return str(own)
+        return DEFAULT_GC_POLICIES.get((r.group, r.version, r.plural), "Background")
+
+    def _gc_finalizers(self, finalizers: list[str], policy: str | None) -> list[str]:
+        """The propagation policy as the garbage collector's finalizers (``orphan``,
+        ``foregroundDeletion``): the request's policy, else what the object's finalizers
+        already say, else the kind's default; kinds the collector ignores get neither."""
+        default = self._default_gc_policy()
+        out = [f for f in finalizers if f not in (ORPHAN, FOREGROUND)]
+        if default == "Unsupported":
+            return out
+        if policy is None:
+            first = next((f for f in finalizers if f in (ORPHAN, FOREGROUND)), None)
+            orphan = first == ORPHAN if first else default == "Orphan"
+            foreground = first == FOREGROUND
+        else:
+            orphan, foreground = policy == "Orphan", policy == "Foreground"
+        if orphan:
+            out.append(ORPHAN)
+        if foreground:
+            out.append(FOREGROUND)
+        if set(out) == set(finalizers):
+            return list(finalizers)
         return out
 
     def _pod_grace(self, obj: Obj, opts: DeleteOptions) -> int:
