@@ -8,6 +8,7 @@ from kubeapi import errors
 from kubeapi.protobuf import canonical
 from kubeapi.registry import codec, managedfields, meta, scale
 from kubeapi.registry.options import WriteOptions
+from kubeapi.registry.podspecupdates import POD_SPEC_SUBRESOURCES, pod_spec_update
 from kubeapi.registry.store_base import (
     MAX_GENERATE_NAME_ATTEMPTS,
     MAX_UPDATE_ATTEMPTS,
@@ -135,7 +136,8 @@ class WriteStore(ListWatchStore):
         raise self._conflict(name)
 
     def _check_subresource(self, subresource: str) -> None:
-        allowed = {"", "status"} | ({"finalize"} if self._is_namespace else set())
+        allowed = {"", "status"} | ({"finalize"} if self._is_namespace else set()) | \
+            (POD_SPEC_SUBRESOURCES if self._is_pod else set())
         if subresource not in allowed or (subresource == "status" and not self.rdef.has_status
                                           and "status" not in self.rdef.subresources):
             raise errors.method_not_allowed()
@@ -196,6 +198,8 @@ class WriteStore(ListWatchStore):
             if "managedFields" in nm:  # what an apply to /status computed
                 om["managedFields"] = nm["managedFields"]
             return out
+        if subresource in POD_SPEC_SUBRESOURCES:
+            return pod_spec_update(old, new, subresource, self._invalid)
         if subresource == "finalize":
             out = meta.deepcopy(old)
             fins = (new.get("spec") or {}).get("finalizers")
@@ -257,14 +261,18 @@ class WriteStore(ListWatchStore):
                             track: bool = True) -> tuple[Obj, bool]:
         rdef = self.rdef
         nm = meta.meta(new)
-        if rdef.has_generation and subresource in ("", "scale") and self._spec_changed(new, old):
+        if rdef.has_generation and subresource in ("", "scale", *POD_SPEC_SUBRESOURCES) and \
+                self._spec_changed(new, old):
             nm["generation"] = int((old.get("metadata") or {}).get("generation") or 0) + 1
         attrs = self._attrs("UPDATE", namespace, name, new, old, subresource, opts.user, opts.dry_run)
         await self.admission.admit(attrs)
         new = attrs.object or new
         if track:
             self._track(old, new, opts, subresource)
-        errs = self._validate_update(new, old)
+        if subresource in POD_SPEC_SUBRESOURCES:  # their own narrower rules ran in pod_spec_update
+            errs = meta.dedupe(self._validate_create(new) + meta.validate_immutable_meta(new, old))
+        else:
+            errs = self._validate_update(new, old)
         if errs:
             raise self._invalid(name, errs)
         await self.admission.validate(attrs)

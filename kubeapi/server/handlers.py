@@ -27,7 +27,7 @@ Obj = dict[str, Any]
 
 _RESOURCE_CONVERSIONS = frozenset({"Table", "PartialObjectMetadata", "PartialObjectMetadataList"})
 # Subresources the generic store serves; others are the business of dedicated handlers.
-STORE_SUBRESOURCES = frozenset({"status", "scale", "finalize"})
+STORE_SUBRESOURCES = frozenset({"status", "scale", "finalize", "ephemeralcontainers", "resize"})
 
 
 def not_found_resource() -> StatusError:
@@ -124,6 +124,11 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         raise not_found_resource()
     if sub and server.has_subresource_handler(rdef, sub):
         return await server.subresource_handler(rdef, sub)(server, ctx, rdef)
+
+    if verb == "create" and not sub and rdef.group == "" and rdef.plural == "bindings":
+        from kubeapi.server import podhandlers
+
+        return await podhandlers.bindings(server, ctx, rdef)
 
     store = server.store(rdef.group, rdef.version, rdef.plural)
     limit = server.max_request_body_bytes
