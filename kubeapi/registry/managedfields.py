@@ -23,6 +23,8 @@ Schema = dict[str, Any]
 APPLY = "Apply"
 UPDATE = "Update"
 MAX_MANAGER_LENGTH = 128
+MAX_UPDATE_MANAGERS = 10
+ANCIENT = "ancient-changes"
 
 
 @dataclass
@@ -148,11 +150,41 @@ def track_update(old: Obj | None, new: Obj, manager: str, api_version: str, sche
         me.fields |= changed
         me.time = meta.now_rfc3339()
         managers[me.ident] = me
+    cap_update_managers(managers)
     out = encode(managers)
     if out:
         nm["managedFields"] = out
     else:
         nm.pop("managedFields", None)
+
+
+def _time_of(e: Entry) -> float:
+    return meta.parse_rfc3339(e.time).timestamp() if e.time else 0.0
+
+
+def cap_update_managers(managers: Managers) -> None:
+    """More than ten Update managers: the oldest merge, per apiVersion, into one
+    ``ancient-changes`` entry (upstream's capManagers)."""
+    updaters = sorted((e for e in managers.values() if e.operation == UPDATE), key=_time_of)
+    length = len(updaters)
+    first_of: dict[str, Entry] = {}
+    for e in updaters:
+        if length <= MAX_UPDATE_MANAGERS:
+            break
+        first = first_of.get(e.api_version)
+        if first is None:
+            first_of[e.api_version] = e
+            continue
+        bucket_ident = (ANCIENT, UPDATE, e.api_version, "")
+        bucket = managers.get(bucket_ident)
+        if bucket is None:
+            managers.pop(first.ident, None)
+            bucket = Entry(ANCIENT, UPDATE, e.api_version, "", first.time, set(first.fields))
+            managers[bucket_ident] = bucket
+        bucket.fields |= e.fields
+        bucket.time = e.time
+        managers.pop(e.ident, None)
+        length -= 1
 
 
 def conflict_error(conflicts: list[tuple[Entry, fp.Path]]) -> errors.StatusError:

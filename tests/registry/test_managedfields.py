@@ -107,6 +107,22 @@ class UpdateTrackingTests(StoreCase):
         self.assertTrue(created)
 
 
+    @async_test
+    async def test_more_than_ten_update_managers_merge_into_ancient_changes(self) -> None:
+        s = self.store(CONFIGMAPS)
+        cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"},
+              "data": {"k0": "v"}}
+        await s.create("default", cm, opts("m0"))
+        for i in range(1, 12):
+            await s.patch("default", "c", MERGE, orjson.dumps({"data": {f"k{i}": "v"}}), opts(f"m{i}"))
+        got = await s.get("default", "c")
+        managers = [e["manager"] for e in entries(got)]
+        self.assertEqual(len(managers), 10)
+        self.assertIn("ancient-changes", managers)
+        self.assertNotIn("m0", managers)
+        self.assertIn("m11", managers)
+
+
 class ApplyTests(StoreCase):
     async def apply(self, obj: Obj, manager: str = "kubectl", force: bool = False) -> Obj:
         s = self.store(DEPLOYMENTS)
