@@ -51,7 +51,8 @@ async def impersonate(server: APIServer, ctx: RequestContext) -> None:
         _, _, ns, sa = name.split(":")
         checks.append(Attributes(user=actor, verb="impersonate", is_resource_request=True,
                                  namespace=ns, resource="serviceaccounts", name=sa))
-        new_groups = ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]
+        # A service account's groups are fixed; they stand in only when none are asked for.
+        new_groups = [] if groups else ["system:serviceaccounts", f"system:serviceaccounts:{ns}"]
     else:
         checks.append(Attributes(user=actor, verb="impersonate", is_resource_request=True,
                                  resource="users", name=name))
@@ -73,7 +74,10 @@ async def impersonate(server: APIServer, ctx: RequestContext) -> None:
         decision, reason = await server.authorizer.authorize(attrs)
         if decision is not Decision.ALLOW:
             raise forbidden_error(attrs, reason)
-    if name != "system:anonymous" and "system:authenticated" not in new_groups:
-        new_groups.append("system:authenticated")
+    if name != "system:anonymous":
+        if "system:authenticated" not in new_groups:
+            new_groups.append("system:authenticated")
+    elif "system:unauthenticated" not in new_groups:
+        new_groups.append("system:unauthenticated")
     ctx.user = UserInfo(name, uid=uids[0] if uids else "", groups=tuple(new_groups),
                         extra={k: tuple(v) for k, v in extras.items()})
