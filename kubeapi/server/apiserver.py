@@ -85,6 +85,11 @@ class APIServer:
         self._subresource_handlers: dict[tuple[str, str], SubresourceHandler] = {}
         self._openapi: Any = None
         self._openapi_stamp: tuple[int, ...] = ()
+        if clock is None:
+            from twisted.internet import reactor
+
+            clock = reactor  # type: ignore[assignment]
+        self.clock: IReactorTime = clock  # type: ignore[assignment]
         ca = []
         if client_ca_file:
             with open(client_ca_file, "rb") as f:  # startup only, never in a request path
@@ -104,11 +109,6 @@ class APIServer:
         self.inflight = InFlightLimiter(max_requests_inflight, max_mutating_requests_inflight)
         self.audit: AuditRecorder = audit or NoopRecorder()
         self.metrics = Metrics()
-        if clock is None:
-            from twisted.internet import reactor
-
-            clock = reactor  # type: ignore[assignment]
-        self.clock: IReactorTime = clock  # type: ignore[assignment]
 
     # ------------------------------------------------------------------ stores
 
