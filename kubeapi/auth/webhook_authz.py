@@ -96,8 +96,14 @@ class WebhookClient:
                                                          "Accept": ["application/json"]}
         if self.token:
             headers["Authorization"] = [f"Bearer {self.token}"]
-        resp = await treq.post(self.url, data=orjson.dumps(body), headers=headers, agent=self.agent,  # type: ignore[arg-type]
-                               timeout=TIMEOUT, reactor=self.reactor)
+        try:
+            resp = await treq.post(self.url, data=orjson.dumps(body), headers=headers,
+                                   agent=self.agent,  # type: ignore[arg-type]
+                                   timeout=TIMEOUT, reactor=self.reactor)
+        except Exception as e:
+            reasons = getattr(e, "reasons", None)
+            why = "; ".join(r.getErrorMessage() for r in reasons) if reasons else (str(e) or type(e).__name__)
+            raise RuntimeError(f"Post \"{self.url}\": {why}") from None
         content = await resp.content()
         if resp.code < 200 or resp.code >= 300:
             raise RuntimeError(f"webhook returned {resp.code}: {content[:200].decode('utf-8', 'replace')}")
