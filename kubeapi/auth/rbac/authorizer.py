@@ -23,12 +23,28 @@ def go_quote_list(values: Any) -> str:
     return "[" + " ".join(json.dumps(str(v), ensure_ascii=False) for v in values) + "]"
 
 
+CACHE_SIZE = 20000
+
+
 class RBACAuthorizer:
     def __init__(self, index: RBACIndex) -> None:
         self.index = index
+        # Repeated questions (a controller listing the same thing) are answered from a cache
+        # that any change to roles or bindings empties.
+        self._cache: dict[tuple[Any, ...], tuple[Decision, str]] = {}
+        self._generation = -1
 
     async def authorize(self, attrs: Attributes) -> tuple[Decision, str]:
-        return self.decide(attrs)
+        u = attrs.user
+        key = (u.name, u.groups, attrs.verb, attrs.is_resource_request, attrs.path, attrs.namespace,
+               attrs.api_group, attrs.resource, attrs.subresource, attrs.name)
+        if self._generation != self.index.generation or len(self._cache) >= CACHE_SIZE:
+            self._cache.clear()
+            self._generation = self.index.generation
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self.decide(attrs)
+        return hit
 
     def decide(self, attrs: Attributes) -> tuple[Decision, str]:
         errors: list[str] = []

@@ -42,13 +42,6 @@ def subject_keys(subject: Obj, binding_namespace: str) -> list[tuple[str, str]]:
     return []
 
 
-def subject_applies(user: UserInfo, subject: Obj, binding_namespace: str) -> bool:
-    for kind, name in subject_keys(subject, binding_namespace):
-        if (kind == "user" and user.name == name) or (kind == "group" and name in user.groups):
-            return True
-    return False
-
-
 def describe_subject(subject: Obj, binding_namespace: str) -> str:
     kind, name = subject.get("kind", ""), subject.get("name", "")
     if kind == "ServiceAccount":
@@ -86,8 +79,10 @@ class RBACIndex:
         self.role_bindings: dict[str, Obj] = {}  # storage key -> binding
         self.cluster_role_bindings: dict[str, Obj] = {}
         # ("user"|"group", name) -> binding keys;  for role bindings keyed by namespace first
-        self._crb_by_subject: dict[tuple[str, str], set[str]] = {}
-        self._rb_by_subject: dict[tuple[str, str, str], set[str]] = {}
+        # values: binding key -> position of the first subject with that identity
+        self._crb_by_subject: dict[tuple[str, str], dict[str, int]] = {}
+        self._rb_by_subject: dict[tuple[str, str, str], dict[str, int]] = {}
+        self.generation = 0  # bumped on every change; decision caches compare it
         self.listeners: list[Callable[[str], None]] = []
         self.informers = [
             Informer(storage, self.key_prefix("roles"), self._put_role, self._del_role, reactor),
@@ -117,6 +112,7 @@ class RBACIndex:
         return all(i.synced for i in self.informers)
 
     def _changed(self, resource: str) -> None:
+        self.generation += 1
         for cb in list(self.listeners):
             cb(resource)
 
@@ -144,9 +140,9 @@ class RBACIndex:
         self._del_rb(key, self.role_bindings.get(key), notify=False)
         self.role_bindings[key] = obj
         ns = (obj.get("metadata") or {}).get("namespace", "")
-        for s in obj.get("subjects") or []:
+        for i, s in enumerate(obj.get("subjects") or []):
             for kind, name in subject_keys(s, ns):
-                self._rb_by_subject.setdefault((ns, kind, name), set()).add(key)
+                self._rb_by_subject.setdefault((ns, kind, name), {}).setdefault(key, i)
         self._changed("rolebindings")
 
     def _del_rb(self, key: str, obj: Obj | None, notify: bool = True) -> None:
@@ -157,7 +153,7 @@ class RBACIndex:
                 for kind, name in subject_keys(s, ns):
                     keys = self._rb_by_subject.get((ns, kind, name))
                     if keys is not None:
-                        keys.discard(key)
+                        keys.pop(key, None)
                         if not keys:
                             del self._rb_by_subject[(ns, kind, name)]
         if notify:
@@ -166,9 +162,9 @@ class RBACIndex:
     def _put_crb(self, key: str, obj: Obj) -> None:
         self._del_crb(key, self.cluster_role_bindings.get(key), notify=False)
         self.cluster_role_bindings[key] = obj
-        for s in obj.get("subjects") or []:
+        for i, s in enumerate(obj.get("subjects") or []):
             for sk in subject_keys(s, ""):
-                self._crb_by_subject.setdefault(sk, set()).add(key)
+                self._crb_by_subject.setdefault(sk, {}).setdefault(key, i)
         self._changed("clusterrolebindings")
 
     def _del_crb(self, key: str, obj: Obj | None, notify: bool = True) -> None:
@@ -178,7 +174,7 @@ class RBACIndex:
                 for sk in subject_keys(s, ""):
                     keys = self._crb_by_subject.get(sk)
                     if keys is not None:
-                        keys.discard(key)
+                        keys.pop(key, None)
                         if not keys:
                             del self._crb_by_subject[sk]
         if notify:
@@ -193,23 +189,25 @@ class RBACIndex:
             role = self.roles.get((namespace, name))
             if role is None:
                 return [], f'role.{GROUP} "{name}" not found'
-            return list(role.get("rules") or []), ""
+            return role.get("rules") or [], ""
         if kind == "ClusterRole":
             cr = self.cluster_roles.get(name)
             if cr is None:
                 return [], f'clusterrole.{GROUP} "{name}" not found'
-            return list(cr.get("rules") or []), ""
+            return cr.get("rules") or [], ""
         return [], f'unsupported role reference kind: "{kind}"'
 
-    def _candidates(self, user: UserInfo, ns: str | None) -> list[str]:
-        keys: set[str] = set()
+    def _candidates(self, user: UserInfo, ns: str | None) -> list[tuple[str, int]]:
+        """(binding key, position of its first subject that is this user), in key order."""
+        found: dict[str, int] = {}
         look = [("user", user.name)] + [("group", g) for g in user.groups]
         for kind, name in look:
-            if ns is None:
-                keys |= self._crb_by_subject.get((kind, name), set())
-            else:
-                keys |= self._rb_by_subject.get((ns, kind, name), set())
-        return sorted(keys)
+            hits = (self._crb_by_subject.get((kind, name)) if ns is None
+                    else self._rb_by_subject.get((ns, kind, name)))
+            for key, pos in (hits or {}).items():
+                if key not in found or pos < found[key]:
+                    found[key] = pos
+        return sorted(found.items())
 
     def visit(self, user: UserInfo, namespace: str) -> Iterator[tuple[Source | None, Obj | None, str]]:
         """(source, rule, "") for every rule that applies to the user in ``namespace``
@@ -218,19 +216,15 @@ class RBACIndex:
         if namespace:
             scopes.append((namespace, self.role_bindings))
         for ns, table in scopes:
-            for key in self._candidates(user, ns):
+            for key, pos in self._candidates(user, ns):
                 binding = table.get(key)
                 if binding is None:
-                    continue
-                subject = next((s for s in binding.get("subjects") or []
-                                if subject_applies(user, s, ns or "")), None)
-                if subject is None:
                     continue
                 rules, err = self.role_ref_rules(binding.get("roleRef") or {}, ns or "")
                 if err:
                     yield None, None, err
                     continue
-                src = Source(binding, subject, ns is None)
+                src = Source(binding, (binding.get("subjects") or [])[pos], ns is None)
                 for r in rules:
                     yield src, r, ""
 
