@@ -35,6 +35,15 @@ EXPECTED = [
     ("coordination.k8s.io", "leases", "Lease", True, (), "leases", ()),
     ("discovery.k8s.io", "endpointslices", "EndpointSlice", True, (), "endpointslices", ()),
     ("events.k8s.io", "events", "Event", True, ("ev",), "events", ()),
+    # create-only reviews (never stored, never listed: no columns)
+    ("authorization.k8s.io", "localsubjectaccessreviews", "LocalSubjectAccessReview", True, (),
+     "localsubjectaccessreviews", ()),
+    ("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False, (),
+     "selfsubjectaccessreviews", ()),
+    ("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False, (),
+     "selfsubjectrulesreviews", ()),
+    ("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview", False, (),
+     "subjectaccessreviews", ()),
 ]
 
 
@@ -48,6 +57,9 @@ class CatalogTests(unittest.TestCase):
             self.assertEqual((r.kind, r.namespaced, r.short_names, r.key_segment, r.categories),
                              (kind, namespaced, shorts, segment, cats), f"{group}/{plural}")
             self.assertEqual(r.singular, kind.lower())
+            self.assertIsNotNone(r.schema, plural)
+            if r.verbs == ("create",):
+                continue
             self.assertTrue(r.columns, plural)
             self.assertEqual(r.columns[0].name if plural != "events" else "Name",
                              "Name")
@@ -56,7 +68,7 @@ class CatalogTests(unittest.TestCase):
 
     def test_group_order_core_first_then_discovery_order(self) -> None:
         self.assertEqual(list(builtin_catalog().groups()),
-                         ["", "apps", "events.k8s.io", "batch", "coordination.k8s.io",
+                         ["", "apps", "events.k8s.io", "authorization.k8s.io", "batch", "coordination.k8s.io",
                           "discovery.k8s.io"])
 
     def test_fresh_catalog_each_call(self) -> None:
