@@ -93,7 +93,7 @@ def as_user(name: str, *groups: str) -> dict[str, Any]:
     return h
 
 
-class RBACServer(ServerTestCase):
+class RBACBase(ServerTestCase):
     async def setUp(self) -> None:  # type: ignore[override]
         tokens = StaticTokens({"alice-token": UserInfo("alice", groups=("system:authenticated",))})
         self.srv = await self.start_server(catalog=rbac_catalog(), authorization_mode=("RBAC",),
@@ -117,6 +117,7 @@ class RBACServer(ServerTestCase):
         key = self.index.key("rolebindings", ns, name)
         self.assertTrue(await eventually(lambda: key in self.index.role_bindings, 5))
 
+class RBACServer(RBACBase):
     async def test_bootstrap_policy_and_aggregation(self) -> None:
         names = self.index.cluster_roles
         for n in ("cluster-admin", "admin", "edit", "view", "system:discovery", "system:basic-user",
@@ -364,3 +365,26 @@ class RBACServer(ServerTestCase):
         finally:
             self.storage.get, self.storage.list = real_get, real_list  # type: ignore[method-assign]
         self.assertEqual((decision, calls), (Decision.ALLOW, []))
+
+
+class ImpersonationGroups(RBACBase):
+    async def test_groups_as_upstream(self) -> None:
+        code, out, _ = await self.call("GET", "/api/v1/namespaces", headers={"Impersonate-Group": "x"})
+        self.assertEqual((code, out["message"]),
+                         (500, "Internal error occurred: requested [{Group  x    }] without impersonating a user"))
+        await self.ok("POST", f"{RBAC}/clusterrolebindings", {
+            "metadata": {"name": "ci-sas"}, "roleRef": {"kind": "ClusterRole", "name": "view",
+                                                       "apiGroup": "rbac.authorization.k8s.io"},
+            "subjects": [{"kind": "Group", "name": "system:serviceaccounts:ci"}]})
+        self.assertTrue(await eventually(lambda: bool(self.index.cluster_roles.get("view", {}).get("rules")), 5))
+        self.assertTrue(await eventually(
+            lambda: self.index.key("clusterrolebindings", "", "ci-sas") in self.index.cluster_role_bindings, 5))
+        sa = {"Impersonate-User": "system:serviceaccount:ci:robot"}
+        code, out, _ = await self.call("GET", "/api/v1/namespaces/z/configmaps", headers=sa)
+        self.assertEqual(code, 200, out)
+        # Groups given replace a service account's own groups.
+        code, out, _ = await self.call("GET", "/api/v1/namespaces/z/configmaps",
+                                       headers={**sa, "Impersonate-Group": "other"})
+        self.assertEqual(code, 403, out)
+        self.assertEqual(out["message"], 'configmaps is forbidden: User "system:serviceaccount:ci:robot" cannot '
+                                         'list resource "configmaps" in API group "" in the namespace "z"')
