@@ -135,3 +135,59 @@ class KubectlAuthz(unittest.TestCase):
         out = s.kubectl("get", "pods", "-n", "nodes-x", "--field-selector=spec.nodeName=n1", "-o", "name",
                         *kubelet).stdout
         self.assertEqual(out.split(), ["pod/p1"])
+
+
+class ClientCertificateIdentities(unittest.TestCase):
+    """The same checks with identities from x509 client certificates over TLS (no impersonation)."""
+
+    def test_kubectl_with_client_certs(self) -> None:
+        import os
+
+        import yaml
+        from cryptography.hazmat.primitives import serialization
+
+        from tests.auth.test_auth import make_cert
+
+        tmp = os.path.abspath(self.mktemp())
+        os.makedirs(tmp)
+        ca = make_cert("test-ca", ca=True)
+        ca_path = os.path.join(tmp, "ca.crt")
+        with open(ca_path, "wb") as f:
+            f.write(ca[0].public_bytes(serialization.Encoding.PEM))
+        s = AuthzServer("--authorization-mode=Node,RBAC", f"--client-ca-file={ca_path}")
+        s.start()
+        self.addCleanup(s.cleanup)
+        users = {"alice": make_cert("alice", ("devs",), issuer=ca),
+                 "kubelet": make_cert("system:node:n1", ("system:nodes",), issuer=ca)}
+        with open(s.kubeconfig) as f:
+            cfg = yaml.safe_load(f)
+        for name, (cert, key) in users.items():
+            cert_path, key_path = os.path.join(tmp, f"{name}.crt"), os.path.join(tmp, f"{name}.key")
+            with open(cert_path, "wb") as f:
+                f.write(cert.public_bytes(serialization.Encoding.PEM))
+            with open(key_path, "wb") as f:
+                f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+            cfg["users"].append({"name": name, "user": {"client-certificate": cert_path, "client-key": key_path}})
+            cfg["contexts"].append({"name": name, "context": {"cluster": "tls", "user": name}})
+        with open(s.kubeconfig, "w") as f:
+            yaml.safe_dump(cfg, f)
+        s.kubectl("create", "namespace", "web")
+        apply(s, role("web", "dev", [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}]),
+              {**binding("web", "dev", "x"), "subjects": [{"kind": "Group", "name": "devs",
+                                                            "apiGroup": "rbac.authorization.k8s.io"}]})
+        self.assertEqual(s.kubectl("get", "configmaps", "-n", "web", context="alice").returncode, 0)
+        p = s.kubectl("get", "configmaps", "-n", "default", context="alice", check=False)
+        self.assertEqual(p.stderr.strip(), 'Error from server (Forbidden): configmaps is forbidden: User "alice" '
+                                           'cannot list resource "configmaps" in API group "" in the namespace '
+                                           '"default"')
+        self.assertEqual(s.kubectl("auth", "can-i", "list", "configmaps", "-n", "web",
+                                   context="alice").stdout.strip(), "yes")
+        s.kubectl("create", "secret", "generic", "other", "-n", "web", "--from-literal=k=v")
+        p = s.kubectl("get", "secret", "other", "-n", "web", context="kubelet", check=False)
+        self.assertIn("no relationship found between node 'n1' and this object", p.stderr)
+        # Anonymous gets only the public-info paths.
+        self.assertEqual(s.kubectl("get", "--raw", "/version", context="tls").returncode, 0)
+        p = s.kubectl("get", "--raw", "/api", context="tls", check=False)
+        self.assertEqual(p.stderr.strip(), 'Error from server (Forbidden): forbidden: User "system:anonymous" '
+                                           'cannot get path "/api"')
