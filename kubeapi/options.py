@@ -48,7 +48,7 @@ DEFAULT_ADMISSION_PLUGINS = (
 DEFAULT_CERT_DIR = "/var/run/kubernetes"
 BOOL_FLAGS = ("anonymous-auth",)
 FILE_FLAGS = ("tls-cert-file", "tls-private-key-file", "client-ca-file", "etcd-cafile",
-              "etcd-certfile", "etcd-keyfile")
+              "etcd-certfile", "etcd-keyfile", "authorization-webhook-config-file")
 
 def parse_bool(text: str) -> bool:
     """Go's strconv.ParseBool spellings."""
@@ -248,6 +248,16 @@ class Options(usage.Options):
          _one_of("storage-media-type", STORAGE_MEDIA_TYPES)],
         ["data-dir", None, "./data", "Directory of the embedded store."],
         ["authorization-mode", None, "AlwaysAllow", "Comma-separated authorizers, in order."],
+        ["authorization-webhook-config-file", None, None,
+         "Kubeconfig of the SubjectAccessReview webhook (--authorization-mode=Webhook)."],
+        ["authorization-webhook-version", None, "v1", "authorization.k8s.io version sent to the webhook.",
+         _one_of("authorization-webhook-version", ("v1", "v1beta1"))],
+        ["authorization-webhook-cache-authorized-ttl", None, 300.0,
+         "How long to cache allowed webhook answers (e.g. 5m0s).",
+         _duration("authorization-webhook-cache-authorized-ttl")],
+        ["authorization-webhook-cache-unauthorized-ttl", None, 30.0,
+         "How long to cache other webhook answers (e.g. 30s).",
+         _duration("authorization-webhook-cache-unauthorized-ttl")],
         ["anonymous-auth", None, True, "Serve unauthenticated requests as system:anonymous.",
          _bool("anonymous-auth")],
         ["enable-admission-plugins", None, "", "Admission plugins to turn on besides the defaults."],
@@ -378,6 +388,10 @@ class Options(usage.Options):
                                        f"(valid: {', '.join(AUTHORIZATION_MODES)})")
         if len(set(modes)) != len(modes):
             raise usage.UsageError("--authorization-mode: a mode may only be given once")
+        if "ABAC" in modes:
+            raise usage.UsageError("--authorization-mode: ABAC is not supported by kubeapi")
+        if "Webhook" in modes and not self["authorization-webhook-config-file"]:
+            raise usage.UsageError("--authorization-mode=Webhook requires --authorization-webhook-config-file")
         self["authorization-mode"] = modes
         for flag in ("enable-admission-plugins", "disable-admission-plugins"):
             names = _split(self[flag])

@@ -96,7 +96,10 @@ class KubeAPIService(MultiService):
             self.storage, service_cidr=options["service-cluster-ip-range"].split(",")[0],
             node_ports=options.node_port_range(), prefix=options["etcd-prefix"])
         self.tls = self._make_tls()
-        self.apiserver = self._make_apiserver()
+        try:
+            self.apiserver = self._make_apiserver()
+        except ValueError as e:  # an authorizer that cannot be built (bad webhook kubeconfig, ...)
+            raise SystemExit(f"kubeapi: --authorization-mode: {e}") from None
         self.sites = {
             "secure": make_site(StartingResource()),
             "insecure": make_site(StartingResource()),
@@ -171,6 +174,12 @@ class KubeAPIService(MultiService):
             client_ca_file=o["client-ca-file"],
             min_request_timeout=float(o["min-request-timeout"]),
             storage_media_type=o["storage-media-type"],
+            authorization_options={
+                "webhook-config-file": o["authorization-webhook-config-file"],
+                "webhook-version": o["authorization-webhook-version"],
+                "webhook-cache-authorized-ttl": o["authorization-webhook-cache-authorized-ttl"],
+                "webhook-cache-unauthorized-ttl": o["authorization-webhook-cache-unauthorized-ttl"],
+            },
         )
         server.add_health_check("etcd", self.storage.healthy)
         return server
@@ -211,6 +220,8 @@ class KubeAPIService(MultiService):
                 await method()
         for svc in self._storage_services:
             svc.startService()
+        # Authorizer state (RBAC bootstrap policy and index, the node graph) before serving.
+        await self.apiserver.start_lifecycle()
         self.sites["secure"].resource = self.apiserver.resource(secure=True)
         if "insecure" in self.ports:
             self.sites["insecure"].resource = self.apiserver.resource(secure=False)
@@ -255,6 +266,7 @@ class KubeAPIService(MultiService):
             except Exception:
                 log.failure("stopping {name}", name=getattr(c, "name", c))
         self.controllers = []
+        self.apiserver.stop_lifecycle()
         for name in list(self.ports):
             port = self.ports.pop(name)
             try:

@@ -39,6 +39,7 @@ class Attributes:
     resource: str = ""
     subresource: str = ""
     name: str = ""
+    field_selector: str = ""  # the request's raw fieldSelector (Node authorizer: spec.nodeName=...)
 
 
 class Authorizer(Protocol):
@@ -77,13 +78,32 @@ class Union:
 
     async def authorize(self, attrs: Attributes) -> tuple[Decision, str]:
         reasons: list[str] = []
+        errors: list[str] = []
         for a in self.authorizers:
-            decision, reason = await a.authorize(attrs)
+            try:
+                decision, reason = await a.authorize(attrs)
+            except Exception as e:  # e.g. a webhook that cannot be reached: the next may allow
+                log.warning("authorizer %s failed: %s", type(a).__name__, e)
+                errors.append(str(e) or type(e).__name__)
+                continue
             if decision is not Decision.NO_OPINION:
                 return decision, reason
             if reason:
                 reasons.append(reason)
-        return Decision.NO_OPINION, ", ".join(reasons)
+        if errors:
+            raise EvaluationError(errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]",
+                                  "\n".join(reasons))
+        return Decision.NO_OPINION, "\n".join(reasons)
+
+
+class EvaluationError(StatusError):
+    """No authorizer allowed and at least one failed: upstream answers 500."""
+
+    def __init__(self, error: str, reason: str = "") -> None:
+        super().__init__(500, "InternalError", f"Internal error occurred: {error}",
+                         {"causes": [{"message": error}]})
+        self.error = error
+        self.reason = reason
 
 
 # mode name -> factory(apiserver) -> Authorizer.  Other modules add "RBAC", "Node", "Webhook".
@@ -93,16 +113,29 @@ AUTHORIZER_FACTORIES: dict[str, Callable[[Any], Authorizer]] = {
 }
 
 
+# Modules that register a mode in AUTHORIZER_FACTORIES when imported.
+MODE_MODULES = {"RBAC": "kubeapi.auth.rbac.authorizer", "Node": "kubeapi.auth.node",
+                "Webhook": "kubeapi.auth.webhook_authz"}
+
+
 def build_authorizer(modes: Sequence[str], server: Any = None) -> Authorizer:
     """The chain for ``--authorization-mode``: privileged groups first, then each mode."""
+    import importlib
+
     chain: list[Authorizer] = [PrivilegedGroups()]
+    for mode in modes:
+        if mode in MODE_MODULES and mode not in AUTHORIZER_FACTORIES:
+            importlib.import_module(MODE_MODULES[mode])
     for mode in modes:
         factory = AUTHORIZER_FACTORIES.get(mode)
         if factory is None:
-            log.warning("authorization mode %r is not available; it will have no opinion", mode)
-            continue
+            raise ValueError(f"authorization mode {mode!r} is not supported")
         chain.append(factory(server))
     return Union(chain)
+
+
+def _sanitize(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def forbidden_error(attrs: Attributes, reason: str = "") -> StatusError:
@@ -115,6 +148,7 @@ def forbidden_error(attrs: Attributes, reason: str = "") -> StatusError:
         msg = f'User "{user}" cannot {attrs.verb} resource "{res}" in API group "{attrs.api_group}" {where}'
     else:
         msg = f'User "{user}" cannot {attrs.verb} path "{attrs.path}"'
+    msg = _sanitize(msg)
     if reason:
         msg += ": " + reason
     if attrs.is_resource_request and attrs.resource:

@@ -59,6 +59,7 @@ class APIServer:
         store_factory: StoreFactory | None = None,
         clock: IReactorTime | None = None,
         storage_media_type: str = "application/json",
+        authorization_options: dict[str, Any] | None = None,
     ) -> None:
         # Attributes other components read: catalog, storage, allocators (HookContext),
         # health_checks (name -> async check) and post_start_hooks (name -> done?).
@@ -87,21 +88,30 @@ class APIServer:
         podhandlers.install(self)
         self._openapi: Any = None
         self._openapi_stamp: tuple[int, ...] = ()
+        if clock is None:
+            from twisted.internet import reactor
+
+            clock = reactor  # type: ignore[assignment]
+        self.clock: IReactorTime = clock  # type: ignore[assignment]
         ca = []
         if client_ca_file:
             with open(client_ca_file, "rb") as f:  # startup only, never in a request path
                 ca = load_ca_bundle(f.read())
         self.authenticator = RequestAuthenticator(client_ca=ca, tokens=list(token_authenticators),
                                                   anonymous=anonymous_auth)
+        # Authorizers that keep state (RBAC, Node, Webhook) register start/stop here; the
+        # service runs the starts before the secure port serves and the stops at shutdown.
+        self.lifecycle: list[tuple[str, Callable[[], Awaitable[None]], Callable[[], None]]] = []
+        self.authorization_options: dict[str, Any] = dict(authorization_options or {})
+        self.rbac: Any = None  # the RBACAuthorizer when RBAC is a mode (reviews, escalation)
+        self._create_handlers: dict[tuple[str, str], SubresourceHandler] = {}
         self.authorizer: Authorizer = build_authorizer(authorization_mode, self)
+        from kubeapi.auth import reviews
+
+        reviews.install(self)
         self.inflight = InFlightLimiter(max_requests_inflight, max_mutating_requests_inflight)
         self.audit: AuditRecorder = audit or NoopRecorder()
         self.metrics = Metrics()
-        if clock is None:
-            from twisted.internet import reactor
-
-            clock = reactor  # type: ignore[assignment]
-        self.clock: IReactorTime = clock  # type: ignore[assignment]
 
     # ------------------------------------------------------------------ stores
 
@@ -128,6 +138,28 @@ class APIServer:
     def add_subresource_handler(self, plural: str, subresource: str, handler: SubresourceHandler) -> None:
         """Serve ``<plural>/<subresource>`` (any group) with a dedicated handler."""
         self._subresource_handlers[(plural, subresource)] = handler
+
+    def add_lifecycle(self, name: str, start: Callable[[], Awaitable[None]], stop: Callable[[], None]) -> None:
+        self.lifecycle.append((name, start, stop))
+
+    async def start_lifecycle(self) -> None:
+        for _name, start, _stop in self.lifecycle:
+            await start()
+
+    def stop_lifecycle(self) -> None:
+        for name, _start, stop in reversed(self.lifecycle):
+            try:
+                stop()
+            except Exception:
+                log.exception("stopping %s", name)
+
+    def add_create_handler(self, group: str, plural: str, handler: SubresourceHandler) -> None:
+        """Serve POST on ``<group>/<plural>`` with a handler instead of the generic store
+        (create-only virtual resources: the access and rules reviews)."""
+        self._create_handlers[(group, plural)] = handler
+
+    def create_handler(self, rdef: ResourceDef) -> SubresourceHandler | None:
+        return self._create_handlers.get((rdef.group, rdef.plural))
 
     def has_subresource_handler(self, rdef: ResourceDef, subresource: str) -> bool:
         return (rdef.plural, subresource) in self._subresource_handlers

@@ -124,6 +124,9 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         raise not_found_resource()
     if sub and server.has_subresource_handler(rdef, sub):
         return await server.subresource_handler(rdef, sub)(server, ctx, rdef)
+    create_handler = server.create_handler(rdef) if not sub and verb == "create" else None
+    if create_handler is not None:
+        return await create_handler(server, ctx, rdef)
 
     if verb == "create" and not sub and rdef.group == "" and rdef.plural == "bindings":
         from kubeapi.server import podhandlers

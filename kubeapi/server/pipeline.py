@@ -57,7 +57,7 @@ async def authorize(server: APIServer, ctx: RequestContext) -> None:
     attrs = Attributes(user=ctx.user, verb=i.verb, is_resource_request=i.is_resource_request,
                        path=ctx.path, namespace=i.namespace, api_group=i.api_group,
                        api_version=i.api_version, resource=i.resource, subresource=i.subresource,
-                       name=i.name)
+                       name=i.name, field_selector=ctx.param("fieldSelector"))
     decision, reason = await server.authorizer.authorize(attrs)
     if decision is not Decision.ALLOW:
         raise forbidden_error(attrs, reason)
