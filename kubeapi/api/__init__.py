@@ -8,10 +8,10 @@ resources by name, the preferred version first.
 
 from __future__ import annotations
 
-from kubeapi.api import apps, batch, coordination, core, discovery, events
+from kubeapi.api import apps, authentication, batch, coordination, core, discovery, events
 from kubeapi.api.types import Catalog, ResourceDef
 
-GROUP_MODULES = (core, apps, events, batch, coordination, discovery)
+GROUP_MODULES = (core, apps, events, authentication, batch, coordination, discovery)
 
 
 def builtin_resources() -> list[ResourceDef]:
