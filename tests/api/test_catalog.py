@@ -35,6 +35,8 @@ EXPECTED = [
     ("coordination.k8s.io", "leases", "Lease", True, (), "leases", ()),
     ("discovery.k8s.io", "endpointslices", "EndpointSlice", True, (), "endpointslices", ()),
     ("events.k8s.io", "events", "Event", True, ("ev",), "events", ()),
+    ("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview", False, (), "selfsubjectreviews", ()),
+    ("authentication.k8s.io", "tokenreviews", "TokenReview", False, (), "tokenreviews", ()),
 ]
 
 
@@ -56,7 +58,7 @@ class CatalogTests(unittest.TestCase):
 
     def test_group_order_core_first_then_discovery_order(self) -> None:
         self.assertEqual(list(builtin_catalog().groups()),
-                         ["", "apps", "events.k8s.io", "batch", "coordination.k8s.io",
+                         ["", "apps", "events.k8s.io", "authentication.k8s.io", "batch", "coordination.k8s.io",
                           "discovery.k8s.io"])
 
     def test_fresh_catalog_each_call(self) -> None:
