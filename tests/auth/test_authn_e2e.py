@@ -305,6 +305,11 @@ class ServiceAccountTests(unittest.TestCase):
         self.assertEqual(claims["kubernetes.io"]["pod"]["name"], "p")
         me = self.w.whoami(self.w.token_kubeconfig(token))
         self.assertEqual(me["extra"]["authentication.kubernetes.io/pod-name"], ["p"])
+        # kubelet's projected-token request (3607 s) is extended to a year, warning after 3607 s
+        projected = self._token("--bound-object-kind=Pod", "--bound-object-name=p", "--duration=3607s")
+        _, pc = jwt.unverified_claims(projected)
+        self.assertEqual((pc["exp"] - pc["iat"], pc["kubernetes.io"]["warnafter"] - pc["iat"]),
+                         (365 * 24 * 3600, 3607))
         self.w.server.kubectl("-n", self.ns, "delete", "pod", "p", "--grace-period=0", "--force", "--wait=false")
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and self.w.curl("/api", token=token)[0] == 200:

@@ -53,6 +53,12 @@ PARAMETERS: list[list[Any]] = [
     ["service-account-max-token-expiration", None, 0.0, "Longest TokenRequest expiration (0 = no limit).",
      _duration("service-account-max-token-expiration")],
     ["service-account-jwks-uri", None, "", "jwks_uri in /.well-known/openid-configuration."],
+    ["service-account-extend-token-expiration", None, True,
+     "Pod-bound tokens asked for 3607 s (kubelet's projected tokens) stay valid for a year, warning after "
+     "the requested time.", _bool("service-account-extend-token-expiration")],
+    ["service-account-lookup", None, True,
+     "Check that service accounts (and bound objects) still exist; always done here.",
+     _bool("service-account-lookup")],
     ["enable-bootstrap-token-auth", None, False, "Accept bootstrap tokens (kube-system secrets).",
      _bool("enable-bootstrap-token-auth")],
     ["authentication-token-webhook-config-file", None, None,
@@ -71,7 +77,7 @@ MULTI_HELP = {
     "service-account-key-file": "PEM public (or private) keys that verify service-account tokens; may be repeated.",
     "service-account-issuer": "Issuer of service-account tokens; may be repeated, the first one signs.",
 }
-BOOL_FLAGS = ("enable-bootstrap-token-auth",)
+BOOL_FLAGS = ("enable-bootstrap-token-auth", "service-account-extend-token-expiration", "service-account-lookup")
 FILE_FLAGS = ("requestheader-client-ca-file", "token-auth-file", "service-account-signing-key-file",
               "authentication-token-webhook-config-file")
 

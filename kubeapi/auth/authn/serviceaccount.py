@@ -31,6 +31,8 @@ SA_GROUPS = "system:serviceaccounts"
 LEEWAY = 60  # seconds, as go-jose's default leeway
 MIN_EXPIRATION = 600
 DEFAULT_EXPIRATION = 3600
+WARN_ONLY_EXPIRATION = 3607  # kubelet's projected tokens: extended to a year when allowed
+EXTENDED_EXPIRATION = 365 * 24 * 3600
 
 LEGACY_NS = "kubernetes.io/serviceaccount/namespace"
 LEGACY_SECRET = "kubernetes.io/serviceaccount/secret.name"
@@ -180,7 +182,8 @@ class TokenIssuer:
     """Signs bound tokens for TokenRequest with --service-account-signing-key-file."""
 
     def __init__(self, issuer: str, key: jwt.PrivateKey, api_audiences: Sequence[str],
-                 max_expiration: int = 0, clock: Any = time.time) -> None:
+                 max_expiration: int = 0, clock: Any = time.time, extend_expiration: bool = True) -> None:
+        self.extend_expiration = extend_expiration
         self.issuer = issuer
         self.key = key
         self.api_audiences = list(api_audiences)
@@ -188,7 +191,7 @@ class TokenIssuer:
         self.clock = clock
 
     def claims(self, sa: dict[str, Any], expiration: int, audiences: list[str],
-               bound: dict[str, dict[str, str]]) -> dict[str, Any]:
+               bound: dict[str, dict[str, str]], warn_after: int = 0) -> dict[str, Any]:
         now = int(self.clock())
         meta = sa["metadata"]
         k8s: dict[str, Any] = {"namespace": meta["namespace"]}
@@ -196,6 +199,8 @@ class TokenIssuer:
             if kind in bound:
                 k8s[kind] = bound[kind]
         k8s["serviceaccount"] = {"name": meta["name"], "uid": meta.get("uid", "")}
+        if warn_after:
+            k8s["warnafter"] = now + warn_after
         return {"aud": audiences, "exp": now + expiration, "iat": now, "iss": self.issuer,
                 "jti": str(uuid.uuid4()), "kubernetes.io": k8s, "nbf": now,
                 "sub": username(meta["namespace"], meta["name"])}
@@ -284,7 +289,11 @@ async def token_request(server: Any, ctx: RequestContext, rdef: ResourceDef) -> 
         ctx.add_warning(f"requested expiration of {expiration} seconds shortened to {issuer.max_expiration} seconds")
         expiration = issuer.max_expiration
     now = issuer.clock()
-    claims = issuer.claims(sa, expiration, audiences, bound)
+    exp, warn_after = expiration, 0
+    if (issuer.extend_expiration and "pod" in bound and expiration == WARN_ONLY_EXPIRATION
+            and set(audiences) <= set(issuer.api_audiences)):
+        exp, warn_after = EXTENDED_EXPIRATION, expiration
+    claims = issuer.claims(sa, exp, audiences, bound, warn_after)
     token = issuer.sign(claims)
     out_spec: dict[str, Any] = {"audiences": audiences, "expirationSeconds": expiration}
     out_spec["boundObjectRef"] = ref if ref else None

@@ -130,7 +130,8 @@ def install(server: Any, o: Any, p: pki.PKI, reactor: Any = None) -> list[Any]:
     server.api_audiences = audiences
     if signing is not None:
         server.token_issuer = TokenIssuer(issuers[0], signing, audiences,
-                                          max_expiration=int(o["service-account-max-token-expiration"]))
+                                          max_expiration=int(o["service-account-max-token-expiration"]),
+                                          extend_expiration=bool(o["service-account-extend-token-expiration"]))
     if keys and issuers[0].startswith("https://"):
         _serve_discovery(server, o, issuers[0], keys)
     server.extension_auth = (client_ca, request_header)
