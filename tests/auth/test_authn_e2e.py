@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from twisted.trial import unittest
 
@@ -38,8 +39,7 @@ class _World:
         self.front_ca = pki.make_ca("front-proxy-ca")
         self.front_ca_file = os.path.join(self.dir, "front-proxy-ca.crt")
         with open(self.front_ca_file, "wb") as f:
-            f.write(self.front_ca[0].public_bytes(__import__("cryptography.hazmat.primitives.serialization",
-                                                             fromlist=["Encoding"]).Encoding.PEM))
+            f.write(self.front_ca[0].public_bytes(serialization.Encoding.PEM))
         self.front_ok = sup.client_cert(self.dir, "front-proxy-client", self.front_ca, "front-proxy-client")
         self.front_bad = sup.client_cert(self.dir, "front-other", self.front_ca, "someone-else")
         tokens = os.path.join(self.dir, "tokens.csv")
@@ -179,8 +179,6 @@ class X509Tests(unittest.TestCase):
     def test_wrong_server_ca_fails_verification(self) -> None:
         other = pki.make_ca("other")
         path = os.path.join(self.w.dir, "other-ca.crt")
-        from cryptography.hazmat.primitives import serialization
-
         with open(path, "wb") as f:
             f.write(other[0].public_bytes(serialization.Encoding.PEM))
         _, _, rc = self.w.curl("/api", cacert=path, cert=self.w.admin)
@@ -519,8 +517,6 @@ class TLSOptionsTests(unittest.TestCase):
         sni_ca = pki.make_ca("sni-ca")
         cert, key = pki.issue(sni_ca, "other", server_names=["other.example"])
         sni = sup.write_pair(tmp, "other", cert, key)
-        from cryptography.hazmat.primitives import serialization
-
         sni_ca_file = os.path.join(tmp, "sni-ca.crt")
         with open(sni_ca_file, "wb") as f:
             f.write(sni_ca[0].public_bytes(serialization.Encoding.PEM))
