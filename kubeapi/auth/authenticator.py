@@ -89,6 +89,29 @@ def chain_error(cert: x509.Certificate, roots: Sequence[x509.Certificate],
     return "x509: too many intermediates"
 
 
+_VERIFIED: dict[tuple[bytes, tuple[int, ...]], tuple[float, str | None]] = {}
+_CACHE_SECONDS = 60.0
+
+
+def cached_chain_error(cert: x509.Certificate, roots: Sequence[x509.Certificate],
+                       intermediates: Sequence[x509.Certificate] = ()) -> str | None:
+    """chain_error, remembered for a minute per (certificate, CA bundle): a keep-alive client
+    presents the same certificate on every request.  A reloaded bundle is a new list, so a
+    new key; a result is never kept past the leaf's expiry."""
+    import time
+
+    key = (cert.signature + b"".join(c.signature for c in intermediates), tuple(id(r) for r in roots))
+    now = time.time()
+    hit = _VERIFIED.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    err = chain_error(cert, roots, intermediates)
+    if len(_VERIFIED) > 2048:
+        _VERIFIED.clear()
+    _VERIFIED[key] = (min(now + _CACHE_SECONDS, cert.not_valid_after_utc.timestamp()), err)
+    return err
+
+
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(issuer)
@@ -162,7 +185,7 @@ class RequestAuthenticator:
                 return with_authenticated_group(user)
         ca = _source(self.client_ca)
         if chain and ca is not None:
-            err = chain_error(chain[0], ca.certs(), chain[1:])
+            err = cached_chain_error(chain[0], ca.certs(), chain[1:])
             if err is None:
                 user = user_from_cert(chain[0])
                 if user is not None:

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 import orjson
 from cryptography import x509
 
-from kubeapi.auth.authenticator import CertificateSource, TokenError, chain_error, common_name
+from kubeapi.auth.authenticator import CertificateSource, TokenError, cached_chain_error, common_name
 from kubeapi.auth.user import UserInfo
 from kubeapi.errors import StatusError
 
@@ -44,7 +44,7 @@ class RequestHeaderAuthenticator:
     def authenticate(self, chain: Sequence[x509.Certificate], request: Any) -> UserInfo | None:
         if not chain:
             return None
-        err = chain_error(chain[0], self.ca.certs(), chain[1:])
+        err = cached_chain_error(chain[0], self.ca.certs(), chain[1:])
         if err is not None:
             raise TokenError(f"verifying certificate {chain[0].subject.rfc4514_string()} failed: {err}")
         cn = common_name(chain[0])
