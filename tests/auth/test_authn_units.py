@@ -147,3 +147,26 @@ class UnionTests(unittest.TestCase):
             self.assertEqual((user_, errors), (None, []))
 
         return defer.ensureDeferred(go())
+
+
+class GivenServingCertTests(unittest.TestCase):
+    def test_kubeconfig_trusts_the_given_chain_root(self) -> None:
+        import yaml
+        from cryptography.hazmat.primitives import serialization
+
+        d = tempfile.mkdtemp()
+        own = pki.make_ca("their-ca")
+        cert, key = pki.issue(own, "srv", server_names=["127.0.0.1"])
+        tls = os.path.join(d, "tls.crt")
+        with open(tls, "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM) + own[0].public_bytes(serialization.Encoding.PEM))
+        certs = os.path.join(d, "certs")
+        result = pki.bootstrap(certs, serving_names=None, make_clients=True, make_sa_keys=False,
+                               server="https://127.0.0.1:6443", admin_kubeconfig="", tls_cert_file=tls)
+        self.assertEqual(result.tls_cert_file, "")
+        self.assertFalse(os.path.exists(os.path.join(certs, "apiserver.crt")))
+        doc = yaml.safe_load(open(os.path.join(certs, "admin.kubeconfig")))
+        import base64
+
+        self.assertEqual(base64.b64decode(doc["clusters"][0]["cluster"]["certificate-authority-data"]),
+                         own[0].public_bytes(serialization.Encoding.PEM))

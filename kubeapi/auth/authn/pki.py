@@ -258,9 +258,12 @@ def kubeconfig(server: str, ca_pem: bytes, cert_pem: bytes, key_pem: bytes, user
         return base64.b64encode(b).decode("ascii")
 
     context = f"{user}@{cluster}"
+    cluster_entry: dict[str, str] = {"server": server}
+    if ca_pem:
+        cluster_entry["certificate-authority-data"] = enc(ca_pem)
     doc = {
         "apiVersion": "v1", "kind": "Config", "preferences": {},
-        "clusters": [{"name": cluster, "cluster": {"server": server, "certificate-authority-data": enc(ca_pem)}}],
+        "clusters": [{"name": cluster, "cluster": cluster_entry}],
         "users": [{"name": user, "user": {"client-certificate-data": enc(cert_pem),
                                           "client-key-data": enc(key_pem)}}],
         "contexts": [{"name": context, "context": {"cluster": cluster, "user": user}}],
@@ -269,8 +272,8 @@ def kubeconfig(server: str, ca_pem: bytes, cert_pem: bytes, key_pem: bytes, user
     return yaml.safe_dump(doc, sort_keys=False).encode("utf-8")
 
 
-def _write_kubeconfig(path: str, server: str, ca_file: str, crt: str, key: str, user: str) -> None:
-    data = kubeconfig(server, _read(ca_file) or b"", _read(crt) or b"", _read(key) or b"", user)
+def _write_kubeconfig(path: str, server: str, ca_pem: bytes, crt: str, key: str, user: str) -> None:
+    data = kubeconfig(server, ca_pem, _read(crt) or b"", _read(key) or b"", user)
     if _read(path) != data:
         write_private(path, data)
 
@@ -282,8 +285,21 @@ def server_url(bind_address: str, port: int) -> str:
     return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
 
 
+def serving_ca_pem(tls_cert_file: str) -> bytes:
+    """What clients should trust for a given --tls-cert-file: the chain's last certificate
+    when it is self-signed (a CA or the certificate itself), else nothing (system roots)."""
+    data = _read(tls_cert_file)
+    try:
+        chain = x509.load_pem_x509_certificates(data or b"")
+    except ValueError:
+        return b""
+    if chain and chain[-1].issuer == chain[-1].subject:
+        return _cert_pem(chain[-1])
+    return b""
+
+
 def bootstrap(cert_dir: str, *, serving_names: list[str] | None, make_clients: bool,
-              make_sa_keys: bool, server: str, admin_kubeconfig: str) -> PKI:
+              make_sa_keys: bool, server: str, admin_kubeconfig: str, tls_cert_file: str = "") -> PKI:
     """Create (or reuse) the pieces the flags left to us; see the module docstring.
     ``serving_names`` None: a --tls-cert-file was given.  Runs once before listening."""
     make_private_dir(cert_dir)
@@ -299,18 +315,19 @@ def bootstrap(cert_dir: str, *, serving_names: list[str] | None, make_clients: b
     if make_sa_keys:
         pki.sa_key_file, pki.sa_signing_key_file = ensure_sa_keys(cert_dir)
     if make_clients and ca is not None:
+        trust = (_read(pki.ca_file) or b"") if serving_names is not None else serving_ca_pem(tls_cert_file)
         base, cn, orgs = ADMIN
         crt, key = ensure_leaf(cert_dir, base, ca, cn, orgs)
-        _write_kubeconfig(os.path.join(cert_dir, "admin.kubeconfig"), server, pki.ca_file, crt, key, cn)
+        _write_kubeconfig(os.path.join(cert_dir, "admin.kubeconfig"), server, trust, crt, key, cn)
         if admin_kubeconfig:
             parent = os.path.dirname(os.path.abspath(admin_kubeconfig))
             os.makedirs(parent, exist_ok=True)
-            _write_kubeconfig(admin_kubeconfig, server, pki.ca_file, crt, key, cn)
+            _write_kubeconfig(admin_kubeconfig, server, trust, crt, key, cn)
             pki.admin_kubeconfig = admin_kubeconfig
         for base, cn, orgs in COMPONENTS:
             crt, key = ensure_leaf(cert_dir, base, ca, cn, orgs)
             path = os.path.join(cert_dir, base + ".kubeconfig")
-            _write_kubeconfig(path, server, pki.ca_file, crt, key, cn)
+            _write_kubeconfig(path, server, trust, crt, key, cn)
             pki.kubeconfigs[base] = path
     return pki
 

@@ -33,7 +33,8 @@ def prepare_pki(o: Any, cert_dir: str, serving_names: list[str]) -> pki.PKI:
             cert_dir, serving_names=None if o["tls-cert-file"] else serving_names,
             make_clients=own_client_ca, make_sa_keys=make_sa,
             server=pki.server_url(o["bind-address"], o["secure-port"]),
-            admin_kubeconfig=admin_kubeconfig_path(o) if own_client_ca else "")
+            admin_kubeconfig=admin_kubeconfig_path(o) if own_client_ca else "",
+            tls_cert_file=o["tls-cert-file"] or "")
     except OSError as e:
         raise SystemExit(f"kubeapi: --cert-dir {cert_dir}: {e}") from None
     if o["tls-cert-file"]:
