@@ -223,7 +223,7 @@ class KubeAPIService(MultiService):
             log.info("Serving insecurely on {addr}", addr=_addr(o["insecure-bind-address"], host.port))
         if self.pki.admin_kubeconfig:
             log.info("Wrote admin kubeconfig to {path} (KUBECONFIG={path} kubectl get ns); component "
-                     "kubeconfigs in {dir}", path=self.pki.admin_kubeconfig, dir=self.pki.cert_dir)
+                     "kubeconfigs in {dir}", path=self.pki.admin_kubeconfig, dir=os.path.abspath(self.pki.cert_dir))
         self._start_controllers()
         self.started.callback(None)
 
