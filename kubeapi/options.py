@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from twisted.python import usage
 
+from kubeapi.auth.authn import flags as authn_flags
 from kubeapi.timefmt import parse_duration
 
 AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "ABAC", "Webhook", "RBAC", "Node")
@@ -46,9 +47,10 @@ DEFAULT_ADMISSION_PLUGINS = (
 )
 
 DEFAULT_CERT_DIR = "/var/run/kubernetes"
-BOOL_FLAGS = ("anonymous-auth",)
+BOOL_FLAGS = ("anonymous-auth", *authn_flags.BOOL_FLAGS)
 FILE_FLAGS = ("tls-cert-file", "tls-private-key-file", "client-ca-file", "etcd-cafile",
-              "etcd-certfile", "etcd-keyfile", "authorization-webhook-config-file")
+              "etcd-certfile", "etcd-keyfile", "authorization-webhook-config-file",
+              *authn_flags.FILE_FLAGS)
 
 def parse_bool(text: str) -> bool:
     """Go's strconv.ParseBool spellings."""
@@ -275,12 +277,15 @@ class Options(usage.Options):
          "How the kubernetes Service's endpoints are kept: lease (every live server), none.",
          _one_of("endpoint-reconciler-type", ENDPOINT_RECONCILER_TYPES)],
         ["v", "v", 0, "Log verbosity.", _log_level],
+        *authn_flags.PARAMETERS,
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.explicit: set[str] = set()  # flags the user gave (file or command line)
         self.config_file: str | None = None
+        for flag in authn_flags.MULTI_FLAGS:
+            self[flag] = []
 
     def opt_log_level(self, value: str) -> None:
         """Same as --v."""
@@ -361,13 +366,16 @@ class Options(usage.Options):
             return []
         if not isinstance(data, dict):
             raise usage.UsageError(f"--config: {path} must be a mapping of flag names to values")
-        known = {p[0] for p in self.optParameters} | {"log-level"}
+        known = {p[0] for p in self.optParameters} | {"log-level", *authn_flags.MULTI_FLAGS}
         args = []
         for key, value in data.items():
             k = str(key)
             if k not in known or k == "config":
                 raise usage.UsageError(f"--config: {path}: unknown key {k!r}")
             if value is None:
+                continue
+            if k in authn_flags.MULTI_FLAGS:
+                args += [f"--{k}={v}" for v in (value if isinstance(value, list) else [value])]
                 continue
             if isinstance(value, bool):
                 text = "true" if value else "false"
@@ -425,6 +433,10 @@ class Options(usage.Options):
                 self["advertise-address"] = default_advertise_address()
         if self["secure-port"] == self["insecure-port"]:
             raise usage.UsageError("--secure-port and --insecure-port must differ")
+        try:
+            authn_flags.check(self)
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
 
     # Derived values other modules read.
     def service_cidrs(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -438,6 +450,17 @@ class Options(usage.Options):
         on = set(DEFAULT_ADMISSION_PLUGINS) | set(self["enable-admission-plugins"])
         on -= set(self["disable-admission-plugins"])
         return [p for p in ADMISSION_PLUGINS if p in on]
+
+
+def _multi(flag: str) -> Callable[[Options, str], None]:
+    def opt(self: Options, value: str) -> None:
+        self[flag] = [*self[flag], value]
+    opt.__doc__ = authn_flags.MULTI_HELP[flag]
+    return opt
+
+
+for _flag in authn_flags.MULTI_FLAGS:
+    setattr(Options, "opt_" + _flag.replace("-", "_"), _multi(_flag))
 
 
 def _first_line(text: str) -> str:

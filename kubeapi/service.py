@@ -131,7 +131,9 @@ class KubeAPIService(MultiService):
 
         data_dir = o["data-dir"]
         try:
-            os.makedirs(data_dir, exist_ok=True)
+            from kubeapi.auth.authn.pki import make_private_dir
+
+            make_private_dir(data_dir)
         except OSError as e:
             raise SystemExit(f"kubeapi: --data-dir {data_dir}: {e.strerror}") from None
         interval = o["etcd-compaction-interval"]
@@ -139,20 +141,18 @@ class KubeAPIService(MultiService):
                                 compaction_interval=interval if interval > 0 else 0, reactor=self.reactor)
         return storage, []
 
-    def _make_tls(self) -> certs.ServerTLSContextFactory:
+    def _make_tls(self) -> Any:
+        """The first-start PKI (kubeapi.auth.authn.pki) and the serving TLS (kubeapi.server.tls)."""
+        from kubeapi.auth.authn import setup
+
         o = self.options
-        cert_file, key_file = o["tls-cert-file"], o["tls-private-key-file"]
-        if not cert_file:
-            try:
-                cert_dir = certs.usable_cert_dir(o["cert-dir"], explicit=o["cert-dir"] != DEFAULT_CERT_DIR)
-            except OSError as e:
-                raise SystemExit(f"kubeapi: --cert-dir {o['cert-dir']}: {e}") from None
-            names = certs.serving_names(o["advertise-address"], self.allocators.first_service_ip())
-            cert_file, key_file = certs.ensure_self_signed(cert_dir, names)
         try:
-            return certs.ServerTLSContextFactory(cert_file, key_file, o["client-ca-file"])
-        except Exception as e:
-            raise SystemExit(f"kubeapi: cannot use serving certificate {cert_file}: {e}") from None
+            cert_dir = certs.usable_cert_dir(o["cert-dir"], explicit=o["cert-dir"] != DEFAULT_CERT_DIR)
+        except OSError as e:
+            raise SystemExit(f"kubeapi: --cert-dir {o['cert-dir']}: {e}") from None
+        names = certs.serving_names(o["advertise-address"], self.allocators.first_service_ip())
+        self.pki = setup.prepare_pki(o, cert_dir, names)
+        return setup.build_tls(o, self.pki)
 
     def _make_apiserver(self) -> Any:
         from kubeapi.server.apiserver import APIServer
@@ -171,7 +171,6 @@ class KubeAPIService(MultiService):
             request_timeout=o["request-timeout"],
             max_requests_inflight=o["max-requests-inflight"],
             max_mutating_requests_inflight=o["max-mutating-requests-inflight"],
-            client_ca_file=o["client-ca-file"],
             min_request_timeout=float(o["min-request-timeout"]),
             storage_media_type=o["storage-media-type"],
             authorization_options={
@@ -182,6 +181,9 @@ class KubeAPIService(MultiService):
             },
         )
         server.add_health_check("etcd", self.storage.healthy)
+        from kubeapi.auth.authn import setup
+
+        self.reloadable = [self.tls, *setup.install(server, o, self.pki, self.reactor)]
         return server
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -230,6 +232,9 @@ class KubeAPIService(MultiService):
         if "insecure" in self.ports:
             host = self.ports["insecure"].getHost()
             log.info("Serving insecurely on {addr}", addr=_addr(o["insecure-bind-address"], host.port))
+        if self.pki.admin_kubeconfig:
+            log.info("Wrote admin kubeconfig to {path} (KUBECONFIG={path} kubectl get ns); component "
+                     "kubeconfigs in {dir}", path=self.pki.admin_kubeconfig, dir=os.path.abspath(self.pki.cert_dir))
         self._start_controllers()
         self.started.callback(None)
 
@@ -251,6 +256,11 @@ class KubeAPIService(MultiService):
         self.controllers = [bootstrap, namespaces]
         for c in self.controllers:
             c.startService()
+        from kubeapi.auth.authn import setup
+
+        self.reloader = setup.start_reloader(self.reloadable, self.reactor)
+        self.configmap_publisher = setup.ConfigMapPublisher(self.apiserver, o, self.reactor)
+        self.configmap_publisher.start()
 
     def stopService(self) -> Deferred[None]:
         return Deferred.fromCoroutine(self._stop())
@@ -267,6 +277,9 @@ class KubeAPIService(MultiService):
                 log.failure("stopping {name}", name=getattr(c, "name", c))
         self.controllers = []
         self.apiserver.stop_lifecycle()
+        for stoppable in (getattr(self, "reloader", None), getattr(self, "configmap_publisher", None)):
+            if stoppable is not None and getattr(stoppable, "running", True):
+                stoppable.stop()
         for name in list(self.ports):
             port = self.ports.pop(name)
             try:

@@ -229,7 +229,9 @@ class TwistdTests(unittest.TestCase):
                        f"--data-dir={os.path.join(self.tmp, 'data')}", f"--cert-dir={cert_dir}")
         code, _ = self._wait_ready(p, f"http://127.0.0.1:{insecure}/readyz")
         self.assertEqual(code, 200)
-        ctx = ssl.create_default_context(cafile=os.path.join(cert_dir, "apiserver.crt"))
+        ctx = ssl.create_default_context(cafile=os.path.join(cert_dir, "ca.crt"))  # the generated cluster CA
+        # AlwaysAllow turns anonymous off (as upstream): the generated admin certificate it is.
+        ctx.load_cert_chain(os.path.join(cert_dir, "admin.crt"), os.path.join(cert_dir, "admin.key"))
         code, body = self._wait_ready(p, f"https://127.0.0.1:{secure}/readyz?verbose", context=ctx)
         self.assertEqual(code, 200)
         self.assertIn("poststarthook/bootstrap-controller ok", body)

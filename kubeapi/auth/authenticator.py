@@ -1,10 +1,13 @@
-"""Authentication: who sent the request.
+"""Authentication: who sent the request — upstream's union, first that answers wins.
 
-Order as upstream's union: TLS client certificate (verified against the client CA),
-then bearer tokens through the pluggable token authenticators, then anonymous if
-enabled.  A presented token that no configured authenticator accepts is a 401 even when
-anonymous access is on (upstream's fail-on-error union); with no token authenticators at
-all, tokens are not looked at.
+Order as kube-apiserver builds it: request header (front proxy), x509 client certificate,
+then bearer tokens through the token authenticators (token file, service accounts,
+bootstrap tokens, webhook).  Each authenticator says "this is user U", "not mine", or
+"these are bad credentials".  Any bad credential with no success is a 401 — never a fall
+back to anonymous; only a request that carries no credentials at all becomes
+``system:anonymous`` (when --anonymous-auth).  A bearer token that no token authenticator
+accepts is bad; with no token authenticators configured, tokens are not looked at.
+Every authenticated user is also in ``system:authenticated``.
 """
 
 from __future__ import annotations
@@ -19,17 +22,26 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kubeapi.auth.user import ANONYMOUS, UserInfo
-from kubeapi.errors import StatusError, unauthorized
+from kubeapi.errors import unauthorized
 
 log = logging.getLogger(__name__)
 
 AUTHENTICATED = "system:authenticated"
 
 
+class TokenError(Exception):
+    """The token is one of ours but not valid (expired, revoked, its object is gone)."""
+
+
 class TokenAuthenticator(Protocol):
     async def authenticate_token(self, token: str) -> UserInfo | None:
-        """The user for this token, or None if it is not one of ours."""
+        """The user for this token, None if it is not one of ours; raise TokenError when it
+        is ours and invalid."""
         ...
+
+
+class CertificateSource(Protocol):
+    def certs(self) -> list[x509.Certificate]: ...
 
 
 def load_ca_bundle(pem: bytes) -> list[x509.Certificate]:
@@ -44,27 +56,60 @@ def verify_client_cert(cert: x509.Certificate, roots: Sequence[x509.Certificate]
                        intermediates: Sequence[x509.Certificate] = ()) -> bool:
     """True when ``cert`` chains (directly or through intermediates) to a root, every link
     is in its validity window, and the leaf may be used for client auth."""
+    return chain_error(cert, roots, intermediates) is None
+
+
+def chain_error(cert: x509.Certificate, roots: Sequence[x509.Certificate],
+                intermediates: Sequence[x509.Certificate] = ()) -> str | None:
+    """None when the chain verifies, else why not (in Go's x509 words)."""
     now = _now()
     try:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         if ExtendedKeyUsageOID.CLIENT_AUTH not in eku and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in eku:
-            return False
+            return "x509: certificate specifies an incompatible key usage"
     except x509.ExtensionNotFound:
         pass
     current = cert
     pool = list(intermediates)
     for _depth in range(8):
         if not (current.not_valid_before_utc <= now <= current.not_valid_after_utc):
-            return False
+            return "x509: certificate has expired or is not yet valid"
         for root in roots:
             if root.subject == current.issuer and _issued_by(current, root):
-                return root.not_valid_before_utc <= now <= root.not_valid_after_utc
+                if root.not_valid_before_utc <= now <= root.not_valid_after_utc:
+                    return None
+                return "x509: certificate has expired or is not yet valid"
+        if any(current == r for r in roots):
+            return None
         parent = next((c for c in pool if c.subject == current.issuer and _issued_by(current, c)), None)
         if parent is None:
-            return False
+            return "x509: certificate signed by unknown authority"
         pool.remove(parent)
         current = parent
-    return False
+    return "x509: too many intermediates"
+
+
+_VERIFIED: dict[tuple[bytes, tuple[int, ...]], tuple[float, str | None]] = {}
+_CACHE_SECONDS = 60.0
+
+
+def cached_chain_error(cert: x509.Certificate, roots: Sequence[x509.Certificate],
+                       intermediates: Sequence[x509.Certificate] = ()) -> str | None:
+    """chain_error, remembered for a minute per (certificate, CA bundle): a keep-alive client
+    presents the same certificate on every request.  A reloaded bundle is a new list, so a
+    new key; a result is never kept past the leaf's expiry."""
+    import time
+
+    key = (cert.signature + b"".join(c.signature for c in intermediates), tuple(id(r) for r in roots))
+    now = time.time()
+    hit = _VERIFIED.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    err = chain_error(cert, roots, intermediates)
+    if len(_VERIFIED) > 2048:
+        _VERIFIED.clear()
+    _VERIFIED[key] = (min(now + _CACHE_SECONDS, cert.not_valid_after_utc.timestamp()), err)
+    return err
 
 
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -75,13 +120,18 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
         return False
 
 
+def common_name(cert: x509.Certificate) -> str:
+    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(cns[0].value) if cns else ""
+
+
 def user_from_cert(cert: x509.Certificate) -> UserInfo | None:
     """CN is the user name, each O a group (upstream's CommonNameUserConversion)."""
-    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    if not cns:
+    cn = common_name(cert)
+    if not cn:
         return None
     groups = tuple(str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME))
-    return UserInfo(str(cns[0].value), groups=groups)
+    return UserInfo(cn, groups=groups)
 
 
 def with_authenticated_group(user: UserInfo) -> UserInfo:
@@ -90,49 +140,99 @@ def with_authenticated_group(user: UserInfo) -> UserInfo:
     return replace(user, groups=tuple(user.groups) + (AUTHENTICATED,))
 
 
+class _Fixed:
+    def __init__(self, certs: list[x509.Certificate]) -> None:
+        self._certs = certs
+
+    def certs(self) -> list[x509.Certificate]:
+        return self._certs
+
+
+def _source(ca: Any) -> CertificateSource | None:
+    if ca is None:
+        return None
+    if isinstance(ca, list):
+        return _Fixed(ca) if ca else None
+    return ca  # type: ignore[no-any-return]
+
+
+class RequestAuthenticatorPart(Protocol):
+    """A request-level authenticator (the request header one): user, None, or raise TokenError."""
+
+    def authenticate(self, chain: Sequence[x509.Certificate], request: Any) -> UserInfo | None: ...
+
+
 @dataclass
 class RequestAuthenticator:
-    """Everything authentication needs, configured once per server."""
+    """Everything authentication needs, configured once per server.  ``client_ca`` is a
+    list of certificates or a reloading CABundle."""
 
-    client_ca: list[x509.Certificate] = field(default_factory=list)
+    client_ca: Any = field(default_factory=list)
     tokens: list[TokenAuthenticator] = field(default_factory=list)
     anonymous: bool = True
+    request_header: RequestAuthenticatorPart | None = None
 
-    async def authenticate(self, peer_chain: Sequence[x509.Certificate],
-                           authorization_header: str | None,
-                           verified_leaf: x509.Certificate | None = None) -> UserInfo:
-        """``verified_leaf``: a client certificate the TLS layer already verified against the
-        client CA (kubeapi.server.certs); otherwise ``peer_chain`` is checked here."""
-        if verified_leaf is not None:
-            user = user_from_cert(verified_leaf)
+    async def authenticate_request(self, request: Any) -> UserInfo:
+        chain = peer_certificates(request)
+        errors: list[str] = []
+        if self.request_header is not None and chain:
+            try:
+                user = self.request_header.authenticate(chain, request)
+            except TokenError as e:
+                errors.append(str(e))
+                user = None
             if user is not None:
                 return with_authenticated_group(user)
-        elif peer_chain and self.client_ca:
-            leaf, rest = peer_chain[0], peer_chain[1:]
-            if verify_client_cert(leaf, self.client_ca, rest):
-                user = user_from_cert(leaf)
+        ca = _source(self.client_ca)
+        if chain and ca is not None:
+            err = cached_chain_error(chain[0], ca.certs(), chain[1:])
+            if err is None:
+                user = user_from_cert(chain[0])
                 if user is not None:
                     return with_authenticated_group(user)
             else:
-                log.info("client certificate %s did not verify against the client CA", leaf.subject)
-        token = bearer_token(authorization_header)
-        # With no token authenticator configured nobody examines the token, so the request
-        # falls through to anonymous (upstream builds no bearer-token authenticator then).
+                errors.append(f"verifying certificate {chain[0].subject.rfc4514_string()} failed: {err}")
+        token = bearer_token(_header(request, "authorization"))
+        # With no token authenticator configured nobody examines the token (upstream builds no
+        # bearer-token authenticator then).
         if token is not None and self.tokens:
-            for auth in self.tokens:
-                try:
-                    user = await auth.authenticate_token(token)
-                except StatusError:
-                    raise
-                except Exception:
-                    log.exception("token authenticator %r failed", auth)
-                    continue
-                if user is not None:
-                    return with_authenticated_group(user)
+            user, token_errors = await self.authenticate_token(token)
+            if user is not None:
+                return user
+            errors.append("invalid bearer token")
+            errors.extend(token_errors)
+        if errors:
+            log.info("unable to authenticate the request: %s", "; ".join(errors))
             raise unauthorized()
         if self.anonymous:
             return ANONYMOUS
         raise unauthorized()
+
+    async def authenticate_token(self, token: str, audiences: Sequence[str] | None = None,
+                                 ) -> tuple[UserInfo | None, list[str]]:
+        """The token authenticators' union (also what TokenReview asks): (user, errors)."""
+        errors: list[str] = []
+        for auth in self.tokens:
+            try:
+                if audiences is not None and getattr(auth, "audience_aware", False):
+                    user = await auth.authenticate_token(token, audiences=audiences)  # type: ignore[call-arg]
+                else:
+                    user = await auth.authenticate_token(token)
+            except TokenError as e:
+                errors.append(str(e))
+                continue
+            except Exception:
+                log.exception("token authenticator %r failed", auth)
+                errors.append("token authenticator failed")
+                continue
+            if user is not None:
+                return with_authenticated_group(user), []
+        return None, errors
+
+
+def _header(request: Any, name: str) -> str | None:
+    raw = request.getHeader(name)
+    return raw.decode("latin-1") if isinstance(raw, bytes) else raw
 
 
 def bearer_token(header: str | None) -> str | None:

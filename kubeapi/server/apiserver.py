@@ -54,6 +54,7 @@ class APIServer:
         max_mutating_requests_inflight: int = 200,
         client_ca_file: str | None = None,
         token_authenticators: Sequence[TokenAuthenticator] = (),
+        authenticator: RequestAuthenticator | None = None,
         min_request_timeout: float = 1800.0,
         audit: AuditRecorder | None = None,
         store_factory: StoreFactory | None = None,
@@ -97,14 +98,25 @@ class APIServer:
         if client_ca_file:
             with open(client_ca_file, "rb") as f:  # startup only, never in a request path
                 ca = load_ca_bundle(f.read())
-        self.authenticator = RequestAuthenticator(client_ca=ca, tokens=list(token_authenticators),
-                                                  anonymous=anonymous_auth)
+        self.authenticator = authenticator or RequestAuthenticator(
+            client_ca=ca, tokens=list(token_authenticators), anonymous=anonymous_auth)
         # Authorizers that keep state (RBAC, Node, Webhook) register start/stop here; the
         # service runs the starts before the secure port serves and the stops at shutdown.
         self.lifecycle: list[tuple[str, Callable[[], Awaitable[None]], Callable[[], None]]] = []
         self.authorization_options: dict[str, Any] = dict(authorization_options or {})
         self.rbac: Any = None  # the RBACAuthorizer when RBAC is a mode (reviews, escalation)
         self._create_handlers: dict[tuple[str, str], SubresourceHandler] = {}
+        # Set by kubeapi.auth.authn.setup: audiences of our tokens, the TokenRequest signer.
+        self.api_audiences: list[str] = []
+        self.token_issuer: Any = None
+        # Non-resource paths served besides the built-in ones (/.well-known/..., /openid/...).
+        self.path_handlers: dict[str, Callable[[Any, Any], Awaitable[bytes]]] = {}
+        from kubeapi.auth.authn.reviews import self_subject_review, token_review
+        from kubeapi.auth.authn.serviceaccount import token_request
+
+        self.add_subresource_handler("tokenreviews", "", token_review)
+        self.add_subresource_handler("selfsubjectreviews", "", self_subject_review)
+        self.add_subresource_handler("serviceaccounts", "token", token_request)
         self.authorizer: Authorizer = build_authorizer(authorization_mode, self)
         from kubeapi.auth import reviews
 
@@ -207,6 +219,7 @@ class APIServer:
     def root_paths(self) -> list[str]:
         paths = {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/metrics", "/version",
                  "/openapi/v2", "/openapi/v3", "/openapi/v3/"}
+        paths.update(self.path_handlers)
         for group, versions in self.catalog.groups().items():
             if group:
                 paths.add(f"/apis/{group}")

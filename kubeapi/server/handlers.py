@@ -122,7 +122,7 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
     _check_route(verb, name, sub)
     if sub and sub not in STORE_SUBRESOURCES and not server.has_subresource_handler(rdef, sub):
         raise not_found_resource()
-    if sub and server.has_subresource_handler(rdef, sub):
+    if server.has_subresource_handler(rdef, sub):  # sub "" = the whole resource (reviews)
         return await server.subresource_handler(rdef, sub)(server, ctx, rdef)
     create_handler = server.create_handler(rdef) if not sub and verb == "create" else None
     if create_handler is not None:

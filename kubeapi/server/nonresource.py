@@ -95,6 +95,9 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         return _openapi(server, ctx, parts[1:])
     if path == "/":
         return responses.write_object(ctx, 200, {"paths": server.root_paths()}, JSON)
+    extra = server.path_handlers.get(path)
+    if extra is not None:
+        return await extra(server, ctx)
     return not_found_text(ctx)
 
 

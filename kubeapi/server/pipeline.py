@@ -16,12 +16,10 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import defer
 
 from kubeapi.audit.recorder import REQUEST_RECEIVED, RESPONSE_COMPLETE
-from kubeapi.auth.authenticator import peer_certificates
 from kubeapi.auth.authorizer import Attributes, Decision, forbidden_error
 from kubeapi.auth.user import INSECURE_ADMIN
 from kubeapi.errors import StatusError, internal_error, service_unavailable, timeout
 from kubeapi.server import handlers, nonresource, responses
-from kubeapi.server.certs import verified_client_certificate
 from kubeapi.server.context import RequestContext, make_context
 from kubeapi.server.filters.impersonation import impersonate
 from kubeapi.server.filters.timeout import effective_timeout, with_timeout
@@ -42,13 +40,7 @@ async def authenticate(server: APIServer, ctx: RequestContext) -> None:
     if not ctx.secure:
         ctx.user = INSECURE_ADMIN
         return
-    verified = None
-    for transport in (getattr(ctx.request, "transport", None),
-                      getattr(getattr(ctx.request, "channel", None), "transport", None)):
-        if transport is not None and verified is None:
-            verified = verified_client_certificate(transport)
-    ctx.user = await server.authenticator.authenticate(peer_certificates(ctx.request),
-                                                       ctx.header("authorization"), verified)
+    ctx.user = await server.authenticator.authenticate_request(ctx.request)
 
 
 async def authorize(server: APIServer, ctx: RequestContext) -> None:

@@ -52,7 +52,8 @@ class ServerProcess:
         self.extra_args = list(extra_args)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = os.path.join(self.tmp, "server.log")
-        self.kubeconfig = os.path.join(self.tmp, "kubeconfig")
+        # Not tmp/kubeconfig: the server writes its admin kubeconfig there (beside the data dir).
+        self.kubeconfig = os.path.join(self.tmp, "e2e.kubeconfig")
         self._write_kubeconfig()
 
     @property
@@ -120,14 +121,17 @@ class ServerProcess:
             "apiVersion": "v1", "kind": "Config", "current-context": "plain",
             "clusters": [
                 {"name": "plain", "cluster": {"server": self.url}},
-                {"name": "tls", "cluster": {"server": self.secure_url, "insecure-skip-tls-verify": True}},
+                # Verified TLS with the admin client certificate the first start writes.
+                {"name": "tls", "cluster": {"server": self.secure_url,
+                                            "certificate-authority": os.path.join(self.cert_dir, "ca.crt")}},
             ],
-            # A token keeps kubectl from prompting for a password on https; with no token
-            # authenticator configured the server treats the request as anonymous, as upstream does.
-            "users": [{"name": "admin", "user": {"token": "e2e-anonymous"}}],
+            "users": [{"name": "admin", "user": {}},
+                      {"name": "tls-admin", "user": {
+                          "client-certificate": os.path.join(self.cert_dir, "admin.crt"),
+                          "client-key": os.path.join(self.cert_dir, "admin.key")}}],
             "contexts": [
                 {"name": "plain", "context": {"cluster": "plain", "user": "admin"}},
-                {"name": "tls", "context": {"cluster": "tls", "user": "admin"}},
+                {"name": "tls", "context": {"cluster": "tls", "user": "tls-admin"}},
             ],
         }
         Path(self.kubeconfig).write_text(json.dumps(cfg))

@@ -1,0 +1,2 @@
+"""Authentication: the authenticators of the union (x509, request header, token file,
+service accounts, bootstrap tokens, webhook), the first-start PKI and the review APIs."""
