@@ -275,7 +275,10 @@ def _to_v2(node: Any) -> Any:
         for k, v in node.items():
             if k in ("default", "oneOf", "discriminator"):
                 continue
-            out[k] = v if k in ("enum", "example") else _to_v2(v)
+            if k == "properties" and isinstance(v, dict):
+                out[k] = {name: _to_v2(sub) for name, sub in v.items()}
+            else:
+                out[k] = v if k in ("enum", "example", "x-kubernetes-unions") else _to_v2(v)
         return out
     if isinstance(node, list):
         return [_to_v2(v) for v in node]
