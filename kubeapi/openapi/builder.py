@@ -225,13 +225,12 @@ def _rewrite_refs(node: Any, prefix: str) -> Any:
             if node.get("description"):
                 ref["description"] = node["description"]
             return ref
-        out = {}
+        out: Schema = {}
         for key, v in node.items():
             if key == "$ref" and isinstance(v, str):
-                name = v.rsplit("/", 1)[-1]
-                out[key] = prefix + name
+                out[key] = prefix + v.rsplit("/", 1)[-1]
             elif key == "properties" and isinstance(v, dict):  # names, not keywords (JSONSchemaProps)
-                out[key] = {name: _rewrite_refs(sub, prefix) for name, sub in v.items()}
+                out[key] = {pname: _rewrite_refs(sub, prefix) for pname, sub in v.items()}
             else:
                 out[key] = _rewrite_refs(v, prefix)
         return out
