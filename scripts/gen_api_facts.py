@@ -13,8 +13,9 @@ level's tag, default /root/go/pkg/mod/k8s.io/kubernetes@v1.34.4.  Two inputs are
 
 Only the group-versions kube-apiserver serves with default flags are kept (the documents were
 generated with every alpha and beta on).  Only facts are written: every ``description`` is
-dropped.  (The v1.34 documents carry no enum lists; ``+enum`` markers live only in the Go
-sources and are not read here.)
+dropped.  The checked-in documents carry no enum lists (the served ones do), so enums come from
+the Go sources in the module cache: a ``// +enum`` string type, its typed constants, and the
+struct fields of that type (read with the struct-tag parser of gen_k8s_proto_tables.py).
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from __future__ import annotations
 import json
 import os
 import pprint
+import re
 import sys
 from typing import Any
 
 DEFAULT_ROOT = "/root/go/pkg/mod/k8s.io/kubernetes@v1.34.4"
+MODCACHE = "/root/go/pkg/mod/k8s.io"
+STAGING_TAG = "v0.34.4"
 TAG = "v1.34.4"
 
 # pkg/controlplane/instance.go: stableAPIGroupVersionsEnabledByDefault, plus the groups of the
@@ -125,6 +129,95 @@ def definitions(root: str, gvs: list[str]) -> dict[str, Any]:
     return out
 
 
+_ENUM_TYPE = re.compile(r"^type\s+(\w+)\s+string\b")
+_ENUM_CONST = re.compile(r"^\s*(?:const\s+)?\w+\s+(\w+)\s*=\s*\"([^\"]*)\"")
+
+
+def go_package_dir(prefix: str) -> str | None:
+    """Module-cache directory of the Go package behind a definition prefix."""
+    parts = prefix.split(".")
+    if prefix.startswith("io.k8s.api."):
+        return os.path.join(MODCACHE, f"api@{STAGING_TAG}", *parts[3:])
+    if prefix.startswith("io.k8s.apiextensions-apiserver."):
+        return os.path.join(MODCACHE, f"apiextensions-apiserver@{STAGING_TAG}", *parts[3:])
+    if prefix.startswith("io.k8s.kube-aggregator."):
+        return os.path.join(MODCACHE, f"kube-aggregator@{STAGING_TAG}", *parts[3:])
+    if prefix.startswith("io.k8s.apimachinery."):
+        return os.path.join(MODCACHE, f"apimachinery@{STAGING_TAG}", *parts[3:])
+    return None
+
+
+def go_enums(pdir: str) -> dict[str, list[str]]:
+    """``+enum`` string types of one Go package -> their constant values (sorted)."""
+    marked: set[str] = set()
+    values: dict[str, set[str]] = {}
+    for fn in sorted(os.listdir(pdir)):
+        if not fn.endswith(".go") or fn.endswith("_test.go") or fn.startswith("zz_generated"):
+            continue
+        with open(os.path.join(pdir, fn), encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+        pending = False
+        for line in lines:
+            if line.strip() == "// +enum":
+                pending = True
+                continue
+            m = _ENUM_TYPE.match(line)
+            if m and pending:
+                marked.add(m.group(1))
+            if not line.startswith("//"):
+                pending = False
+            c = _ENUM_CONST.match(line)
+            if c:
+                values.setdefault(c.group(1), set()).add(c.group(2))
+    return {t: sorted(values.get(t, ())) for t in marked if values.get(t)}
+
+
+def add_enums(defs: dict[str, Any]) -> int:
+    """Set ``enum`` on every property whose Go type is a ``+enum`` type; returns how many."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from gen_k8s_proto_tables import parse_go_package
+
+    prefixes = sorted({name.rsplit(".", 1)[0] for name in defs})
+    enums: dict[str, dict[str, list[str]]] = {}
+    structs: dict[str, Any] = {}
+    for prefix in prefixes:
+        pdir = go_package_dir(prefix)
+        if pdir is None or not os.path.isdir(pdir):
+            continue
+        enums[prefix] = go_enums(pdir)
+        structs[prefix] = parse_go_package(pdir)[0]
+    by_name: dict[str, list[list[str]]] = {}
+    for table in enums.values():
+        for t, vals in table.items():
+            by_name.setdefault(t, []).append(vals)
+    count = 0
+    for name, schema in defs.items():
+        prefix, struct = name.rsplit(".", 1)
+        go = structs.get(prefix, {}).get(struct)
+        props = schema.get("properties")
+        if go is None or not isinstance(props, dict):
+            continue
+        for f in go.fields:
+            prop = props.get(f.json)
+            if prop is None:
+                continue
+            typ = f.gotype.lstrip("*")
+            is_list = typ.startswith("[]")
+            typ = typ[2:].lstrip("*") if is_list else typ
+            if "." in typ:
+                found = by_name.get(typ.split(".", 1)[1], [])
+                vals = found[0] if len(found) == 1 else None
+            else:
+                vals = enums.get(prefix, {}).get(typ)
+            if not vals:
+                continue
+            target = prop.get("items") if is_list else prop
+            if isinstance(target, dict) and target.get("type") == "string":
+                target["enum"] = list(vals)
+                count += 1
+    return count
+
+
 HEADER = '''"""{what} (Kubernetes {tag}).
 
 Generated by scripts/gen_api_facts.py from upstream's OpenAPI v3 / discovery documents; do not
@@ -148,6 +241,7 @@ def main(argv: list[str]) -> int:
     order, resources = discovery_facts(root)
     gvs = [f"{g}/{v}" if g else v for g, vs in order for v in vs]
     defs = definitions(root, gvs)
+    enum_count = add_enums(defs)
     modules: dict[str, dict[str, Any]] = {}
     for name, schema in defs.items():
         modules.setdefault(module_for(name), {})[name] = schema
@@ -162,10 +256,11 @@ def main(argv: list[str]) -> int:
         fh.write("# group-version -> resources as discovery lists them (subresources folded in).\n")
         fh.write(f"RESOURCES: dict[str, list[dict[str, Any]]] = {render(resources)}\n")
     with open(os.path.join(out_dir, "index.py"), "w", encoding="utf-8") as fh:
-        fh.write(HEADER.format(what="Which defs_* module holds each definition package", tag=TAG))
+        fh.write(HEADER.format(what="Which defs_* module holds each definition package", tag=TAG)
+                 .replace("from typing import Any\n\n", ""))
         fh.write(f"API_LEVEL = {TAG!r}\n\n")
         fh.write(f"MODULES: tuple[str, ...] = {render(tuple(sorted(modules)))}\n")
-    print(f"wrote {len(modules)} definition modules ({len(defs)} schemas) and discovery facts "
+    print(f"wrote {len(modules)} definition modules ({len(defs)} schemas, {enum_count} enum fields) and discovery facts "
           f"for {len(gvs)} group-versions to {out_dir}")
     return 0
 

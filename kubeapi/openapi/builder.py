@@ -106,6 +106,14 @@ def _gvk(r: ResourceDef, kind: str = "") -> dict[str, str]:
     return {"group": r.group, "kind": kind or r.kind, "version": r.version}
 
 
+# Create-only subresources: subresource -> (group, version, kind of the body, operation suffix).
+_CREATE_SUBRESOURCES = {
+    "binding": ("", "v1", "Binding", "Binding"),
+    "eviction": ("policy", "v1", "Eviction", "Eviction"),
+    "token": ("authentication.k8s.io", "v1", "TokenRequest", "Token"),
+}
+
+
 def operations(r: ResourceDef) -> list[Operation]:
     """Every path and verb the registry serves for ``r``, named as upstream names them."""
     base = f"/api/{r.version}" if not r.group else f"/apis/{r.group}/{r.version}"
@@ -169,8 +177,20 @@ def operations(r: ResourceDef) -> list[Operation]:
                 f"watch individual changes to a list of {k}. deprecated: use the 'watch' parameter "
                 "with a list operation instead.", meta.WATCH_EVENT, LIST_PARAMS, [], watch=True)
     for sub in r.subresources:
-        if sub == "status":
-            target, sub_gvk, suffix = this, gvk, "Status"
+        if sub in ("status", "approval", "ephemeralcontainers", "resize", "finalize"):
+            target, sub_gvk, suffix = this, gvk, sub.capitalize()
+            if sub == "finalize":  # update only
+                add(f"{item}/{sub}", "put", f"replace{p}{n}{k}{suffix}", "put",
+                    f"replace {sub} of the specified {k}", target, write, [NAME] + scope, body=target,
+                    created=True)
+                continue
+        elif sub in _CREATE_SUBRESOURCES:
+            g, v, kind, suffix = _CREATE_SUBRESOURCES[sub]
+            target = definition_name(g, v, kind)
+            add(f"{item}/{sub}", "post", f"create{p}{n}{k}{suffix}", "post", f"create {sub} of a {k}", target,
+                write, [NAME] + scope, body=target, created=True, accepted=True,
+                gvk={"group": g, "kind": kind, "version": v})
+            continue
         elif sub == "scale":
             target, sub_gvk, suffix = meta.SCALE, {"group": "autoscaling", "kind": "Scale",
                                                    "version": "v1"}, "Scale"
@@ -198,18 +218,19 @@ def _rewrite_refs(node: Any, prefix: str) -> Any:
     """Point refs at this document's section; int-or-string and quantity fields refer to the
     shared definitions, as upstream publishes them (Swagger 2.0 has no anyOf)."""
     if isinstance(node, dict):
-        if node.get("x-kubernetes-int-or-string"):
+        if node.get("x-kubernetes-int-or-string") is True:
             target = {"$ref": prefix + (QUANTITY if node.get("format") == "quantity" else INT_OR_STRING)}
             # OpenAPI 3 wraps a ref that carries siblings in allOf (kubectl explain then names the type).
             ref: Schema = target if prefix.startswith("#/definitions/") else {"allOf": [target]}
             if node.get("description"):
                 ref["description"] = node["description"]
             return ref
-        out = {}
+        out: Schema = {}
         for key, v in node.items():
             if key == "$ref" and isinstance(v, str):
-                name = v.rsplit("/", 1)[-1]
-                out[key] = prefix + name
+                out[key] = prefix + v.rsplit("/", 1)[-1]
+            elif key == "properties" and isinstance(v, dict):  # names, not keywords (JSONSchemaProps)
+                out[key] = {pname: _rewrite_refs(sub, prefix) for pname, sub in v.items()}
             else:
                 out[key] = _rewrite_refs(v, prefix)
         return out
@@ -275,7 +296,10 @@ def _to_v2(node: Any) -> Any:
         for k, v in node.items():
             if k in ("default", "oneOf", "discriminator"):
                 continue
-            out[k] = v if k in ("enum", "example") else _to_v2(v)
+            if k == "properties" and isinstance(v, dict):
+                out[k] = {name: _to_v2(sub) for name, sub in v.items()}
+            else:
+                out[k] = v if k in ("enum", "example", "x-kubernetes-unions") else _to_v2(v)
         return out
     if isinstance(node, list):
         return [_to_v2(v) for v in node]
@@ -303,7 +327,10 @@ def _refs(node: Any, out: set[str]) -> None:
         if isinstance(ref, str):
             out.add(ref.rsplit("/", 1)[-1])
         for k, v in node.items():
-            if k not in ("enum", "default", "example"):
+            if k == "properties" and isinstance(v, dict):
+                for sub in v.values():
+                    _refs(sub, out)
+            elif k not in ("enum", "default", "example"):
                 _refs(v, out)
     elif isinstance(node, list):
         for v in node:
@@ -323,6 +350,9 @@ def _definitions(resources: list[ResourceDef], prefix: str) -> dict[str, Schema]
             defs[definition_name(r.group, r.version, r.list_kind)] = list_schema(r, prefix)
     fallback = meta.meta_definitions(lambda name: {"$ref": prefix + name})
     pending: set[str] = set(OPERATION_TYPES)
+    for r in resources:
+        for op in operations(r):
+            pending.update(n for n in (op.response, op.body) if n)
     _refs(defs, pending)
     while pending:
         name = pending.pop()

@@ -116,10 +116,18 @@ def resource_list(catalog: Catalog, group: str, version: str) -> Obj | None:
 # ---------------------------------------------------------------- aggregated discovery
 
 
+def _response_kind(r: ResourceDef, group: str, version: str, kind: str) -> Obj:
+    """Built-in kinds name the group/version only when it differs from the resource's own (as
+    upstream converts its legacy APIResource entries); CRD entries keep them filled in."""
+    if r.facts is not None and (group, version) == (r.group, r.version):
+        group, version = "", ""
+    return {"group": group, "version": version, "kind": kind}
+
+
 def _aggregated_resource(r: ResourceDef) -> Obj:
     entry: Obj = {
         "resource": r.plural,
-        "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+        "responseKind": _response_kind(r, r.group, r.version, r.kind),
         "scope": "Namespaced" if r.namespaced else "Cluster",
         "singularResource": r.singular,
         "verbs": _sorted_verbs(r.verbs),
@@ -131,7 +139,7 @@ def _aggregated_resource(r: ResourceDef) -> Obj:
     subs = []
     for sub in r.subresources:
         g, v, kind, verbs = subresource_info(r, sub)
-        subs.append({"subresource": sub, "responseKind": {"group": g, "version": v, "kind": kind},
+        subs.append({"subresource": sub, "responseKind": _response_kind(r, g, v, kind),
                      "verbs": list(verbs)})
     if subs:
         entry["subresources"] = subs

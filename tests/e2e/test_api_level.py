@@ -52,6 +52,9 @@ class DiscoveryTableTests(unittest.TestCase):
         self.assertEqual(table[1][:3], ["v1.", "Local", "True"])
         got = self.server.kubectl("get", "flowschemas,prioritylevelconfigurations", "-o", "name").stdout.split()
         self.assertEqual(sorted(got), sorted((DATA / "flowcontrol-v1.34.txt").read_text().split()))
+        cm = json.loads(self.server.kubectl("get", "configmap", "-n", "kube-system", "-o", "json",
+                                            "kube-apiserver-legacy-service-account-token-tracking").stdout)
+        self.assertRegex(cm["data"]["since"], r"^\d{4}-\d{2}-\d{2}$")
         pcs = rows(self.server.kubectl("get", "priorityclasses").stdout)
         self.assertEqual([r[:3] for r in pcs[1:]], [["system-cluster-critical", "2000000000", "false"],
                                                      ["system-node-critical", "2000001000", "false"]])

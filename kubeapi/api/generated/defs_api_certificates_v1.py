@@ -58,6 +58,49 @@ DEFINITIONS: dict[str, Any] = {'io.k8s.api.certificates.v1.CertificateSigningReq
                                                                                             'type': 'string'},
                                                                              'uid': {'type': 'string'},
                                                                              'usages': {'items': {'default': '',
+                                                                                                  'enum': ['any',
+                                                                                                           'cert '
+                                                                                                           'sign',
+                                                                                                           'client '
+                                                                                                           'auth',
+                                                                                                           'code '
+                                                                                                           'signing',
+                                                                                                           'content '
+                                                                                                           'commitment',
+                                                                                                           'crl '
+                                                                                                           'sign',
+                                                                                                           'data '
+                                                                                                           'encipherment',
+                                                                                                           'decipher '
+                                                                                                           'only',
+                                                                                                           'digital '
+                                                                                                           'signature',
+                                                                                                           'email '
+                                                                                                           'protection',
+                                                                                                           'encipher '
+                                                                                                           'only',
+                                                                                                           'ipsec '
+                                                                                                           'end '
+                                                                                                           'system',
+                                                                                                           'ipsec '
+                                                                                                           'tunnel',
+                                                                                                           'ipsec '
+                                                                                                           'user',
+                                                                                                           'key '
+                                                                                                           'agreement',
+                                                                                                           'key '
+                                                                                                           'encipherment',
+                                                                                                           'microsoft '
+                                                                                                           'sgc',
+                                                                                                           'netscape '
+                                                                                                           'sgc',
+                                                                                                           'ocsp '
+                                                                                                           'signing',
+                                                                                                           's/mime',
+                                                                                                           'server '
+                                                                                                           'auth',
+                                                                                                           'signing',
+                                                                                                           'timestamping'],
                                                                                                   'type': 'string'},
                                                                                         'type': 'array',
                                                                                         'x-kubernetes-list-type': 'atomic'},
