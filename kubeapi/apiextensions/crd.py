@@ -144,8 +144,8 @@ def _version_errors(v: Any, path: str) -> list[FieldError]:
 
 def validate(crd: Obj) -> list[FieldError]:
     errs: list[FieldError] = []
-    spec = crd.get("spec") if isinstance(crd.get("spec"), dict) else {}
-    names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+    spec: Obj = crd["spec"] if isinstance(crd.get("spec"), dict) else {}
+    names: Obj = spec["names"] if isinstance(spec.get("names"), dict) else {}
     group = spec.get("group")
     name = meta.meta(crd).get("name") or ""
     if not group:

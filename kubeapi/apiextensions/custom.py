@@ -109,6 +109,13 @@ def _selectable(version: Obj) -> dict[str, Callable[[Obj], str]]:
     return out
 
 
+def _storage_form(api_version: str) -> Callable[[Obj], Obj]:
+    """Objects are written in the storage version (conversion None: only apiVersion changes)."""
+    def convert(obj: Obj) -> Obj:
+        return {**obj, "apiVersion": api_version}
+    return convert
+
+
 def build(crd: Obj) -> list[CustomResourceDef]:
     """One CustomResourceDef per served version, the preferred (kube-aware highest) first."""
     from kubeapi.apiextensions.crd import sorted_versions, storage_version
@@ -142,7 +149,7 @@ def build(crd: Obj) -> list[CustomResourceDef]:
             subresources=sub_names, storage_path=f"{group}/{names.get('plural')}", columns=columns(v),
             field_selectors=_selectable(v), has_status="status" in subs, has_generation=True,
             scale=scale_spec, schema=schema,
-            to_storage=lambda o, av=storage_av: {**o, "apiVersion": av},
+            to_storage=_storage_form(storage_av),
             crd_name=str(m.get("name")), crd_uid=str(m.get("uid")), storage_version=st, served_versions=served,
             rules=node, conversion=spec.get("conversion"),
             custom_list_kind=str(names.get("listKind") or f"{names.get('kind')}List"),

@@ -143,6 +143,17 @@ def _field_path(base: str, rel: str) -> str:
     return out
 
 
+def _schema_at(schema: Schema, rel: str) -> Schema:
+    cur = schema
+    for name, quoted in re.findall(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[['\"]([^'\"]+)['\"]\]", rel):
+        props = cur.get("properties") or {}
+        nxt = props.get(name or quoted)
+        if nxt is None and isinstance(cur.get("additionalProperties"), dict):
+            nxt = cur["additionalProperties"]
+        cur = nxt or {}
+    return cur
+
+
 def _check(node: Node, v: Any, ov: Any, path: str, errs: list[FieldError]) -> None:
     if v is None:
         return
@@ -150,6 +161,7 @@ def _check(node: Node, v: Any, ov: Any, path: str, errs: list[FieldError]) -> No
         if rule.program.uses_old_self and ov is _MISSING:
             continue
         where = _field_path(path, rule.field_path) if rule.field_path else path
+        at = _schema_at(node.schema, rule.field_path) if rule.field_path else node.schema
         try:
             result = rule.program.evaluate(v, None if ov is _MISSING else ov)
         except EvalError as e:
@@ -167,7 +179,7 @@ def _check(node: Node, v: Any, ov: Any, path: str, errs: list[FieldError]) -> No
             except EvalError:
                 pass
         if rule.reason == "FieldValueInvalid":
-            errs.append(FieldError("FieldValueInvalid", where, msg, _type_name(node.schema), True))
+            errs.append(FieldError("FieldValueInvalid", where, msg, _type_name(at), True))
         else:
             errs.append(FieldError(rule.reason, where, msg))
     if isinstance(v, dict):

@@ -94,7 +94,7 @@ def _declares(schema: Schema | None, name: str) -> bool:
         return True
     if s.get("type") != "object" or "properties" not in s:
         return True
-    return name in (s.get("properties") or {}) or (s.get("x-kubernetes-embedded-resource") and
+    return name in (s.get("properties") or {}) or (bool(s.get("x-kubernetes-embedded-resource")) and
                                                    name in ("apiVersion", "kind", "metadata"))
 
 
@@ -106,6 +106,7 @@ class _Analyzer:
         self.schema = schema
         self.uses_old_self = False
         self.errors: list[str] = []
+        self.vars: dict[str, Schema | None] = {}  # comprehension variables -> element schema
 
     def path_schema(self, node: Any) -> tuple[bool, Schema | None]:
         """(resolved, schema) for a ``self``/``oldSelf`` field path, else (False, None)."""
@@ -114,6 +115,8 @@ class _Analyzer:
                 name = str(node.children[0])
                 if name in ("self", "oldSelf"):
                     return True, self.schema
+                if name in self.vars:
+                    return True, self.vars[name]
                 return False, None
             if node.data == "member_dot" and len(node.children) == 2:
                 ok, s = self.path_schema(node.children[0])
@@ -152,12 +155,32 @@ class _Analyzer:
             ok, s = self.path_schema(target)
             if name in COMPREHENSIONS:
                 n = max_cardinality(s) if ok else MAX_REQUEST_BYTES // 2
+                var = _first_ident(args[0].children[0]) if args and isinstance(args[0], Tree) and \
+                    args[0].children else None
+                if var:
+                    elem = (s or {}).get("items") if (s or {}).get("type") == "array" else \
+                        (s or {}).get("additionalProperties") if isinstance((s or {}).get("additionalProperties"),
+                                                                            dict) else None
+                    self.vars[var] = elem if ok else None
+                    body = sum(self.cost(a) for a in args) + 1
+                    self.vars.pop(var, None)
                 return target_cost + n * body
             if name in STRING_SCANS:
                 n = _max_length(s) if ok else MAX_REQUEST_BYTES
                 return target_cost + max(n // 10, 1) + body
             return target_cost + body
         return 1 + sum(self.cost(c) for c in node.children)
+
+
+def _first_ident(node: Any) -> str | None:
+    if isinstance(node, Token):
+        return str(node) if node.type == "IDENT" else None
+    if isinstance(node, Tree):
+        for c in node.children:
+            got = _first_ident(c)
+            if got:
+                return got
+    return None
 
 
 @dataclass
