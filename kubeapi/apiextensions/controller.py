@@ -74,6 +74,8 @@ class CRDController:
         self._busy: dict[str, Deferred[None]] = {}
         self._again: set[str] = set()
         self._stopping = False
+        self._done_rv: dict[str, int] = {}  # CRD name -> resourceVersion last reconciled
+        self._last_rv = 0
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -114,6 +116,9 @@ class CRDController:
 
     def _on_event(self, kind: str, obj: Obj) -> None:
         if kind in ("ADDED", "MODIFIED"):
+            m = obj.get("metadata") or {}
+            if int(m.get("resourceVersion") or 0) <= self._done_rv.get(m.get("name", ""), -1):
+                return  # our own status write, or a write the store already had us reconcile
             Deferred.fromCoroutine(self.reconcile(obj)).addErrback(
                 lambda f: log.warn("crd controller: {err}", err=f.getErrorMessage()))
         elif kind == "DELETED":
@@ -143,6 +148,9 @@ class CRDController:
                 await self._terminate(current)
             else:
                 await self._establish(current)
+                latest = self.served.get(name)
+                if latest is not None:
+                    self._done_rv[name] = max(self._done_rv.get(name, 0), self._last_rv)
         finally:
             del self._busy[name]
             d.callback(None)
@@ -196,6 +204,7 @@ class CRDController:
         _set_condition(status, "NamesAccepted", "True", "NoConflicts", "no conflicts found")
         _set_condition(status, "Established", "True", "InitialNamesAccepted", "the initial names have been accepted")
         crd = await self._write_status(crd, status)
+        self._last_rv = int(crd["metadata"].get("resourceVersion") or 0)
         self.serve(crd)
         log.debug("crd {name} established", name=name)
 
@@ -220,6 +229,7 @@ class CRDController:
             self._end_watches(old[0].crd_uid)
 
     def unserve(self, name: str) -> None:
+        self._done_rv.pop(name, None)
         defs = self.served.pop(name, [])
         for d in defs:
             self.server.catalog.remove(d.group, d.version, d.plural)
@@ -293,7 +303,10 @@ class CRDController:
         defs = self.served.get(crd["metadata"]["name"]) or custom.build(crd)
         if not defs:
             return 0
-        store = custom.CustomResourceStore(defs[0], self.server.storage, self.server.hook_context,
+        import dataclasses
+
+        at_rest = dataclasses.replace(defs[0], version=defs[0].storage_version, terminating=False)
+        store = custom.CustomResourceStore(at_rest, self.server.storage, self.server.hook_context,
                                            prefix=self.server.prefix)
         listed = await store.list("", ListOptions())
         for item in listed["items"]:

@@ -4,6 +4,7 @@ and CEL validation, and upstream's refusal of strategic merge patch)."""
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from kubeapi import errors
 from kubeapi.api.types import Column, FieldError, ResourceDef, ScaleSpec
 from kubeapi.apiextensions import jsonpath, rules, values
 from kubeapi.registry import meta, schemacheck
-from kubeapi.registry.options import ListOptions, WriteOptions
+from kubeapi.registry.options import DeleteOptions, ListOptions, WriteOptions
 from kubeapi.registry.patch import CUSTOM_PATCH_TYPES, STRATEGIC_MERGE_PATCH
 from kubeapi.registry.patch import media_type as patch_media_type
 from kubeapi.registry.store import ResourceStore, WatchHandle, WatchSink
@@ -163,13 +164,41 @@ class CustomResourceStore(ResourceStore):
     rdef: CustomResourceDef
     controller: Any = None  # the CRDController, told about watches so it can end them
 
+    def _check_conversion(self) -> None:
+        """Webhook conversion is not implemented: a version other than the storage version of
+        such a CRD answers 503 rather than serving unconverted objects."""
+        r = self.rdef
+        if (r.conversion or {}).get("strategy") == "Webhook" and r.version != r.storage_version:
+            raise errors.service_unavailable(
+                f"conversion webhook for {r.group}/{r.storage_version}, Kind={r.kind} failed: webhook "
+                f"conversion is not supported by this server")
+
+    async def get(self, namespace: str, name: str, subresource: str = "") -> Obj:
+        self._check_conversion()
+        return await super().get(namespace, name, subresource)
+
+    async def list(self, namespace: str, opts: ListOptions) -> Obj:
+        self._check_conversion()
+        return await super().list(namespace, opts)
+
+    async def update(self, namespace: str, name: str, obj: Obj, opts: WriteOptions,
+                     subresource: str = "") -> tuple[Obj, bool]:
+        self._check_conversion()
+        return await super().update(namespace, name, obj, opts, subresource)
+
+    async def delete(self, namespace: str, name: str, opts: DeleteOptions) -> tuple[Obj, bool]:
+        self._check_conversion()
+        return await super().delete(namespace, name, opts)
+
     async def create(self, namespace: str, obj: Obj, opts: WriteOptions, subresource: str = "") -> Obj:
+        self._check_conversion()
         if self.rdef.terminating:
             raise errors.StatusError(405, "MethodNotAllowed",
                                      "create not allowed while custom resource definition is terminating")
         return await super().create(namespace, obj, opts, subresource)
 
     async def watch(self, namespace: str, opts: ListOptions, sink: WatchSink) -> WatchHandle:
+        self._check_conversion()
         handle = await super().watch(namespace, opts, sink)
         stream = getattr(sink, "__self__", None)
         if stream is not None and self.controller is not None:
@@ -202,14 +231,14 @@ class CustomResourceStore(ResourceStore):
         values.apply_defaults(obj, r.schema)
         return obj
 
-    def _validate_create(self, obj: Obj) -> list[FieldError]:
+    def _validate_create(self, obj: Obj) -> builtins.list[FieldError]:
         errs = meta.validate_object_meta(obj, self.rdef.namespaced, check_name_format=True)
         errs += values.validate(obj, self.rdef.schema)
         if not errs:
             errs += rules.validate(self.rdef.rules, obj)
         return meta.dedupe(errs)
 
-    def _validate_update(self, new: Obj, old: Obj) -> list[FieldError]:
+    def _validate_update(self, new: Obj, old: Obj) -> builtins.list[FieldError]:
         errs = meta.validate_object_meta(new, self.rdef.namespaced, check_name_format=True)
         errs += meta.validate_immutable_meta(new, old)
         errs += values.validate(new, self.rdef.schema)
@@ -219,6 +248,7 @@ class CustomResourceStore(ResourceStore):
 
     async def patch(self, namespace: str, name: str, patch_type: str, patch: bytes,
                     opts: WriteOptions, subresource: str = "") -> tuple[Obj, bool]:
+        self._check_conversion()
         if patch_media_type(patch_type) == STRATEGIC_MERGE_PATCH and subresource != "scale":
             raise errors.unsupported_media_type(STRATEGIC_MERGE_PATCH, CUSTOM_PATCH_TYPES)
         return await super().patch(namespace, name, patch_type, patch, opts, subresource)

@@ -9,15 +9,14 @@ budget is refused when the CRD is written, as upstream refuses it.
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-import celpy
-from celpy import celtypes
 from lark import Token, Tree
-
-from kubeapi.cel.library import FUNCTIONS
 
 Schema = dict[str, Any]
 
@@ -31,7 +30,20 @@ COMPREHENSIONS = frozenset({"all", "exists", "exists_one", "map", "filter"})
 STRING_SCANS = frozenset({"matches", "contains", "startsWith", "endsWith", "indexOf", "lastIndexOf",
                           "split", "replace", "lowerAscii", "upperAscii"})
 
-_env = celpy.Environment()
+_env: Any = None
+_env_lock = threading.Lock()
+
+
+def environment() -> Any:
+    """celpy's environment, built on first use: building its parser takes about a second, which
+    a server that never sees a CEL rule should not pay at start."""
+    global _env
+    with _env_lock:
+        if _env is None:
+            import celpy
+
+            _env = celpy.Environment()
+    return _env
 
 
 class CompileError(Exception):
@@ -194,6 +206,8 @@ class Program:
     last_seconds: float = 0.0
 
     def evaluate(self, self_value: Any, old_self: Any = None) -> Any:
+        import celpy
+
         bindings: dict[str, Any] = {"self": celpy.json_to_cel(self_value)}
         if self.uses_old_self:
             bindings["oldSelf"] = celpy.json_to_cel(old_self)
@@ -210,9 +224,19 @@ class Program:
 
 
 def compile_rule(rule: str, schema: Schema) -> Program:
-    """Parse ``rule``, check its field references against ``schema`` and estimate its cost."""
+    """Parse ``rule``, check its field references against ``schema`` and estimate its cost
+    (cached: a CRD's rules are compiled when it is validated and again when it is served)."""
+    return _compile_cached(rule, json.dumps(schema, sort_keys=True, default=str))
+
+
+@lru_cache(maxsize=1024)
+def _compile_cached(rule: str, schema_json: str) -> Program:
+    from kubeapi.cel.library import FUNCTIONS
+
+    schema = json.loads(schema_json)
+    env = environment()
     try:
-        ast = _env.compile(rule)
+        ast = env.compile(rule)
     except Exception as e:
         text = str(e).strip().splitlines()
         raise CompileError("ERROR: <input>: Syntax error: " + (text[0] if text else "invalid expression")) \
@@ -221,12 +245,14 @@ def compile_rule(rule: str, schema: Schema) -> Program:
     cost = analyzer.cost(ast)
     if analyzer.errors:
         raise CompileError(f"ERROR: <input>: {analyzer.errors[0]}")
-    program = _env.program(ast, functions=FUNCTIONS)
+    program = env.program(ast, functions=FUNCTIONS)
     return Program(rule, analyzer.uses_old_self, cost, program)
 
 
 def to_python(value: Any) -> Any:
     """A celpy result as plain Python (for messageExpression strings and booleans)."""
+    from celpy import celtypes
+
     if isinstance(value, celtypes.BoolType):
         return bool(value)
     if isinstance(value, celtypes.StringType):
