@@ -305,7 +305,7 @@ class CRDController:
             return 0
         import dataclasses
 
-        at_rest = dataclasses.replace(defs[0], version=defs[0].storage_version, terminating=False)
+        at_rest = dataclasses.replace(defs[0].at_rest or defs[0], terminating=False)
         store = custom.CustomResourceStore(at_rest, self.server.storage, self.server.hook_context,
                                            prefix=self.server.prefix)
         listed = await store.list("", ListOptions())

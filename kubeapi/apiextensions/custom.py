@@ -5,6 +5,7 @@ and CEL validation, and upstream's refusal of strategic merge patch)."""
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from kubeapi import errors
 from kubeapi.api.types import Column, FieldError, ResourceDef, ScaleSpec
 from kubeapi.apiextensions import jsonpath, rules, values
 from kubeapi.registry import meta, schemacheck
-from kubeapi.registry.options import DeleteOptions, ListOptions, WriteOptions
+from kubeapi.registry.options import ListOptions, WriteOptions
 from kubeapi.registry.patch import CUSTOM_PATCH_TYPES, STRATEGIC_MERGE_PATCH
 from kubeapi.registry.patch import media_type as patch_media_type
 from kubeapi.registry.store import ResourceStore, WatchHandle, WatchSink
@@ -41,12 +42,19 @@ class CustomResourceDef(ResourceDef):
     conversion: Obj | None = None
     custom_list_kind: str = ""
     terminating: bool = False
+    # Webhook conversion: the storage version's definition (this one's objects are converted
+    # to and from it by the CRD's conversion webhook).
+    at_rest: CustomResourceDef | None = None
 
     @property
     def list_kind(self) -> str:
         return self.custom_list_kind or self.kind + "List"
 
-    def make_store(self, server: Any) -> ResourceStore:
+    def make_store(self, server: Any) -> Any:
+        if self.at_rest is not None:
+            from kubeapi.apiextensions.conversion import ConvertingStore
+
+            return ConvertingStore(self, self.at_rest.make_store(server), server)
         store = CustomResourceStore(self, server.storage, server.hook_context, prefix=server.prefix,
                                     admission=server.admission)
         store.controller = getattr(server, "crd_controller", None)
@@ -128,8 +136,9 @@ def build(crd: Obj) -> list[CustomResourceDef]:
     st = storage_version(crd)
     by_name = {str(v.get("name")): v for v in spec.get("versions") or []}
     served = tuple(sorted_versions([n for n, v in by_name.items() if v.get("served")]))
+    webhook = (spec.get("conversion") or {}).get("strategy") == "Webhook"
     out: list[CustomResourceDef] = []
-    for vname in served:
+    for vname in served + ((st,) if webhook and st not in served else ()):
         v = by_name[vname]
         schema = ((v.get("schema") or {}).get("openAPIV3Schema")) or {"type": "object"}
         node, _ = rules.compile_schema(schema, "")
@@ -155,6 +164,10 @@ def build(crd: Obj) -> list[CustomResourceDef]:
             rules=node, conversion=spec.get("conversion"),
             custom_list_kind=str(names.get("listKind") or f"{names.get('kind')}List"),
         ))
+    if webhook:
+        at_rest = next(d for d in out if d.version == st)
+        out = [dataclasses.replace(d, at_rest=at_rest) if d.version != st else d
+               for d in out if d.version in served]
     return out
 
 
@@ -164,41 +177,13 @@ class CustomResourceStore(ResourceStore):
     rdef: CustomResourceDef
     controller: Any = None  # the CRDController, told about watches so it can end them
 
-    def _check_conversion(self) -> None:
-        """Webhook conversion is not implemented: a version other than the storage version of
-        such a CRD answers 503 rather than serving unconverted objects."""
-        r = self.rdef
-        if (r.conversion or {}).get("strategy") == "Webhook" and r.version != r.storage_version:
-            raise errors.service_unavailable(
-                f"conversion webhook for {r.group}/{r.storage_version}, Kind={r.kind} failed: webhook "
-                f"conversion is not supported by this server")
-
-    async def get(self, namespace: str, name: str, subresource: str = "") -> Obj:
-        self._check_conversion()
-        return await super().get(namespace, name, subresource)
-
-    async def list(self, namespace: str, opts: ListOptions) -> Obj:
-        self._check_conversion()
-        return await super().list(namespace, opts)
-
-    async def update(self, namespace: str, name: str, obj: Obj, opts: WriteOptions,
-                     subresource: str = "") -> tuple[Obj, bool]:
-        self._check_conversion()
-        return await super().update(namespace, name, obj, opts, subresource)
-
-    async def delete(self, namespace: str, name: str, opts: DeleteOptions) -> tuple[Obj, bool]:
-        self._check_conversion()
-        return await super().delete(namespace, name, opts)
-
     async def create(self, namespace: str, obj: Obj, opts: WriteOptions, subresource: str = "") -> Obj:
-        self._check_conversion()
         if self.rdef.terminating:
             raise errors.StatusError(405, "MethodNotAllowed",
                                      "create not allowed while custom resource definition is terminating")
         return await super().create(namespace, obj, opts, subresource)
 
     async def watch(self, namespace: str, opts: ListOptions, sink: WatchSink) -> WatchHandle:
-        self._check_conversion()
         handle = await super().watch(namespace, opts, sink)
         stream = getattr(sink, "__self__", None)
         if stream is not None and self.controller is not None:
@@ -248,7 +233,6 @@ class CustomResourceStore(ResourceStore):
 
     async def patch(self, namespace: str, name: str, patch_type: str, patch: bytes,
                     opts: WriteOptions, subresource: str = "") -> tuple[Obj, bool]:
-        self._check_conversion()
         if patch_media_type(patch_type) == STRATEGIC_MERGE_PATCH and subresource != "scale":
             raise errors.unsupported_media_type(STRATEGIC_MERGE_PATCH, CUSTOM_PATCH_TYPES)
         return await super().patch(namespace, name, patch_type, patch, opts, subresource)
