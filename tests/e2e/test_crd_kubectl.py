@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import time
 from pathlib import Path
 
@@ -58,7 +59,7 @@ class CRDKubectlTests(unittest.TestCase):
     def fresh(self, name: str) -> None:
         self.server.kubectl("apply", "-n", "mon", "-f", "-", input=PROBE.replace("name: web", f"name: {name}"))
 
-    def test_get_prints_columns_and_finds_by_short_name(self) -> None:
+    def test_get_prints_columns_short_name_and_category(self) -> None:
         self.fresh("cols")
         out = self.k("get", "-n", "mon", "prb", "cols")
         head, row = out.splitlines()[:2]
@@ -66,6 +67,11 @@ class CRDKubectlTests(unittest.TestCase):
         self.assertEqual(row.split()[:4], ["cols", "30s", "2", "<none>"])
         wide = self.k("get", "-n", "mon", "probes", "cols", "-o", "wide").splitlines()[0].split()
         self.assertIn("JOB", wide)
+        # Categories come from discovery; kubectl's disk cache predates the CRD (as with any
+        # server), so look with a fresh cache.
+        cache = os.path.join(self.server.tmp, "fresh-discovery-cache")
+        out = self.k("get", "-n", "mon", "monitoring", "-o", "name", f"--cache-dir={cache}")
+        self.assertIn("probe.monitoring.example.dev/cols", out)
 
     def test_explain(self) -> None:
         out = self.k("explain", "probes.spec.endpoints.scheme")
