@@ -11,6 +11,8 @@ from typing import Any
 from kubeapi.apiextensions.controller import CRDController
 from kubeapi.apiextensions.crd import GROUP, RESOURCE, with_behaviour
 
+READYZ_CHECK = "poststarthook/crd-informer-synced"
+
 
 def install_kind(catalog: Any) -> None:
     """Serve the CRD kind with this package's hooks (keeping the catalog's schema)."""
@@ -27,6 +29,7 @@ def install(server: Any, *, reactor: Any = None, resync: float = 30.0) -> CRDCon
     server.forget_store(GROUP, "v1", RESOURCE.plural)
     controller = CRDController(server, reactor=reactor, resync=resync)
     server.crd_controller = controller
+    server.add_readyz_check(READYZ_CHECK, controller.ready)
     return controller
 
 

@@ -76,8 +76,14 @@ class CRDController:
         self._stopping = False
         self._done_rv: dict[str, int] = {}  # CRD name -> resourceVersion last reconciled
         self._last_rv = 0
+        self.synced = False  # the first full pass over the CRDs is done
 
     # -- lifecycle ------------------------------------------------------------------------
+
+    async def ready(self) -> bool:
+        """The readyz check ``poststarthook/crd-informer-synced``: CRDs stored before a restart
+        are served again."""
+        return self.synced
 
     def _store(self) -> Any:
         return self.server.store(GROUP, "v1", PLURAL)
@@ -110,6 +116,7 @@ class CRDController:
             await self.reconcile(crd)
         for gone in set(self.served) - names:
             self.unserve(gone)
+        self.synced = True
         if self._watch is None and not self._stopping:
             rv = str(listed.get("metadata", {}).get("resourceVersion", ""))
             self._watch = await self._store().watch("", ListOptions(resource_version=rv), self._on_event)

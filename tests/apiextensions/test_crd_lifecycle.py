@@ -145,8 +145,11 @@ class LifecycleTests(CRDServerTestCase):
             return code == 405 and out
         out = await self.wait_for(terminating)
         self.assertEqual(out["message"], "create not allowed while custom resource definition is terminating")
-        code, held, _ = await self.call("GET", NS + "/held")
-        self.assertTrue(held["metadata"].get("deletionTimestamp"))
+
+        async def held_is_deleting() -> bool:
+            code, held, _ = await self.call("GET", NS + "/held")
+            return code == 200 and bool(held["metadata"].get("deletionTimestamp"))
+        await self.wait_for(held_is_deleting)
         await self.call("PATCH", NS + "/held", raw=b'{"metadata":{"finalizers":null}}',
                         headers={"Content-Type": "application/merge-patch+json"})
         self.controller._retry("gizmos.example.dev")
@@ -191,3 +194,11 @@ class LifecycleTests(CRDServerTestCase):
         code, out, _ = await self.call("POST", CRD_PATH, bad)
         self.assertEqual(code, 422)
         self.assertIn("spec.conversion.webhook: Required value: must be specified if strategy=Webhook", out["message"])
+
+    async def test_readyz_waits_for_the_first_sync(self) -> None:
+        await self.start_crd_server()
+
+        async def synced() -> bool:
+            code, body, _ = await self.call("GET", "/readyz?verbose")
+            return code == 200 and "[+]poststarthook/crd-informer-synced ok" in body
+        await self.wait_for(synced)
