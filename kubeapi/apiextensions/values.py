@@ -13,6 +13,7 @@ from typing import Any
 from kubeapi.api.types import FieldError
 
 Schema = dict[str, Any]
+Obj = dict[str, Any]
 ROOT_KEEP = ("apiVersion", "kind", "metadata")
 
 
@@ -156,6 +157,8 @@ def _value(v: Any, s: Schema, path: str, errs: list[FieldError]) -> None:
         errs.append(_type_error(path, v, want))
         return
     _keywords(v, s, path, errs)
+    if isinstance(v, dict) and s.get("x-kubernetes-embedded-resource"):
+        errs += _embedded(v, path)
     if isinstance(v, dict):
         props = s.get("properties") or {}
         for k in s.get("required") or []:
@@ -173,6 +176,22 @@ def _value(v: Any, s: Schema, path: str, errs: list[FieldError]) -> None:
             for i, item in enumerate(v):
                 _value(item, items, f"{path}[{i}]", errs)
         _list_type(v, s, path, errs)
+
+
+def _embedded(v: Obj, path: str) -> list[FieldError]:
+    """An embedded resource needs apiVersion and kind, as an object of its own would."""
+    errs: list[FieldError] = []
+    for key in ("apiVersion", "kind"):
+        if key not in v:
+            errs.append(FieldError("FieldValueRequired", _join(path, key)))
+        elif not isinstance(v[key], str):
+            errs.append(FieldError("FieldValueInvalid", _join(path, key), "must be a string", v[key], True))
+        elif not v[key]:
+            errs.append(FieldError("FieldValueInvalid", _join(path, key), "must not be empty", "", True))
+    if "metadata" in v and not isinstance(v["metadata"], dict):
+        errs.append(FieldError("FieldValueInvalid", _join(path, "metadata"), "must be an object", v["metadata"],
+                               True))
+    return errs
 
 
 def _keywords(v: Any, s: Schema, path: str, errs: list[FieldError]) -> None:

@@ -61,6 +61,10 @@ class ValueTests(unittest.TestCase):
         values.apply_defaults(obj, self.SCHEMA)
         self.assertEqual(obj["spec"], {"a": 3, "m": {"k": {"d": "z"}}})
 
+    def test_embedded_resources_need_type_meta(self) -> None:
+        errs = [e.message() for e in values.validate({"spec": {"o": {"kind": "", "x": "y"}}}, self.SCHEMA)]
+        self.assertEqual(errs, ["spec.o.apiVersion: Required value", 'spec.o.kind: Invalid value: "": must not be empty'])
+
     def test_messages(self) -> None:
         schema = {"type": "object", "properties": {"spec": {"type": "object", "required": ["r"], "properties": {
             "n": {"type": "integer", "maximum": 5, "exclusiveMaximum": True},
