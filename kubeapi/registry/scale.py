@@ -12,7 +12,10 @@ Obj = dict[str, Any]
 
 def selector_string(sel: Any) -> str:
     """Render a LabelSelector (or a plain map, as replicationcontrollers use) the way
-    labels.Selector.String() does: requirements sorted by key, comma separated."""
+    labels.Selector.String() does: requirements sorted by key, comma separated.  A string (a
+    custom resource's labelSelectorPath points at one) is already in that form."""
+    if isinstance(sel, str):
+        return sel
     if not isinstance(sel, dict) or not sel:
         return ""
     if "matchLabels" not in sel and "matchExpressions" not in sel:

@@ -128,6 +128,9 @@ class APIServer:
     # ------------------------------------------------------------------ stores
 
     def _default_store(self, rdef: ResourceDef) -> ResourceStore:
+        make = getattr(rdef, "make_store", None)  # custom kinds bring their own store
+        if make is not None:
+            return make(self)  # type: ignore[no-any-return]
         return ResourceStore(rdef, self.storage, self.hook_context, prefix=self.prefix,
                              admission=self.admission, media_type=self.storage_media_type)
 

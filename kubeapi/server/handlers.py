@@ -13,7 +13,7 @@ import orjson
 
 from kubeapi import protobuf
 from kubeapi.api.types import ResourceDef
-from kubeapi.errors import StatusError, bad_request, method_not_allowed, too_large
+from kubeapi.errors import StatusError, bad_request, method_not_allowed, too_large, unsupported_media_type
 from kubeapi.registry import patch_json
 from kubeapi.server import negotiation, params, responses, tables, watchstream
 from kubeapi.server.context import RequestContext
@@ -110,6 +110,9 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
     rdef = resolve(server, ctx)
     # Built-in kinds answer protobuf when the client prefers it; custom resources never do.
     ctx.protobuf = protobuf.supports(rdef.api_version, rdef.kind)
+    if not ctx.protobuf and info.verb in ("create", "update") and \
+            negotiation.media_type_of(ctx.header("content-type")) == negotiation.PROTOBUF:
+        raise unsupported_media_type(negotiation.PROTOBUF, (JSON, negotiation.YAML))
     _check_verb(rdef, ctx)
     verb = info.verb
     name = info.parts[1] if len(info.parts) >= 2 else ""
