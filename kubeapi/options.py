@@ -19,7 +19,9 @@ from twisted.python import usage
 
 from kubeapi.timefmt import parse_duration
 
-AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "ABAC", "Webhook", "RBAC", "Node")
+# The --authorization-mode names kubeapi knows (kubeapi.auth registers their implementations
+# in AUTHORIZER_FACTORIES; a known mode without one refuses to start, see kubeapi.service).
+AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "RBAC", "Node", "Webhook")
 
 # Upstream's admission plugin names (kube-apiserver v1.33), in their execution order.
 ADMISSION_PLUGINS = (
@@ -46,7 +48,7 @@ DEFAULT_ADMISSION_PLUGINS = (
 )
 
 DEFAULT_CERT_DIR = "/var/run/kubernetes"
-BOOL_FLAGS = ("anonymous-auth",)
+BOOL_FLAGS = ("anonymous-auth", "enable-priority-and-fairness")
 FILE_FLAGS = ("tls-cert-file", "tls-private-key-file", "client-ca-file", "etcd-cafile",
               "etcd-certfile", "etcd-keyfile")
 
@@ -207,6 +209,7 @@ def _log_level(value: str) -> int:
 
 
 ENDPOINT_RECONCILER_TYPES = ("lease", "none")
+LOGGING_FORMATS = ("text", "json")  # kubeapi.logs.LOGGING_FORMATS holds the same
 
 
 class Options(usage.Options):
@@ -265,6 +268,11 @@ class Options(usage.Options):
          "How the kubernetes Service's endpoints are kept: lease (every live server), none.",
          _one_of("endpoint-reconciler-type", ENDPOINT_RECONCILER_TYPES)],
         ["v", "v", 0, "Log verbosity.", _log_level],
+        ["logging-format", None, "text", "Log format: text (klog-style lines) or json.",
+         _one_of("logging-format", LOGGING_FORMATS)],
+        ["enable-priority-and-fairness", None, True,
+         "Classify and queue requests by FlowSchemas and PriorityLevelConfigurations; false keeps "
+         "the plain max-in-flight limits.", _bool("enable-priority-and-fairness")],
     ]
 
     def __init__(self) -> None:

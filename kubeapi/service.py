@@ -18,9 +18,9 @@ from typing import Any
 import orjson
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint, TCP6ServerEndpoint
+from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.internet.error import CannotListenError
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 
@@ -48,9 +48,7 @@ class StartingResource(Resource):
                              "reason": "ServiceUnavailable", "code": 503})
 
 
-def _endpoint_for(reactor: Any, address: str, port: int, tls: Any = None) -> Any:
-    if tls is not None:
-        return SSL4ServerEndpoint(reactor, port, tls, interface=address)
+def _endpoint_for(reactor: Any, address: str, port: int) -> Any:
     if ":" in address:
         return TCP6ServerEndpoint(reactor, port, interface=address)
     return TCP4ServerEndpoint(reactor, port, interface=address)
@@ -83,6 +81,8 @@ class KubeAPIService(MultiService):
         self.reactor = reactor
         self.options = options
         self.shutting_down = False
+        self.exit_code = 0  # 1 once a start failed (twistd then exits 1)
+        self.admin_kubeconfig: str | None = None  # path of the admin kubeconfig, logged at start
         self.started: Deferred[None] = Deferred()  # fires once serving with storage open
         self.ports: dict[str, Any] = {}  # "secure" / "insecure" -> IListeningPort
         self.controllers: list[Service] = []
@@ -156,6 +156,12 @@ class KubeAPIService(MultiService):
 
         o = self.options
         catalog = self.catalog
+        from kubeapi.auth.authorizer import AUTHORIZER_FACTORIES
+
+        for mode in o["authorization-mode"]:
+            if mode not in AUTHORIZER_FACTORIES:
+                raise SystemExit(f"kubeapi: --authorization-mode: mode {mode!r} is not built into this "
+                                 f"kubeapi (available: {', '.join(sorted(AUTHORIZER_FACTORIES))})")
         plugins = build_admission(o.admission_plugins(), self.storage, o["etcd-prefix"])
         server = APIServer(
             catalog, self.storage, self.allocators,
@@ -181,8 +187,11 @@ class KubeAPIService(MultiService):
         """Bind the ports (they may be privileged); nothing but 503 is served yet."""
         super().privilegedStartService()
         o = self.options
-        ep = _endpoint_for(self.reactor, o["bind-address"], o["secure-port"], self.tls)
-        self.ports["secure"] = _listen_now(ep, self.sites["secure"], "--secure-port")
+        from kubeapi.server.tlssniff import SniffingFactory
+
+        ep = _endpoint_for(self.reactor, o["bind-address"], o["secure-port"])
+        # TLS as listenSSL does it, behind a look at the first bytes (plain HTTP gets Go's 400).
+        self.ports["secure"] = _listen_now(ep, SniffingFactory(self.tls, self.sites["secure"]), "--secure-port")
         if o["insecure-port"]:
             ep = _endpoint_for(self.reactor, o["insecure-bind-address"], o["insecure-port"])
             self.ports["insecure"] = _listen_now(ep, self.sites["insecure"], "--insecure-port")
@@ -193,15 +202,36 @@ class KubeAPIService(MultiService):
         super().startService()
         d = Deferred.fromCoroutine(self._start())
 
-        def failed(f: Failure) -> None:
-            log.failure("kubeapi failed to start", f)
-            self.reactor.callLater(0, self._fatal_stop)
+        d.addErrback(self._start_failed)
 
-        d.addErrback(failed)
+    def _start_failed(self, f: Failure) -> None:
+        """One actionable line (the traceback only from --v=4), then stop with exit status 1."""
+        from kubeapi.logs import startup_failure_line
+
+        log.failure("{line}", f, LogLevel.error, line=startup_failure_line(f.value), log_v=0)
+        self.exit_code = 1
+        if getattr(self.options, "parent", None) is not None:  # under twistd: make it the exit status
+            from kubeapi.logs import exit_with_status_at_exit
+
+            exit_with_status_at_exit(1)
+        self.reactor.callLater(0, self._fatal_stop)
 
     def _fatal_stop(self) -> None:
         if self.reactor.running:
             self.reactor.stop()
+
+    def setServiceParent(self, parent: Any) -> None:
+        """twistd hands us its Application first: give it our log observer (klog/json, --v)."""
+        super().setServiceParent(parent)
+        set_component = getattr(parent, "setComponent", None)
+        twistd = getattr(self.options, "parent", None)
+        if set_component is not None and twistd is not None:
+            from twisted.logger import ILogObserver
+
+            from kubeapi.logs import bridge_stdlib_logging, observer_for
+
+            bridge_stdlib_logging()
+            set_component(ILogObserver, observer_for(twistd, self.options["v"], self.options["logging-format"]))
 
     async def _start(self) -> None:
         o = self.options
@@ -219,8 +249,23 @@ class KubeAPIService(MultiService):
         if "insecure" in self.ports:
             host = self.ports["insecure"].getHost()
             log.info("Serving insecurely on {addr}", addr=_addr(o["insecure-bind-address"], host.port))
+        self._log_how_to_connect()
         self._start_controllers()
         self.started.callback(None)
+
+    def _log_how_to_connect(self) -> None:
+        """Like k3s: the URLs to use and (once written at first start) the admin kubeconfig."""
+        o = self.options
+        bind = o["bind-address"]
+        host = o["advertise-address"] if bind in ("0.0.0.0", "::") else bind
+        urls = [f"https://{_addr(host, self.ports['secure'].getHost().port)}"]
+        if "insecure" in self.ports:
+            urls.append(f"http://{_addr(o['insecure-bind-address'], self.ports['insecure'].getHost().port)}")
+        log.info("kubeapi is serving; API URLs: {urls}", urls=" ".join(urls))
+        # Hook for the first-start kubeconfig (set by whoever writes it, before the reactor runs).
+        if self.admin_kubeconfig:
+            log.info("Admin kubeconfig written to {path}; connect with: kubectl --kubeconfig={path} get ns",
+                     path=self.admin_kubeconfig)
 
     def _start_controllers(self) -> None:
         from kubeapi.controllers.bootstrap import READYZ_CHECK, BootstrapController

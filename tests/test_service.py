@@ -287,7 +287,7 @@ class TwistdTests(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertEqual((p.stdout + p.stderr).decode().strip().splitlines(),
                          ["kubeapi: --authorization-mode: 'Magic' is not a valid mode "
-                          "(valid: AlwaysAllow, AlwaysDeny, ABAC, Webhook, RBAC, Node)"])
+                          "(valid: AlwaysAllow, AlwaysDeny, RBAC, Node, Webhook)"])
 
     def test_python_m_kubeapi_is_twistd_kubeapi(self) -> Deferred[None]:
         return deferToThread(self._python_m_kubeapi)

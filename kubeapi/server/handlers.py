@@ -118,6 +118,8 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         raise method_not_allowed()
     _check_route(verb, name, sub)
     if sub and sub not in STORE_SUBRESOURCES and not server.has_subresource_handler(rdef, sub):
+        if name:  # as upstream, a missing parent object is named: pods "nosuch" not found
+            await server.store(rdef.group, rdef.version, rdef.plural).get(ns, name, "")
         raise not_found_resource()
     if sub and server.has_subresource_handler(rdef, sub):
         return await server.subresource_handler(rdef, sub)(server, ctx, rdef)
