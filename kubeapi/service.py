@@ -208,7 +208,7 @@ class KubeAPIService(MultiService):
         """One actionable line (the traceback only from --v=4), then stop with exit status 1."""
         from kubeapi.logs import startup_failure_line
 
-        log.failure("{line}", f, LogLevel.error, line=startup_failure_line(f.value), log_v=0)
+        log.failure("{line}", f, LogLevel.error, line=startup_failure_line(f.value or RuntimeError("unknown error")), log_v=0)
         self.exit_code = 1
         if getattr(self.options, "parent", None) is not None:  # under twistd: make it the exit status
             from kubeapi.logs import exit_with_status_at_exit

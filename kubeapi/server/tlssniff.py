@@ -23,7 +23,7 @@ _PEEK = 5
 class SniffingProtocol(Protocol):
     """Holds the first bytes; then answers plain HTTP itself or hands over to TLS."""
 
-    def __init__(self, factory: SniffingFactory, addr: IAddress) -> None:
+    def __init__(self, factory: SniffingFactory, addr: IAddress | None) -> None:
         self.sniffing_factory = factory
         self.addr = addr
         self.buffer = b""
@@ -41,12 +41,14 @@ class SniffingProtocol(Protocol):
             return  # could still be an HTTP request line; wait for the rest of the five bytes
         if self.buffer[:_PEEK] in _HTTP_STARTS:
             self.refused = True
-            self.transport.write(PLAIN_HTTP_REPLY)  # type: ignore[union-attr]
-            self.transport.loseConnection()  # type: ignore[union-attr]
+            transport: Any = self.transport
+            transport.write(PLAIN_HTTP_REPLY)
+            transport.loseConnection()
             return
         self.inner = self.sniffing_factory.tls.buildProtocol(self.addr)
         if self.inner is None:
-            self.transport.loseConnection()  # type: ignore[union-attr]
+            t: Any = self.transport
+            t.loseConnection()
             return
         self.inner.makeConnection(self.transport)
         buffered, self.buffer = self.buffer, b""
@@ -72,5 +74,5 @@ class SniffingFactory(Factory):
     def doStop(self) -> None:
         self.tls.doStop()
 
-    def buildProtocol(self, addr: IAddress) -> SniffingProtocol:
+    def buildProtocol(self, addr: IAddress | None) -> SniffingProtocol:
         return SniffingProtocol(self, addr)
