@@ -177,6 +177,7 @@ class KubeAPIService(MultiService):
             client_ca_file=o["client-ca-file"],
             min_request_timeout=float(o["min-request-timeout"]),
             storage_media_type=o["storage-media-type"],
+            priority_and_fairness=o["enable-priority-and-fairness"],
         )
         server.add_health_check("etcd", self.storage.healthy)
         return server
@@ -241,6 +242,8 @@ class KubeAPIService(MultiService):
                 await method()
         for svc in self._storage_services:
             svc.startService()
+        if self.apiserver.flowcontrol is not None:  # stored FlowSchemas/PLCs, watched
+            await self.apiserver.flowcontrol.start()
         self.sites["secure"].resource = self.apiserver.resource(secure=True)
         if "insecure" in self.ports:
             self.sites["insecure"].resource = self.apiserver.resource(secure=False)
@@ -300,6 +303,8 @@ class KubeAPIService(MultiService):
             except Exception:
                 log.failure("stopping {name}", name=getattr(c, "name", c))
         self.controllers = []
+        if self.apiserver.flowcontrol is not None:
+            self.apiserver.flowcontrol.stop()
         for name in list(self.ports):
             port = self.ports.pop(name)
             try:

@@ -15,6 +15,7 @@ from kubeapi.audit.recorder import AuditRecorder, NoopRecorder
 from kubeapi.auth.authenticator import RequestAuthenticator, TokenAuthenticator, load_ca_bundle
 from kubeapi.auth.authorizer import Authorizer, build_authorizer
 from kubeapi.errors import not_found
+from kubeapi.flowcontrol.controller import FlowControl
 from kubeapi.registry.store import ResourceStore
 from kubeapi.server.filters.inflight import InFlightLimiter
 from kubeapi.server.health import Check, base_checks
@@ -59,6 +60,7 @@ class APIServer:
         store_factory: StoreFactory | None = None,
         clock: IReactorTime | None = None,
         storage_media_type: str = "application/json",
+        priority_and_fairness: bool = False,
     ) -> None:
         # Attributes other components read: catalog, storage, allocators (HookContext),
         # health_checks (name -> async check) and post_start_hooks (name -> done?).
@@ -99,6 +101,14 @@ class APIServer:
 
             clock = reactor  # type: ignore[assignment]
         self.clock: IReactorTime = clock  # type: ignore[assignment]
+        self.flowcontrol: FlowControl | None = None
+        if priority_and_fairness:
+            from kubeapi.registry.codec import decode_stored
+
+            self.flowcontrol = FlowControl(max_requests_inflight + max_mutating_requests_inflight,
+                                           storage=storage, prefix=prefix, decode=decode_stored,
+                                           metrics=self.metrics, clock=self.clock,
+                                           request_timeout=request_timeout)
 
     # ------------------------------------------------------------------ stores
 

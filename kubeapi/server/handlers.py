@@ -225,7 +225,10 @@ async def _watch(server: APIServer, ctx: RequestContext, rdef: ResourceDef, ns: 
     store = server.store(rdef.group, rdef.version, rdef.plural)
     headers_sent = [False]
 
+    sent = server.metrics.watch_events.labels(rdef.group, rdef.version, rdef.plural)
+
     def transform(event_type: str, obj: Obj) -> Obj:
+        sent.inc()
         if not out.convert or event_type == "ERROR":
             return obj
         if out.convert == "Table":
