@@ -104,8 +104,8 @@ class KubeAPIService(MultiService):
         for site in self.sites.values():
             site.displayTracebacks = False
             site.noisy = False
-            if options["v"] < 3:  # like kube-apiserver, log each request only from --v=3
-                site.log = _no_access_log  # type: ignore[method-assign]
+            # Requests are logged by the pipeline (klog's "HTTP" line, from --v=3), not by twisted.
+            site.log = _no_access_log  # type: ignore[method-assign]
 
     # -- construction --------------------------------------------------------------------------
 
@@ -244,6 +244,9 @@ class KubeAPIService(MultiService):
             svc.startService()
         if self.apiserver.flowcontrol is not None:  # stored FlowSchemas/PLCs, watched
             await self.apiserver.flowcontrol.start()
+        from kubeapi.server.storagemetrics import start_object_counter
+
+        self._object_counter = start_object_counter(self.apiserver, self.reactor)
         self.sites["secure"].resource = self.apiserver.resource(secure=True)
         if "insecure" in self.ports:
             self.sites["insecure"].resource = self.apiserver.resource(secure=False)
@@ -305,6 +308,9 @@ class KubeAPIService(MultiService):
         self.controllers = []
         if self.apiserver.flowcontrol is not None:
             self.apiserver.flowcontrol.stop()
+        counter = getattr(self, "_object_counter", None)
+        if counter is not None and counter.running:
+            counter.stop()
         for name in list(self.ports):
             port = self.ports.pop(name)
             try:

@@ -113,7 +113,10 @@ class APIServer:
     # ------------------------------------------------------------------ stores
 
     def _default_store(self, rdef: ResourceDef) -> ResourceStore:
-        return ResourceStore(rdef, self.storage, self.hook_context, prefix=self.prefix,
+        from kubeapi.server.storagemetrics import TimedStorage, resource_label
+
+        storage = TimedStorage(self.storage, self.metrics, rdef.group, resource_label(rdef))
+        return ResourceStore(rdef, storage, self.hook_context, prefix=self.prefix,
                              admission=self.admission, media_type=self.storage_media_type)
 
     def store(self, group: str, version: str, plural: str) -> ResourceStore:
