@@ -101,6 +101,8 @@ class APIServer:
 
             clock = reactor  # type: ignore[assignment]
         self.clock: IReactorTime = clock  # type: ignore[assignment]
+        if callable(getattr(storage, "stats", None)):
+            self.metrics.watch_cache_stats = self._watch_cache_stats
         self.flowcontrol: FlowControl | None = None
         if priority_and_fairness:
             from kubeapi.registry.codec import decode_stored
@@ -111,6 +113,15 @@ class APIServer:
                                            request_timeout=request_timeout)
 
     # ------------------------------------------------------------------ stores
+
+    def _watch_cache_stats(self) -> list[tuple[str, str, int, int]]:
+        stats = self.storage.stats()  # type: ignore[attr-defined]
+        out: dict[tuple[str, str], tuple[str, str, int, int]] = {}
+        for rdef in self.catalog.all():
+            got = stats.get(rdef.key_prefix(self.prefix))
+            if got is not None:
+                out[(rdef.group, rdef.plural)] = (rdef.group, rdef.plural, got[0], got[1])
+        return list(out.values())
 
     def _default_store(self, rdef: ResourceDef) -> ResourceStore:
         from kubeapi.server.storagemetrics import TimedStorage, resource_label

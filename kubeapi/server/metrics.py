@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -11,9 +13,13 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from kubeapi.server.requestinfo import RequestInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
 
 _LABELS = ("verb", "dry_run", "group", "version", "resource", "subresource", "scope", "component")
 disable_created_metrics()  # upstream exposes no *_created series
@@ -43,6 +49,32 @@ def metrics_scope(info: RequestInfo) -> str:
     if info.namespace and info.resource != "namespaces":
         return "resource" if info.name else "namespace"
     return "resource" if info.name else "cluster"
+
+
+class _WatchCacheCollector:
+    """apiserver_watch_cache_* read from the cache's own counters at scrape time."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        source = self.metrics.watch_cache_stats
+        if source is None:
+            return
+        received = CounterMetricFamily("apiserver_watch_cache_events_received",
+                                       "Counter of events received in watch cache broken by resource type.",
+                                       labels=("group", "resource"))
+        inits = CounterMetricFamily("apiserver_watch_cache_initializations",
+                                    "Counter of watch cache initializations broken by resource type.",
+                                    labels=("group", "resource"))
+        for group, resource, n_received, n_inits in source():
+            received.add_metric((group, resource), n_received)
+            inits.add_metric((group, resource), n_inits)
+        yield received
+        yield inits
 
 
 class Metrics:
@@ -86,6 +118,10 @@ class Metrics:
             "apiserver_audit_event_total", "Counter of audit events generated and sent to the audit backend.",
             registry=self.registry)
         self._flowcontrol()
+        # (group, resource, events received, initializations) per cached resource; set by the
+        # APIServer when its storage is a watch cache.
+        self.watch_cache_stats: Callable[[], Iterable[tuple[str, str, int, int]]] | None = None
+        self.registry.register(_WatchCacheCollector(self))
 
     def _flowcontrol(self) -> None:
         """apiserver_flowcontrol_*: what API Priority and Fairness does, per level and schema."""

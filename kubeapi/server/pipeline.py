@@ -83,6 +83,7 @@ async def run(server: APIServer, request: Any, secure: bool) -> bytes:
     responses.base_headers(ctx)
     slot = ""
     ticket: Ticket | None = None
+    executing = ""  # request_kind counted in apiserver_current_inflight_requests under APF
     body = b""
     try:
         try:
@@ -92,6 +93,9 @@ async def run(server: APIServer, request: Any, secure: bool) -> bytes:
             if server.flowcontrol is not None:  # API Priority and Fairness
                 ticket = await server.flowcontrol.admit(apf_request(ctx), _header_setter(ctx),
                                                         ctx.long_running)
+                if not ctx.long_running:  # upstream's APF feeds the same gauge
+                    executing = "mutating" if ctx.mutating else "readOnly"
+                    server.metrics.inflight.labels(executing).inc()
             else:  # --enable-priority-and-fairness=false: the plain max-in-flight limits
                 slot = server.inflight.acquire(ctx)
                 if slot:
@@ -105,6 +109,8 @@ async def run(server: APIServer, request: Any, secure: bool) -> bytes:
         finally:
             if ticket is not None:
                 server.flowcontrol.finish(ticket)  # type: ignore[union-attr]
+            if executing:
+                server.metrics.inflight.labels(executing).dec()
             server.inflight.release(slot)
             if slot:
                 server.metrics.inflight.labels(slot).dec()
