@@ -61,6 +61,7 @@ class Ticket:
     schema: str
     index: int
     started: float
+    metrics: tuple[Any, Any, Any] | None = None
 
 
 class FlowControl:
@@ -84,6 +85,7 @@ class FlowControl:
         self._watches: list[Any] = []
         self._reload_pending = False
         self._stopped = False
+        self._metric_children: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
         self.apply(*bootstrap.bootstrap_objects(), source="bootstrap")
 
     # ------------------------------------------------------------------ configuration
@@ -208,6 +210,7 @@ class FlowControl:
             return None
         qs = level.queueset
         began = time.monotonic()
+        children = self._children(level.name, fs_name) if m is not None else None
         try:
             d, index = qs.enqueue(f"{fs_name}\x00{flow_key}")
         except Rejected as e:
@@ -228,16 +231,27 @@ class FlowControl:
             finally:
                 if m is not None:
                     m.inqueue.labels(level.name, fs_name).dec()
-        if m is not None:
-            m.wait.labels(level.name, fs_name, "true").observe(time.monotonic() - began)
-            m.dispatched.labels(level.name, fs_name).inc()
-            m.executing.labels(level.name, fs_name).inc()
-        return Ticket(level, fs_name, index, time.monotonic())
+        if children is not None:
+            children[0].observe(time.monotonic() - began)
+            children[1].inc()
+            children[2].inc()
+        return Ticket(level, fs_name, index, time.monotonic(), children)
+
+    def _children(self, level: str, schema: str) -> tuple[Any, Any, Any]:
+        """(wait histogram, dispatched, executing) for one level and schema, looked up once."""
+        key = (level, schema)
+        got = self._metric_children.get(key)
+        if got is None:
+            m = self.metrics
+            got = (m.wait.labels(level, schema, "true"), m.dispatched.labels(level, schema),
+                   m.executing.labels(level, schema))
+            self._metric_children[key] = got
+        return got
 
     def finish(self, ticket: Ticket | None) -> None:
         if ticket is None:
             return
         assert ticket.level.queueset is not None
-        if self.metrics is not None:
-            self.metrics.executing.labels(ticket.level.name, ticket.schema).dec()
+        if ticket.metrics is not None:
+            ticket.metrics[2].dec()
         ticket.level.queueset.finish(ticket.index)

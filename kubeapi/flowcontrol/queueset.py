@@ -10,6 +10,7 @@ its seats while other flows' requests still get their turn.  Every request takes
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import deque
 from dataclasses import dataclass, field
@@ -32,7 +33,8 @@ class _Queue:
     executing: int = 0
 
 
-def deal_hand(flow: str, queues: int, hand_size: int) -> list[int]:
+@functools.lru_cache(maxsize=4096)
+def deal_hand(flow: str, queues: int, hand_size: int) -> tuple[int, ...]:
     """``hand_size`` distinct queue indices chosen by the flow's hash (shuffle sharding)."""
     digest = int.from_bytes(hashlib.sha256(flow.encode()).digest()[:8], "big")
     remaining = list(range(queues))
@@ -40,7 +42,7 @@ def deal_hand(flow: str, queues: int, hand_size: int) -> list[int]:
     for _ in range(min(hand_size, queues)):
         digest, pick = divmod(digest, len(remaining)) if remaining else (digest, 0)
         hand.append(remaining.pop(pick))
-    return hand
+    return tuple(hand)
 
 
 class QueueSet:
