@@ -140,15 +140,16 @@ class _BridgeHandler(logging.Handler):
 _bridge: _BridgeHandler | None = None
 
 
-def bridge_stdlib_logging() -> None:
-    """Route the ``logging`` module's records to the twisted log (once per process)."""
+def bridge_stdlib_logging(verbosity: int = 0) -> None:
+    """Route the ``logging`` module's records to the twisted log (once per process).
+    DEBUG records (V(4)) are only built at all from --v=4."""
     global _bridge
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbosity >= TRACEBACK_V else logging.INFO)
     if _bridge is not None:
         return
     _bridge = _BridgeHandler()
-    root = logging.getLogger()
     root.addHandler(_bridge)
-    root.setLevel(logging.DEBUG)
 
 
 def observer_for(twistd_options: Any, verbosity: int, fmt: str) -> KlogObserver:

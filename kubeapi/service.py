@@ -231,7 +231,7 @@ class KubeAPIService(MultiService):
 
             from kubeapi.logs import bridge_stdlib_logging, observer_for
 
-            bridge_stdlib_logging()
+            bridge_stdlib_logging(self.options["v"])
             set_component(ILogObserver, observer_for(twistd, self.options["v"], self.options["logging-format"]))
 
     async def _start(self) -> None:

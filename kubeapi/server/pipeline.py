@@ -125,7 +125,8 @@ async def run(server: APIServer, request: Any, secure: bool) -> bytes:
         raise
     except StorageError as e:
         # A storage failure a layer below did not translate: still the client-visible code.
-        log.warning("storage error serving %s %s: %s", ctx.method, ctx.path, e)
+        log.warning("storage error serving %s %s: %s", ctx.method, ctx.path, e,
+                    extra={"kv": {"audit-ID": ctx.audit_id}})
         body = _safe_error(ctx, storage_status(e))
     except Exception as e:
         log.exception("internal error serving %s %s", ctx.method, ctx.path,
@@ -164,7 +165,7 @@ def storage_status(e: StorageError) -> StatusError:
 def _safe_error(ctx: RequestContext, err: StatusError) -> bytes:
     if getattr(ctx.request, "startedWriting", False):
         # Headers are out (a stream failed midway); all we can do is end it.
-        log.warning("error after response started: %r", err)
+        log.warning("error after response started: %r", err, extra={"kv": {"audit-ID": ctx.audit_id}})
         return b""
     return responses.write_error(ctx, err)
 
@@ -177,7 +178,7 @@ def _complete(server: APIServer, ctx: RequestContext, size: int = 0) -> None:
         server.metrics.observe_size(ctx.method, ctx.info, size, ctx.patch_type)
         log_request(ctx, seconds)
     except Exception:
-        log.exception("recording request completion failed")
+        log.exception("recording request completion failed", extra={"kv": {"audit-ID": ctx.audit_id}})
 
 
 def log_request(ctx: RequestContext, seconds: float) -> None:
