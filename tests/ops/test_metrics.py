@@ -15,6 +15,7 @@ from twisted.web.client import HTTPConnectionPool
 from twisted.web.server import Site
 
 from kubeapi.server.apiserver import APIServer
+from kubeapi.server.storagemetrics import count_objects
 from kubeapi.storage.cache import WatchCache
 from kubeapi.storage.embedded import SQLiteStorage
 from tests.server.support import reactor, small_catalog
@@ -59,5 +60,11 @@ class WatchCacheMetrics(unittest.TestCase):
             self.assertIn("apiserver_request", fams)
             self.assertIn("etcd_request_duration_seconds", fams)
             self.assertIn("apiserver_response_sizes", fams)
+            await count_objects(cache, server.metrics, catalog.all(), "/registry")
+            r = await treq.get(url + "/metrics", pool=pool)
+            fams = {f.name: f for f in text_string_to_metric_families((await r.content()).decode())}
+            objects = {s.labels["resource"]: s.value for s in fams["apiserver_storage_objects"].samples}
+            self.assertEqual(objects["namespaces"], 2)
+            self.assertEqual(objects["widgets.example.com"], 0)
 
         return defer.ensureDeferred(go())
