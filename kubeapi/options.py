@@ -20,6 +20,8 @@ from twisted.python import usage
 from kubeapi.auth.authn import flags as authn_flags
 from kubeapi.timefmt import parse_duration
 
+# Upstream's --authorization-mode names, in upstream's order.  Each but ABAC is implemented
+# (kubeapi.auth.authorizer.AUTHORIZER_FACTORIES); ABAC is refused with its own line.
 AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "ABAC", "Webhook", "RBAC", "Node")
 
 # Upstream's admission plugin names (kube-apiserver v1.33), in their execution order.
@@ -47,7 +49,7 @@ DEFAULT_ADMISSION_PLUGINS = (
 )
 
 DEFAULT_CERT_DIR = "/var/run/kubernetes"
-BOOL_FLAGS = ("anonymous-auth", *authn_flags.BOOL_FLAGS)
+BOOL_FLAGS = ("anonymous-auth", "enable-priority-and-fairness", *authn_flags.BOOL_FLAGS)
 FILE_FLAGS = ("tls-cert-file", "tls-private-key-file", "client-ca-file", "etcd-cafile",
               "etcd-certfile", "etcd-keyfile", "authorization-webhook-config-file",
               *authn_flags.FILE_FLAGS)
@@ -209,6 +211,7 @@ def _log_level(value: str) -> int:
 
 
 ENDPOINT_RECONCILER_TYPES = ("lease", "none")
+LOGGING_FORMATS = ("text", "json")  # kubeapi.logs.LOGGING_FORMATS holds the same
 
 
 class Options(usage.Options):
@@ -278,6 +281,11 @@ class Options(usage.Options):
          _one_of("endpoint-reconciler-type", ENDPOINT_RECONCILER_TYPES)],
         ["v", "v", 0, "Log verbosity.", _log_level],
         *authn_flags.PARAMETERS,
+        ["logging-format", None, "text", "Log format: text (klog-style lines) or json.",
+         _one_of("logging-format", LOGGING_FORMATS)],
+        ["enable-priority-and-fairness", None, True,
+         "Classify and queue requests by FlowSchemas and PriorityLevelConfigurations; false keeps "
+         "the plain max-in-flight limits.", _bool("enable-priority-and-fairness")],
     ]
 
     def __init__(self) -> None:

@@ -18,9 +18,9 @@ from typing import Any
 import orjson
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint, TCP6ServerEndpoint
+from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.internet.error import CannotListenError
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 
@@ -48,9 +48,7 @@ class StartingResource(Resource):
                              "reason": "ServiceUnavailable", "code": 503})
 
 
-def _endpoint_for(reactor: Any, address: str, port: int, tls: Any = None) -> Any:
-    if tls is not None:
-        return SSL4ServerEndpoint(reactor, port, tls, interface=address)
+def _endpoint_for(reactor: Any, address: str, port: int) -> Any:
     if ":" in address:
         return TCP6ServerEndpoint(reactor, port, interface=address)
     return TCP4ServerEndpoint(reactor, port, interface=address)
@@ -83,6 +81,7 @@ class KubeAPIService(MultiService):
         self.reactor = reactor
         self.options = options
         self.shutting_down = False
+        self.exit_code = 0  # 1 once a start failed (twistd then exits 1)
         self.started: Deferred[None] = Deferred()  # fires once serving with storage open
         self.ports: dict[str, Any] = {}  # "secure" / "insecure" -> IListeningPort
         self.controllers: list[Service] = []
@@ -110,8 +109,8 @@ class KubeAPIService(MultiService):
         for site in self.sites.values():
             site.displayTracebacks = False
             site.noisy = False
-            if options["v"] < 3:  # like kube-apiserver, log each request only from --v=3
-                site.log = _no_access_log  # type: ignore[method-assign]
+            # Requests are logged by the pipeline (klog's "HTTP" line, from --v=3), not by twisted.
+            site.log = _no_access_log  # type: ignore[method-assign]
 
     # -- construction --------------------------------------------------------------------------
 
@@ -182,6 +181,7 @@ class KubeAPIService(MultiService):
                 "webhook-cache-authorized-ttl": o["authorization-webhook-cache-authorized-ttl"],
                 "webhook-cache-unauthorized-ttl": o["authorization-webhook-cache-unauthorized-ttl"],
             },
+            priority_and_fairness=o["enable-priority-and-fairness"],
         )
         server.add_health_check("etcd", self.storage.healthy)
         from kubeapi.auth.authn import setup
@@ -195,8 +195,11 @@ class KubeAPIService(MultiService):
         """Bind the ports (they may be privileged); nothing but 503 is served yet."""
         super().privilegedStartService()
         o = self.options
-        ep = _endpoint_for(self.reactor, o["bind-address"], o["secure-port"], self.tls)
-        self.ports["secure"] = _listen_now(ep, self.sites["secure"], "--secure-port")
+        from kubeapi.server.tlssniff import SniffingFactory
+
+        ep = _endpoint_for(self.reactor, o["bind-address"], o["secure-port"])
+        # TLS as listenSSL does it, behind a look at the first bytes (plain HTTP gets Go's 400).
+        self.ports["secure"] = _listen_now(ep, SniffingFactory(self.tls, self.sites["secure"]), "--secure-port")
         if o["insecure-port"]:
             ep = _endpoint_for(self.reactor, o["insecure-bind-address"], o["insecure-port"])
             self.ports["insecure"] = _listen_now(ep, self.sites["insecure"], "--insecure-port")
@@ -207,15 +210,36 @@ class KubeAPIService(MultiService):
         super().startService()
         d = Deferred.fromCoroutine(self._start())
 
-        def failed(f: Failure) -> None:
-            log.failure("kubeapi failed to start", f)
-            self.reactor.callLater(0, self._fatal_stop)
+        d.addErrback(self._start_failed)
 
-        d.addErrback(failed)
+    def _start_failed(self, f: Failure) -> None:
+        """One actionable line (the traceback only from --v=4), then stop with exit status 1."""
+        from kubeapi.logs import startup_failure_line
+
+        log.failure("{line}", f, LogLevel.error, line=startup_failure_line(f.value or RuntimeError("unknown error")), log_v=0)
+        self.exit_code = 1
+        if getattr(self.options, "parent", None) is not None:  # under twistd: make it the exit status
+            from kubeapi.logs import exit_with_status_at_exit
+
+            exit_with_status_at_exit(1)
+        self.reactor.callLater(0, self._fatal_stop)
 
     def _fatal_stop(self) -> None:
         if self.reactor.running:
             self.reactor.stop()
+
+    def setServiceParent(self, parent: Any) -> None:
+        """twistd hands us its Application first: give it our log observer (klog/json, --v)."""
+        super().setServiceParent(parent)
+        set_component = getattr(parent, "setComponent", None)
+        twistd = getattr(self.options, "parent", None)
+        if set_component is not None and twistd is not None:
+            from twisted.logger import ILogObserver
+
+            from kubeapi.logs import bridge_stdlib_logging, observer_for
+
+            bridge_stdlib_logging(self.options["v"])
+            set_component(ILogObserver, observer_for(twistd, self.options["v"], self.options["logging-format"]))
 
     async def _start(self) -> None:
         o = self.options
@@ -227,6 +251,11 @@ class KubeAPIService(MultiService):
             svc.startService()
         # Authorizer state (RBAC bootstrap policy and index, the node graph) before serving.
         await self.apiserver.start_lifecycle()
+        if self.apiserver.flowcontrol is not None:  # stored FlowSchemas/PLCs, watched
+            await self.apiserver.flowcontrol.start()
+        from kubeapi.server.storagemetrics import start_object_counter
+
+        self._object_counter = start_object_counter(self.apiserver, self.reactor)
         self.sites["secure"].resource = self.apiserver.resource(secure=True)
         if "insecure" in self.ports:
             self.sites["insecure"].resource = self.apiserver.resource(secure=False)
@@ -238,8 +267,19 @@ class KubeAPIService(MultiService):
         if self.pki.admin_kubeconfig:
             log.info("Wrote admin kubeconfig to {path} (KUBECONFIG={path} kubectl get ns); component "
                      "kubeconfigs in {dir}", path=self.pki.admin_kubeconfig, dir=os.path.abspath(self.pki.cert_dir))
+        self._log_how_to_connect()
         self._start_controllers()
         self.started.callback(None)
+
+    def _log_how_to_connect(self) -> None:
+        """Like k3s: the URLs to use (the admin kubeconfig is logged beside them)."""
+        o = self.options
+        bind = o["bind-address"]
+        host = o["advertise-address"] if bind in ("0.0.0.0", "::") else bind
+        urls = [f"https://{_addr(host, self.ports['secure'].getHost().port)}"]
+        if "insecure" in self.ports:
+            urls.append(f"http://{_addr(o['insecure-bind-address'], self.ports['insecure'].getHost().port)}")
+        log.info("kubeapi is serving; API URLs: {urls}", urls=" ".join(urls))
 
     def _start_controllers(self) -> None:
         from kubeapi.controllers.bootstrap import READYZ_CHECK, BootstrapController
@@ -286,6 +326,11 @@ class KubeAPIService(MultiService):
         for stoppable in (getattr(self, "reloader", None), getattr(self, "configmap_publisher", None)):
             if stoppable is not None and getattr(stoppable, "running", True):
                 stoppable.stop()
+        if self.apiserver.flowcontrol is not None:
+            self.apiserver.flowcontrol.stop()
+        counter = getattr(self, "_object_counter", None)
+        if counter is not None and counter.running:
+            counter.stop()
         for name in list(self.ports):
             port = self.ports.pop(name)
             try:

@@ -118,14 +118,19 @@ MODE_MODULES = {"RBAC": "kubeapi.auth.rbac.authorizer", "Node": "kubeapi.auth.no
                 "Webhook": "kubeapi.auth.webhook_authz"}
 
 
-def build_authorizer(modes: Sequence[str], server: Any = None) -> Authorizer:
-    """The chain for ``--authorization-mode``: privileged groups first, then each mode."""
+def load_modes(modes: Sequence[str]) -> None:
+    """Import the modules that implement ``modes`` (they register themselves)."""
     import importlib
 
-    chain: list[Authorizer] = [PrivilegedGroups()]
     for mode in modes:
         if mode in MODE_MODULES and mode not in AUTHORIZER_FACTORIES:
             importlib.import_module(MODE_MODULES[mode])
+
+
+def build_authorizer(modes: Sequence[str], server: Any = None) -> Authorizer:
+    """The chain for ``--authorization-mode``: privileged groups first, then each mode."""
+    chain: list[Authorizer] = [PrivilegedGroups()]
+    load_modes(modes)
     for mode in modes:
         factory = AUTHORIZER_FACTORIES.get(mode)
         if factory is None:

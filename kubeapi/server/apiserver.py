@@ -15,6 +15,7 @@ from kubeapi.audit.recorder import AuditRecorder, NoopRecorder
 from kubeapi.auth.authenticator import RequestAuthenticator, TokenAuthenticator, load_ca_bundle
 from kubeapi.auth.authorizer import Authorizer, build_authorizer
 from kubeapi.errors import not_found
+from kubeapi.flowcontrol.controller import FlowControl
 from kubeapi.registry.store import ResourceStore
 from kubeapi.server.filters.inflight import InFlightLimiter
 from kubeapi.server.health import Check, base_checks
@@ -61,6 +62,7 @@ class APIServer:
         clock: IReactorTime | None = None,
         storage_media_type: str = "application/json",
         authorization_options: dict[str, Any] | None = None,
+        priority_and_fairness: bool = False,
     ) -> None:
         # Attributes other components read: catalog, storage, allocators (HookContext),
         # health_checks (name -> async check) and post_start_hooks (name -> done?).
@@ -124,14 +126,36 @@ class APIServer:
         self.inflight = InFlightLimiter(max_requests_inflight, max_mutating_requests_inflight)
         self.audit: AuditRecorder = audit or NoopRecorder()
         self.metrics = Metrics()
+        if callable(getattr(storage, "stats", None)):
+            self.metrics.watch_cache_stats = self._watch_cache_stats
+        self.flowcontrol: FlowControl | None = None
+        if priority_and_fairness:
+            from kubeapi.registry.codec import decode_stored
+
+            self.flowcontrol = FlowControl(max_requests_inflight + max_mutating_requests_inflight,
+                                           storage=storage, prefix=prefix, decode=decode_stored,
+                                           metrics=self.metrics, clock=self.clock,
+                                           request_timeout=request_timeout)
 
     # ------------------------------------------------------------------ stores
 
+    def _watch_cache_stats(self) -> list[tuple[str, str, int, int]]:
+        stats = self.storage.stats()  # type: ignore[attr-defined]
+        out: dict[tuple[str, str], tuple[str, str, int, int]] = {}
+        for rdef in self.catalog.all():
+            got = stats.get(rdef.key_prefix(self.prefix))
+            if got is not None:
+                out[(rdef.group, rdef.plural)] = (rdef.group, rdef.plural, got[0], got[1])
+        return list(out.values())
+
     def _default_store(self, rdef: ResourceDef) -> ResourceStore:
+        from kubeapi.server.storagemetrics import TimedStorage, resource_label
+
+        storage = TimedStorage(self.storage, self.metrics, rdef.group, resource_label(rdef))
         make = getattr(rdef, "make_store", None)  # custom kinds bring their own store
         if make is not None:
             return make(self)  # type: ignore[no-any-return]
-        return ResourceStore(rdef, self.storage, self.hook_context, prefix=self.prefix,
+        return ResourceStore(rdef, storage, self.hook_context, prefix=self.prefix,
                              admission=self.admission, media_type=self.storage_media_type)
 
     def store(self, group: str, version: str, plural: str) -> ResourceStore:

@@ -124,6 +124,8 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         raise method_not_allowed()
     _check_route(verb, name, sub)
     if sub and sub not in STORE_SUBRESOURCES and not server.has_subresource_handler(rdef, sub):
+        if name:  # as upstream, a missing parent object is named: pods "nosuch" not found
+            await server.store(rdef.group, rdef.version, rdef.plural).get(ns, name, "")
         raise not_found_resource()
     if server.has_subresource_handler(rdef, sub):  # sub "" = the whole resource (reviews)
         return await server.subresource_handler(rdef, sub)(server, ctx, rdef)
@@ -279,7 +281,10 @@ async def _watch(server: APIServer, ctx: RequestContext, rdef: ResourceDef, ns: 
     store = server.store(rdef.group, rdef.version, rdef.plural)
     headers_sent = [False]
 
+    sent = server.metrics.watch_events.labels(rdef.group, rdef.version, rdef.plural)
+
     def transform(event_type: str, obj: Obj) -> Obj:
+        sent.inc()
         if not out.convert or event_type == "ERROR":
             return obj
         if out.convert == "Table":

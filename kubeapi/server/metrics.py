@@ -3,12 +3,29 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from kubeapi.server.requestinfo import RequestInfo
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
 _LABELS = ("verb", "dry_run", "group", "version", "resource", "subresource", "scope", "component")
+disable_created_metrics()  # upstream exposes no *_created series
+_LONG_LABELS = ("verb", "group", "version", "resource", "subresource", "scope", "component")
+_SIZE_BUCKETS = tuple(1000.0 * 10**i for i in range(7))  # 1 kB .. 1 GB, as upstream
+_APF_WAIT_BUCKETS = (0, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30)
 _BUCKETS = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10,
             15, 20, 30, 45, 60)
 
@@ -34,6 +51,32 @@ def metrics_scope(info: RequestInfo) -> str:
     return "resource" if info.name else "cluster"
 
 
+class _WatchCacheCollector:
+    """apiserver_watch_cache_* read from the cache's own counters at scrape time."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        source = self.metrics.watch_cache_stats
+        if source is None:
+            return
+        received = CounterMetricFamily("apiserver_watch_cache_events_received",
+                                       "Counter of events received in watch cache broken by resource type.",
+                                       labels=("group", "resource"))
+        inits = CounterMetricFamily("apiserver_watch_cache_initializations",
+                                    "Counter of watch cache initializations broken by resource type.",
+                                    labels=("group", "resource"))
+        for group, resource, n_received, n_inits in source():
+            received.add_metric((group, resource), n_received)
+            inits.add_metric((group, resource), n_inits)
+        yield received
+        yield inits
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -57,6 +100,51 @@ class Metrics:
             "resource, scope and component.",
             ("verb", "group", "version", "resource", "subresource", "scope", "component"),
             registry=self.registry)
+        self.response_sizes = Histogram(
+            "apiserver_response_sizes",
+            "Response size distribution in bytes for each group, version, verb, resource, subresource, "
+            "scope and component.", _LONG_LABELS, buckets=_SIZE_BUCKETS, registry=self.registry)
+        self.watch_events = Counter(
+            "apiserver_watch_events_total", "Number of events sent in watch clients",
+            ("group", "version", "resource"), registry=self.registry)
+        self.storage_objects = Gauge(
+            "apiserver_storage_objects", "Number of stored objects at the time of last check split by kind.",
+            ("resource",), registry=self.registry)
+        self.etcd_duration = Histogram(
+            "etcd_request_duration_seconds",
+            "Etcd request latency in seconds for each operation and object type.",
+            ("operation", "group", "resource"), buckets=_BUCKETS, registry=self.registry)
+        self.audit_events = Counter(
+            "apiserver_audit_event_total", "Counter of audit events generated and sent to the audit backend.",
+            registry=self.registry)
+        self._flowcontrol()
+        # (group, resource, events received, initializations) per cached resource; set by the
+        # APIServer when its storage is a watch cache.
+        self.watch_cache_stats: Callable[[], Iterable[tuple[str, str, int, int]]] | None = None
+        self.registry.register(_WatchCacheCollector(self))
+
+    def _flowcontrol(self) -> None:
+        """apiserver_flowcontrol_*: what API Priority and Fairness does, per level and schema."""
+        pl_fs = ("priority_level", "flow_schema")
+        self.rejected = Counter("apiserver_flowcontrol_rejected_requests_total",
+                                "Number of requests rejected by API Priority and Fairness subsystem",
+                                pl_fs + ("reason",), registry=self.registry)
+        self.dispatched = Counter("apiserver_flowcontrol_dispatched_requests_total",
+                                  "Number of requests executed by API Priority and Fairness subsystem",
+                                  pl_fs, registry=self.registry)
+        self.inqueue = Gauge("apiserver_flowcontrol_current_inqueue_requests",
+                             "Number of requests currently pending in queues of the API Priority and "
+                             "Fairness subsystem", pl_fs, registry=self.registry)
+        self.executing = Gauge("apiserver_flowcontrol_current_executing_requests",
+                               "Number of requests in initial (for a WATCH) or any (for a non-WATCH) "
+                               "execution stage in the API Priority and Fairness subsystem",
+                               pl_fs, registry=self.registry)
+        self.wait = Histogram("apiserver_flowcontrol_request_wait_duration_seconds",
+                              "Length of time a request spent waiting in its queue", pl_fs + ("execute",),
+                              buckets=_APF_WAIT_BUCKETS, registry=self.registry)
+        self.nominal_limit_seats = Gauge("apiserver_flowcontrol_nominal_limit_seats",
+                                         "Nominal number of execution seats configured for each priority level",
+                                         ("priority_level",), registry=self.registry)
 
     def observe(self, method: str, info: RequestInfo, code: int, seconds: float, dry_run: bool = False,
                 patch_type: str = "") -> None:
@@ -66,6 +154,13 @@ class Metrics:
         self.requests.labels(*labels, str(code)).inc()
         if verb not in ("WATCH", "CONNECT"):
             self.duration.labels(*labels).observe(seconds)
+
+    def observe_size(self, method: str, info: RequestInfo, size: int, patch_type: str = "") -> None:
+        verb = metrics_verb(method, info, patch_type)
+        if verb in ("WATCH", "CONNECT"):
+            return
+        self.response_sizes.labels(verb, info.api_group, info.api_version, info.resource, info.subresource,
+                                   metrics_scope(info), "apiserver").observe(size)
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,6 +1,7 @@
 """The filter chain, one coroutine per request, in upstream's order:
 
-request info → authentication → audit(RequestReceived) → impersonation → in-flight limit
+request info → authentication → audit(RequestReceived) → impersonation → priority and fairness
+(or, with it off, the in-flight limit)
 → authorization → [timeout] handler → audit(ResponseComplete) + metrics.
 
 Every failure becomes a ``kind: Status`` reply; unexpected exceptions are logged and
@@ -11,14 +12,18 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
+from twisted.logger import Logger
 
 from kubeapi.audit.recorder import REQUEST_RECEIVED, RESPONSE_COMPLETE
 from kubeapi.auth.authorizer import Attributes, Decision, forbidden_error
 from kubeapi.auth.user import INSECURE_ADMIN
 from kubeapi.errors import StatusError, internal_error, service_unavailable, timeout
+from kubeapi.flowcontrol.classify import Request as FlowRequest
+from kubeapi.flowcontrol.controller import Ticket, TooManyRequests
 from kubeapi.server import handlers, nonresource, responses
 from kubeapi.server.context import RequestContext, make_context
 from kubeapi.server.filters.impersonation import impersonate
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
     from kubeapi.server.apiserver import APIServer
 
 log = logging.getLogger(__name__)
+_http_log = Logger(namespace="kubeapi.httplog")
 
 
 def handle(server: APIServer, request: Any, secure: bool) -> defer.Deferred[bytes]:
@@ -68,15 +74,24 @@ async def run(server: APIServer, request: Any, secure: bool) -> bytes:
         ctx.audit_id = given  # upstream keeps a caller-supplied Audit-ID
     responses.base_headers(ctx)
     slot = ""
+    ticket: Ticket | None = None
+    executing = ""  # request_kind counted in apiserver_current_inflight_requests under APF
     body = b""
     try:
         try:
             await authenticate(server, ctx)
             server.audit.record(REQUEST_RECEIVED, ctx)
             await impersonate(server, ctx)
-            slot = server.inflight.acquire(ctx)
-            if slot:
-                server.metrics.inflight.labels(slot).inc()
+            if server.flowcontrol is not None:  # API Priority and Fairness
+                ticket = await server.flowcontrol.admit(apf_request(ctx), _header_setter(ctx),
+                                                        ctx.long_running)
+                if not ctx.long_running:  # upstream's APF feeds the same gauge
+                    executing = "mutating" if ctx.mutating else "readOnly"
+                    server.metrics.inflight.labels(executing).inc()
+            else:  # --enable-priority-and-fairness=false: the plain max-in-flight limits
+                slot = server.inflight.acquire(ctx)
+                if slot:
+                    server.metrics.inflight.labels(slot).inc()
             await authorize(server, ctx)
             if ctx.long_running:
                 body = await _dispatch(server, ctx)
@@ -84,9 +99,17 @@ async def run(server: APIServer, request: Any, secure: bool) -> bytes:
                 seconds = effective_timeout(server.request_timeout, ctx.param("timeout"))
                 body = await with_timeout(_dispatch(server, ctx), seconds, server.clock)
         finally:
+            if ticket is not None:
+                server.flowcontrol.finish(ticket)  # type: ignore[union-attr]
+            if executing:
+                server.metrics.inflight.labels(executing).dec()
             server.inflight.release(slot)
             if slot:
                 server.metrics.inflight.labels(slot).dec()
+    except TooManyRequests as e:
+        # As upstream's APF filter: a plain-text 429 (not a Status), with Retry-After.
+        ctx.request.setHeader(b"retry-after", str(e.retry_after).encode())
+        body = responses.write_text(ctx, 429, str(e) + "\n")
     except StatusError as e:
         body = _safe_error(ctx, e)
     except defer.CancelledError:
@@ -94,14 +117,31 @@ async def run(server: APIServer, request: Any, secure: bool) -> bytes:
         raise
     except StorageError as e:
         # A storage failure a layer below did not translate: still the client-visible code.
-        log.warning("storage error serving %s %s: %s", ctx.method, ctx.path, e)
+        log.warning("storage error serving %s %s: %s", ctx.method, ctx.path, e,
+                    extra={"kv": {"audit-ID": ctx.audit_id}})
         body = _safe_error(ctx, storage_status(e))
     except Exception as e:
-        log.exception("internal error serving %s %s", ctx.method, ctx.path)
+        log.exception("internal error serving %s %s", ctx.method, ctx.path,
+                      extra={"kv": {"audit-ID": ctx.audit_id}})
         body = _safe_error(ctx, internal_error(str(e) or type(e).__name__))
     finally:
-        _complete(server, ctx)
+        _complete(server, ctx, len(body))
     return body
+
+
+def apf_request(ctx: RequestContext) -> FlowRequest:
+    """What FlowSchemas match on, from the request info and the (impersonated) user."""
+    i = ctx.info
+    user = ctx.user
+    return FlowRequest(user=user.name if user else "", groups=tuple(user.groups) if user else (),
+                       is_resource_request=i.is_resource_request, verb=i.verb, api_group=i.api_group,
+                       resource=i.resource, subresource=i.subresource, namespace=i.namespace, path=ctx.path)
+
+
+def _header_setter(ctx: RequestContext) -> Callable[[str, str], None]:
+    def set_header(name: str, value: str) -> None:
+        ctx.request.setHeader(name.encode(), value.encode())
+    return set_header
 
 
 def storage_status(e: StorageError) -> StatusError:
@@ -117,15 +157,28 @@ def storage_status(e: StorageError) -> StatusError:
 def _safe_error(ctx: RequestContext, err: StatusError) -> bytes:
     if getattr(ctx.request, "startedWriting", False):
         # Headers are out (a stream failed midway); all we can do is end it.
-        log.warning("error after response started: %r", err)
+        log.warning("error after response started: %r", err, extra={"kv": {"audit-ID": ctx.audit_id}})
         return b""
     return responses.write_error(ctx, err)
 
 
-def _complete(server: APIServer, ctx: RequestContext) -> None:
+def _complete(server: APIServer, ctx: RequestContext, size: int = 0) -> None:
     try:
         server.audit.record(RESPONSE_COMPLETE, ctx, ctx.code)
-        server.metrics.observe(ctx.method, ctx.info, ctx.code or 200, time.monotonic() - ctx.started,
-                               ctx.dry_run, ctx.patch_type)
+        seconds = time.monotonic() - ctx.started
+        server.metrics.observe(ctx.method, ctx.info, ctx.code or 200, seconds, ctx.dry_run, ctx.patch_type)
+        server.metrics.observe_size(ctx.method, ctx.info, size, ctx.patch_type)
+        log_request(ctx, seconds)
     except Exception:
-        log.exception("recording request completion failed")
+        log.exception("recording request completion failed", extra={"kv": {"audit-ID": ctx.audit_id}})
+
+
+def log_request(ctx: RequestContext, seconds: float) -> None:
+    """At --v=3, one line per request as upstream's httplog writes it, audit ID included."""
+    peer = ctx.request.getClientAddress()
+    src = f"{getattr(peer, 'host', '')}:{getattr(peer, 'port', '')}"
+    uri = ctx.request.uri.decode("utf-8", "replace") if isinstance(ctx.request.uri, bytes) else str(ctx.request.uri)
+    _http_log.info("{msg}", msg='"HTTP"', log_v=3, log_caller="httplog", log_kv={
+        "verb": ctx.method, "URI": uri, "latency": f"{seconds * 1000:.3f}ms",
+        "userAgent": ctx.header("user-agent") or "", "audit-ID": ctx.audit_id, "srcIP": src,
+        "resp": ctx.code or 200})

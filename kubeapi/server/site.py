@@ -12,6 +12,8 @@ from typing import Any
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 
+from kubeapi.server.statustext import reason_phrase
+
 DEFAULT_MAX_BODY = 3 * 1024 * 1024
 
 
@@ -19,6 +21,10 @@ class LimitedRequest(Request):
     max_body = DEFAULT_MAX_BODY
     body_too_large = False
     _received = 0
+
+    def setResponseCode(self, code: int, message: bytes | None = None) -> None:
+        """Status lines carry Go's reason phrases (kubeapi.server.statustext)."""
+        super().setResponseCode(code, message if message is not None else reason_phrase(code))
 
     def gotLength(self, length: int | None) -> None:
         if length is not None and length > self.max_body:

@@ -82,6 +82,8 @@ class ResourceCache:
         self._sleep: Deferred[None] | None = None
         self._recovery: Deferred[None] | None = None
         self.restarts = 0  # how many times the backend watch was re-established
+        self.events_received = 0  # backend events applied (apiserver_watch_cache_events_received_total)
+        self.initializations = 0  # lists that (re)filled the cache (..._initializations_total)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -140,6 +142,7 @@ class ResourceCache:
     async def _initialise(self, from_revision: int = 0) -> None:
         """List the prefix at one revision, then watch from just after it."""
         self._generation += 1
+        self.initializations += 1
         gen = self._generation
         first = None
         if from_revision > 0:
@@ -254,6 +257,7 @@ class ResourceCache:
         for ev in events:
             if ev.revision <= self.list_revision:
                 continue  # already part of the initial list
+            self.events_received += 1
             key = ev.kv.key
             if ev.type == "DELETE":
                 if self._items.pop(key, None) is not None:

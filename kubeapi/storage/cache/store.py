@@ -61,6 +61,10 @@ class WatchCache:
                 return rc
         return None
 
+    def stats(self) -> dict[str, tuple[int, int]]:
+        """prefix -> (events received, initializations), for the watch cache metrics."""
+        return {p: (rc.events_received, rc.initializations) for p, rc in self._resources.items()}
+
     @property
     def resource_prefixes(self) -> list[str]:
         return list(self._resources)

@@ -1,0 +1,1 @@
+"""Operations: exit codes, first-contact errors, metrics, logs, priority and fairness."""
