@@ -265,6 +265,9 @@ class Options(usage.Options):
          "How the kubernetes Service's endpoints are kept: lease (every live server), none.",
          _one_of("endpoint-reconciler-type", ENDPOINT_RECONCILER_TYPES)],
         ["v", "v", 0, "Log verbosity.", _log_level],
+        ["enable-namespace-controller", None, True,
+         "Run the built-in namespace controller (off when kube-controller-manager runs one).",
+         _bool("enable-namespace-controller")],
     ]
 
     def __init__(self) -> None:

@@ -236,8 +236,10 @@ class KubeAPIService(MultiService):
             service_ip=self.allocators.first_service_ip(), reactor=self.reactor,
             endpoint_reconciler=reconciler, leases=leases)
         self.apiserver.add_readyz_check(READYZ_CHECK, bootstrap.ready)
-        namespaces = NamespaceController(self.apiserver.store, self.apiserver.catalog, reactor=self.reactor)
-        self.controllers = [bootstrap, namespaces]
+        self.controllers = [bootstrap]
+        if o["enable-namespace-controller"]:
+            self.controllers.append(
+                NamespaceController(self.apiserver.store, self.apiserver.catalog, reactor=self.reactor))
         for c in self.controllers:
             c.startService()
 
