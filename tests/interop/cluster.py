@@ -76,6 +76,13 @@ def missing_reason() -> str | None:
     return None
 
 
+def skip_reason() -> str | None:
+    """Why the cluster tests skip in this run, if they do."""
+    if os.environ.get("KUBEAPI_INTEROP") == "later":
+        return "interop suite runs on its own: python -m twisted.trial tests.interop"
+    return missing_reason()
+
+
 def component_user(server: ServerProcess, component: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The (cluster, user) a component's kubeconfig uses: the ONE place that picks identity.
 
@@ -282,3 +289,13 @@ class Cluster:
                         "404", "406", "could not find", "unable to decode", "not find the requested")):
                     hits.append(f"{c.name}: {line}")
         return hits
+
+
+if __name__ == "__main__":
+    # `python -m tests.interop.cluster`: exit 0 when the suite can run, else print why and exit 1.
+    import sys
+
+    why = missing_reason()
+    if why:
+        print(why)
+    sys.exit(1 if why else 0)

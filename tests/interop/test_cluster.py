@@ -19,9 +19,9 @@ from typing import Any, ClassVar
 
 from twisted.trial import unittest
 
-from tests.interop.cluster import NODE_LABEL, Cluster, missing_reason
+from tests.interop.cluster import NODE_LABEL, Cluster, skip_reason
 
-SKIP = missing_reason()
+SKIP = skip_reason()
 
 
 def _failures(result: Any) -> int:
