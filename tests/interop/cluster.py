@@ -89,6 +89,9 @@ def component_user(server: ServerProcess, component: str) -> tuple[dict[str, Any
     Today every component talks to the insecure port as the admin.  When kubeapi writes
     client certificates for ``system:<component>`` into its cert dir, this returns the
     secure URL and that certificate instead (falls through to the admin until then)."""
+    own = getattr(server, "component_user", None)
+    if own is not None:  # a server that decides for itself (the reference kube-apiserver)
+        return own(component)  # type: ignore[no-any-return]
     cert = Path(server.cert_dir) / f"{component}.crt"
     key = Path(server.cert_dir) / f"{component}.key"
     ca = Path(server.cert_dir) / "ca.crt"
@@ -158,9 +161,10 @@ class Component:
 class Cluster:
     """kubeapi (embedded store, or on ``etcd_servers``) plus the real components."""
 
-    def __init__(self, etcd_servers: list[str] | None = None, nodes: int = 3) -> None:
+    def __init__(self, etcd_servers: list[str] | None = None, nodes: int = 3,
+                 server: ServerProcess | None = None) -> None:
         # The namespace controller of kube-controller-manager does the work, as upstream.
-        self.server = ServerProcess("--enable-namespace-controller=false", etcd_servers=etcd_servers)
+        self.server = server or ServerProcess("--enable-namespace-controller=false", etcd_servers=etcd_servers)
         self.dir = Path(self.server.tmp)
         self.node_names = [f"kwok-node-{i}" for i in range(nodes)]
         self.components: dict[str, Component] = {}
@@ -172,8 +176,8 @@ class Cluster:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.server.start(timeout=60)
         self._write_keys()
+        self.server.start(timeout=60)
         self.components["kube-scheduler"] = self._go("kube-scheduler", [
             "--leader-elect=true", "--secure-port=0", "--v=2"])
         self.components["kube-controller-manager"] = self._go("kube-controller-manager", [
@@ -186,8 +190,7 @@ class Cluster:
         self.components["kwok"] = self.kwok("kwok", KWOK_ANNOTATION[1])
         for c in self.components.values():
             c.start()
-        for name in self.node_names:
-            self.create_node(name, KWOK_ANNOTATION[1])
+        self.create_nodes(self.node_names, KWOK_ANNOTATION[1])
 
     def stop(self) -> None:
         for c in reversed(list(self.components.values())):
@@ -229,6 +232,8 @@ class Cluster:
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
                                 serialization.NoEncryption())
         (self.dir / "sa.key").write_bytes(pem)
+        (self.dir / "sa.pub").write_bytes(key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
 
     # -- driving it --------------------------------------------------------------------------
 
@@ -243,7 +248,16 @@ class Cluster:
         return json.loads(p.stdout)
 
     def create_node(self, name: str, annotation_value: str, pool: str = NODE_LABEL[1]) -> None:
-        node = {
+        self.create_nodes([name], annotation_value, pool)
+
+    def create_nodes(self, names: list[str], annotation_value: str, pool: str = NODE_LABEL[1]) -> None:
+        """Node objects for kwok to manage (it does not create them), in one kubectl call."""
+        items = [self._node(n, annotation_value, pool) for n in names]
+        self.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+
+    @staticmethod
+    def _node(name: str, annotation_value: str, pool: str) -> dict[str, Any]:
+        return {
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name,
                          "annotations": {KWOK_ANNOTATION[0]: annotation_value, "node.alpha.kubernetes.io/ttl": "0"},
@@ -252,7 +266,6 @@ class Cluster:
             "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
                        "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"}},
         }
-        self.kubectl("apply", "-f", "-", input=json.dumps(node))
 
     def wait_for(self, what: str, predicate: Any, timeout: float, interval: float = 1.0) -> None:
         """Poll ``predicate`` (cheap kubectl calls) until true; fail naming ``what``."""
@@ -270,7 +283,7 @@ class Cluster:
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Nodes Ready (kwok), leaders elected, and the default ServiceAccount made (KCM)."""
         start = time.monotonic()
-        self.wait_for("3 kwok nodes Ready", self.nodes_ready, timeout)
+        self.wait_for(f"{len(self.node_names)} kwok nodes Ready", self.nodes_ready, timeout)
         for lease in ("kube-scheduler", "kube-controller-manager"):
             self.wait_for(f"Lease kube-system/{lease} held", lambda lease=lease: bool(
                 self.get("lease", "-n", "kube-system", lease, check=False)
