@@ -6,8 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kubeapi.api import schema as s
-from kubeapi.api.core import default_pvc
+from kubeapi.api import facts
+from kubeapi.api.core_volumes import default_pvc
 from kubeapi.api.podspec import default_pod_template
 from kubeapi.api.printing import (
     NONE,
@@ -108,12 +108,6 @@ def _ready_of_desired(o: Obj) -> str:
     return f"{get(o, 'status.readyReplicas') or 0}/{get(o, 'spec.replicas') or 0}"
 
 
-def _status_common(extra: dict[str, Any]) -> dict[str, Any]:
-    base = {"observedGeneration": s.int64(), "replicas": s.int32(), "readyReplicas": s.int32(),
-            "availableReplicas": s.int32(), "updatedReplicas": s.int32(),
-            "collisionCount": s.int32(), "conditions": s.conditions()}
-    base.update(extra)
-    return base
 
 
 # ---------------------------------------------------------------- deployments
@@ -158,20 +152,9 @@ def validate_deployment_update(new: Obj, old: Obj) -> list[FieldError]:
     return validate_object_meta_update(new, old) + selector_immutable(new, old)
 
 
-DEPLOYMENT_SPEC = s.obj({
-    "replicas": s.int32(), "selector": s.LABEL_SELECTOR, "template": s.POD_TEMPLATE_SPEC,
-    "strategy": s.obj({"type": s.string(enum=("Recreate", "RollingUpdate")),
-                       "rollingUpdate": s.obj({"maxUnavailable": s.int_or_string(),
-                                               "maxSurge": s.int_or_string()})},
-                      strategy="retainKeys"),
-    "minReadySeconds": s.int32(), "revisionHistoryLimit": s.int32(), "paused": s.boolean(),
-    "progressDeadlineSeconds": s.int32(),
-}, ("selector", "template"))
 
-DEPLOYMENTS = ResourceDef(
-    group=GROUP, version="v1", kind="Deployment", plural="deployments", singular="deployment",
-    namespaced=True, short_names=("deploy",), categories=("all",),
-    subresources=("scale", "status"),
+DEPLOYMENTS = facts.resource(
+    GROUP, "v1", "deployments",
     columns=(
         name_col(),
         col("Ready", "string", _ready_of_desired, "Number of the pod with ready state"),
@@ -185,15 +168,12 @@ DEPLOYMENTS = ResourceDef(
         *containers_cols(),
         selector_col(),
     ),
-    default=default_deployment, validate=validate_deployment,
+    default=default_deployment,
+    validate=validate_deployment,
     validate_update=validate_deployment_update,
-    has_status=True, has_generation=True, scale=ScaleSpec(),
-    schema=s.kind_schema(GROUP, "v1", "Deployment",
-                         "Declarative updates for pods through ReplicaSets.", {
-        "spec": DEPLOYMENT_SPEC,
-        "status": s.obj(_status_common({"unavailableReplicas": s.int32(),
-                                        "terminatingReplicas": s.int32()})),
-    }),
+    has_status=True,
+    has_generation=True,
+    scale=ScaleSpec(),
 )
 
 # ---------------------------------------------------------------- replicasets
@@ -219,10 +199,8 @@ def validate_replicaset(rs: Obj) -> list[FieldError]:
     return errs
 
 
-REPLICASETS = ResourceDef(
-    group=GROUP, version="v1", kind="ReplicaSet", plural="replicasets", singular="replicaset",
-    namespaced=True, short_names=("rs",), categories=("all",),
-    subresources=("scale", "status"),
+REPLICASETS = facts.resource(
+    GROUP, "v1", "replicasets",
     columns=(
         name_col(),
         col("Desired", "integer", int_at("spec.replicas"),
@@ -237,16 +215,12 @@ REPLICASETS = ResourceDef(
         selector_col(),
     ),
     field_selectors={"status.replicas": lambda o: str(get(o, "status.replicas") or 0)},
-    default=default_replicaset, validate=validate_replicaset,
+    default=default_replicaset,
+    validate=validate_replicaset,
     validate_update=validate_deployment_update,
-    has_status=True, has_generation=True, scale=ScaleSpec(),
-    schema=s.kind_schema(GROUP, "v1", "ReplicaSet", "Keeps a stable set of replica pods running.", {
-        "spec": s.obj({"replicas": s.int32(), "minReadySeconds": s.int32(),
-                       "selector": s.LABEL_SELECTOR, "template": s.POD_TEMPLATE_SPEC},
-                      ("selector",)),
-        "status": s.obj(_status_common({"fullyLabeledReplicas": s.int32(),
-                                        "terminatingReplicas": s.int32()})),
-    }),
+    has_status=True,
+    has_generation=True,
+    scale=ScaleSpec(),
 )
 
 # ---------------------------------------------------------------- statefulsets
@@ -320,37 +294,20 @@ def validate_statefulset_update(new: Obj, old: Obj) -> list[FieldError]:
     return errs
 
 
-STATEFULSETS = ResourceDef(
-    group=GROUP, version="v1", kind="StatefulSet", plural="statefulsets", singular="statefulset",
-    namespaced=True, short_names=("sts",), categories=("all",),
-    subresources=("scale", "status"),
+STATEFULSETS = facts.resource(
+    GROUP, "v1", "statefulsets",
     columns=(
         name_col(),
         col("Ready", "string", _ready_of_desired, "Number of the pod with ready state"),
         age_col(),
         *containers_cols(),
     ),
-    default=default_statefulset, validate=validate_statefulset,
+    default=default_statefulset,
+    validate=validate_statefulset,
     validate_update=validate_statefulset_update,
-    has_status=True, has_generation=True, scale=ScaleSpec(),
-    schema=s.kind_schema(GROUP, "v1", "StatefulSet",
-                         "Pods with stable identities and storage, created in order.", {
-        "spec": s.obj({
-            "replicas": s.int32(), "selector": s.LABEL_SELECTOR, "template": s.POD_TEMPLATE_SPEC,
-            "volumeClaimTemplates": s.atomic(s.preserve()), "serviceName": s.string(),
-            "podManagementPolicy": s.string(enum=("OrderedReady", "Parallel")),
-            "updateStrategy": s.obj({"type": s.string(enum=("OnDelete", "RollingUpdate")),
-                                     "rollingUpdate": s.obj({"partition": s.int32(),
-                                                             "maxUnavailable": s.int_or_string()})}),
-            "revisionHistoryLimit": s.int32(), "minReadySeconds": s.int32(),
-            "persistentVolumeClaimRetentionPolicy": s.obj({"whenDeleted": s.string(),
-                                                           "whenScaled": s.string()}),
-            "ordinals": s.obj({"start": s.int32()}),
-        }, ("selector", "template")),
-        "status": s.obj(_status_common({"currentReplicas": s.int32(),
-                                        "currentRevision": s.string(),
-                                        "updateRevision": s.string()})),
-    }),
+    has_status=True,
+    has_generation=True,
+    scale=ScaleSpec(),
 )
 
 # ---------------------------------------------------------------- daemonsets
@@ -381,9 +338,8 @@ def validate_daemonset(ds: Obj) -> list[FieldError]:
     return errs
 
 
-DAEMONSETS = ResourceDef(
-    group=GROUP, version="v1", kind="DaemonSet", plural="daemonsets", singular="daemonset",
-    namespaced=True, short_names=("ds",), categories=("all",), subresources=("status",),
+DAEMONSETS = facts.resource(
+    GROUP, "v1", "daemonsets",
     columns=(
         name_col(),
         col("Desired", "integer", int_at("status.desiredNumberScheduled"),
@@ -405,22 +361,11 @@ DAEMONSETS = ResourceDef(
         *containers_cols(),
         selector_col(),
     ),
-    default=default_daemonset, validate=validate_daemonset,
+    default=default_daemonset,
+    validate=validate_daemonset,
     validate_update=validate_deployment_update,
-    has_status=True, has_generation=True,
-    schema=s.kind_schema(GROUP, "v1", "DaemonSet", "Runs a copy of a pod on every (selected) node.", {
-        "spec": s.obj({
-            "selector": s.LABEL_SELECTOR, "template": s.POD_TEMPLATE_SPEC,
-            "updateStrategy": s.obj({"type": s.string(enum=("OnDelete", "RollingUpdate")),
-                                     "rollingUpdate": s.obj({"maxUnavailable": s.int_or_string(),
-                                                             "maxSurge": s.int_or_string()})}),
-            "minReadySeconds": s.int32(), "revisionHistoryLimit": s.int32(),
-        }, ("selector", "template")),
-        "status": s.obj({k: s.int32() for k in (
-            "currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled",
-            "numberReady", "updatedNumberScheduled", "numberAvailable", "numberUnavailable",
-            "collisionCount")} | {"observedGeneration": s.int64(), "conditions": s.conditions()}),
-    }),
+    has_status=True,
+    has_generation=True,
 )
 
 # ---------------------------------------------------------------- controllerrevisions
@@ -450,9 +395,8 @@ def validate_revision_update(new: Obj, old: Obj) -> list[FieldError]:
     return errs
 
 
-CONTROLLER_REVISIONS = ResourceDef(
-    group=GROUP, version="v1", kind="ControllerRevision", plural="controllerrevisions",
-    singular="controllerrevision", namespaced=True,
+CONTROLLER_REVISIONS = facts.resource(
+    GROUP, "v1", "controllerrevisions",
     columns=(
         name_col(),
         col("Controller", "string", _controller, "Controller of the object"),
@@ -460,10 +404,8 @@ CONTROLLER_REVISIONS = ResourceDef(
             "Revision indicates the revision of the state represented by Data."),
         age_col(),
     ),
-    validate=validate_revision, validate_update=validate_revision_update,
-    schema=s.kind_schema(GROUP, "v1", "ControllerRevision",
-                         "An immutable snapshot of a controller's pod template, kept for rollback.",
-                         {"data": s.preserve(), "revision": s.int64()}, ("revision",)),
+    validate=validate_revision,
+    validate_update=validate_revision_update,
 )
 
 RESOURCES: list[ResourceDef] = [

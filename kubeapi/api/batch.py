@@ -6,7 +6,7 @@ import copy
 import re
 from typing import Any
 
-from kubeapi.api import schema as s
+from kubeapi.api import facts
 from kubeapi.api.podspec import default_pod_template, validate_pod_template
 from kubeapi.api.printing import (
     NONE,
@@ -187,20 +187,9 @@ def job_duration(job: Obj) -> str:
     return human_duration((end - start).total_seconds())
 
 
-JOB_SPEC = s.obj({
-    "parallelism": s.int32(), "completions": s.int32(), "activeDeadlineSeconds": s.int64(),
-    "podFailurePolicy": s.preserve(), "successPolicy": s.preserve(),
-    "backoffLimit": s.int32(), "backoffLimitPerIndex": s.int32(), "maxFailedIndexes": s.int32(),
-    "selector": s.LABEL_SELECTOR, "manualSelector": s.boolean(), "template": s.POD_TEMPLATE_SPEC,
-    "ttlSecondsAfterFinished": s.int32(),
-    "completionMode": s.string(enum=("Indexed", "NonIndexed")), "suspend": s.boolean(),
-    "podReplacementPolicy": s.string(enum=("Failed", "TerminatingOrFailed")),
-    "managedBy": s.string(),
-}, ("template",))
 
-JOBS = ResourceDef(
-    group=GROUP, version="v1", kind="Job", plural="jobs", singular="job", namespaced=True,
-    categories=("all",), subresources=("status",),
+JOBS = facts.resource(
+    GROUP, "v1", "jobs",
     columns=(
         name_col(),
         col("Status", "string", job_status, "Status of the job."),
@@ -213,23 +202,13 @@ JOBS = ResourceDef(
              "A label query over pods that should match the pod count."),
     ),
     field_selectors={"status.successful": lambda o: str(get(o, "status.succeeded") or 0)},
-    default=default_job, validate=validate_job, validate_update=validate_job_update,
-    prepare_for_create=prepare_job, has_status=True, has_generation=True,
-    schema=s.kind_schema(GROUP, "v1", "Job", "Runs pods until a number of them succeed.", {
-        "spec": JOB_SPEC,
-        "status": s.obj({
-            "conditions": s.arr(s.condition(), list_type="atomic"),
-            "startTime": s.date_time(), "completionTime": s.date_time(),
-            "active": s.int32(), "succeeded": s.int32(), "failed": s.int32(),
-            "terminating": s.int32(), "ready": s.int32(),
-            "completedIndexes": s.string(), "failedIndexes": s.string(),
-            "uncountedTerminatedPods": s.preserve(),
-        }),
-    }),
+    default=default_job,
+    validate=validate_job,
+    validate_update=validate_job_update,
+    prepare_for_create=prepare_job,
+    has_status=True,
+    has_generation=True,
 )
-# Job conditions merge by type for strategic merge patch, but are an atomic list for apply.
-JOBS.schema["properties"]["status"]["properties"]["conditions"].update(  # type: ignore[index]
-    {"x-kubernetes-patch-merge-key": "type", "x-kubernetes-patch-strategy": "merge"})
 
 # ---------------------------------------------------------------- cronjobs
 
@@ -305,9 +284,8 @@ def _last_schedule(cj: Obj) -> str:
     return age(t) if t else NONE
 
 
-CRONJOBS = ResourceDef(
-    group=GROUP, version="v1", kind="CronJob", plural="cronjobs", singular="cronjob",
-    namespaced=True, short_names=("cj",), categories=("all",), subresources=("status",),
+CRONJOBS = facts.resource(
+    GROUP, "v1", "cronjobs",
     columns=(
         name_col(),
         col("Schedule", "string", lambda o: get(o, "spec.schedule") or "",
@@ -326,19 +304,11 @@ CRONJOBS = ResourceDef(
              lambda o: format_label_selector(get(o, "spec.jobTemplate.spec.selector")),
              "A label query over pods that should match the pod count."),
     ),
-    default=default_cronjob, validate=validate_cronjob, validate_update=validate_cronjob_update,
-    has_status=True, has_generation=True,
-    schema=s.kind_schema(GROUP, "v1", "CronJob", "Creates Jobs on a repeating schedule.", {
-        "spec": s.obj({
-            "schedule": s.string(), "timeZone": s.string(), "startingDeadlineSeconds": s.int64(),
-            "concurrencyPolicy": s.string(enum=("Allow", "Forbid", "Replace")),
-            "suspend": s.boolean(),
-            "jobTemplate": s.obj({"metadata": s.OBJECT_META, "spec": JOB_SPEC}),
-            "successfulJobsHistoryLimit": s.int32(), "failedJobsHistoryLimit": s.int32(),
-        }, ("schedule", "jobTemplate")),
-        "status": s.obj({"active": s.atomic(s.OBJECT_REFERENCE),
-                         "lastScheduleTime": s.date_time(), "lastSuccessfulTime": s.date_time()}),
-    }),
+    default=default_cronjob,
+    validate=validate_cronjob,
+    validate_update=validate_cronjob_update,
+    has_status=True,
+    has_generation=True,
 )
 
 

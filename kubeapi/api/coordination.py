@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubeapi.api import schema as s
+from kubeapi.api import facts
 from kubeapi.api.printing import age_col, col, name_col
 from kubeapi.api.types import FieldError, Obj, ResourceDef
 from kubeapi.api.validation import (
@@ -26,24 +26,17 @@ def validate_lease(lease: Obj) -> list[FieldError]:
     return errs
 
 
-LEASES = ResourceDef(
-    group=GROUP, version="v1", kind="Lease", plural="leases", singular="lease", namespaced=True,
+LEASES = facts.resource(
+    GROUP, "v1", "leases",
     columns=(
         name_col(),
         col("Holder", "string", lambda o: get(o, "spec.holderIdentity") or "",
             "holderIdentity contains the identity of the holder of a current lease."),
         age_col(),
     ),
-    validate=validate_lease, validate_update=validate_object_meta_update,
+    validate=validate_lease,
+    validate_update=validate_object_meta_update,
     allow_create_on_update=True,
-    schema=s.kind_schema(GROUP, "v1", "Lease", "A lease on a name, held by one holder at a time: "
-                                               "leader election and node heartbeats.", {
-        "spec": s.obj({
-            "holderIdentity": s.string(), "leaseDurationSeconds": s.int32(),
-            "acquireTime": s.string("date-time"), "renewTime": s.string("date-time"),
-            "leaseTransitions": s.int32(), "strategy": s.string(), "preferredHolder": s.string(),
-        }),
-    }),
 )
 
 RESOURCES: list[ResourceDef] = [LEASES]

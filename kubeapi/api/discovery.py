@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubeapi.api import schema as s
+from kubeapi.api import facts
 from kubeapi.api.printing import age_col, col, name_col
 from kubeapi.api.types import FieldError, Obj, ResourceDef
 from kubeapi.api.validation import (
@@ -109,16 +109,9 @@ def validate_slice_update(new: Obj, old: Obj) -> list[FieldError]:
     return errs
 
 
-ENDPOINT = s.obj({
-    "addresses": s.arr(s.string(), list_type="set"),
-    "conditions": s.obj({"ready": s.boolean(), "serving": s.boolean(), "terminating": s.boolean()}),
-    "hostname": s.string(), "targetRef": s.OBJECT_REFERENCE, "deprecatedTopology": s.string_map(),
-    "nodeName": s.string(), "zone": s.string(), "hints": s.preserve(),
-}, ("addresses",))
 
-ENDPOINT_SLICES = ResourceDef(
-    group=GROUP, version="v1", kind="EndpointSlice", plural="endpointslices",
-    singular="endpointslice", namespaced=True,
+ENDPOINT_SLICES = facts.resource(
+    GROUP, "v1", "endpointslices",
     columns=(
         name_col(),
         col("AddressType", "string", lambda o: o.get("addressType") or "",
@@ -127,15 +120,10 @@ ENDPOINT_SLICES = ResourceDef(
         col("Endpoints", "string", format_endpoints, "Endpoints in this EndpointSlice."),
         age_col(),
     ),
-    default=default_slice, validate=validate_slice, validate_update=validate_slice_update,
+    default=default_slice,
+    validate=validate_slice,
+    validate_update=validate_slice_update,
     has_generation=True,
-    schema=s.kind_schema(GROUP, "v1", "EndpointSlice", "A slice of the endpoints that implement "
-                                                       "a service.", {
-        "addressType": s.string(enum=ADDRESS_TYPES),
-        "endpoints": s.atomic(ENDPOINT),
-        "ports": s.atomic(s.obj({"name": s.string(), "protocol": s.string(), "port": s.int32(),
-                                 "appProtocol": s.string()})),
-    }, ("addressType", "endpoints")),
 )
 
 RESOURCES: list[ResourceDef] = [ENDPOINT_SLICES]

@@ -15,7 +15,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from kubeapi.api import schema as s
+from kubeapi.api import facts
 from kubeapi.api.printing import col, wide
 from kubeapi.api.types import Column, FieldError, Obj, ResourceDef
 from kubeapi.api.validation import (
@@ -278,28 +278,8 @@ def validate_new_event_update(new: Obj, old: Obj) -> list[FieldError]:
 
 # ---------------------------------------------------------------- schemas
 
-EVENT_SOURCE = s.obj({"component": s.string(), "host": s.string()}, open_=False)
-EVENT_SERIES = s.obj({"count": s.int32(), "lastObservedTime": s.string("date-time")})
 
-CORE_EVENT_SCHEMA = s.kind_schema("", "v1", "Event", "A report of something that happened to "
-                                                     "an object in the cluster.", {
-    "involvedObject": s.OBJECT_REFERENCE, "reason": s.string(), "message": s.string(),
-    "source": EVENT_SOURCE, "firstTimestamp": s.date_time(), "lastTimestamp": s.date_time(),
-    "count": s.int32(), "type": s.string(), "eventTime": s.string("date-time"),
-    "series": EVENT_SERIES, "action": s.string(), "related": s.OBJECT_REFERENCE,
-    "reportingComponent": s.string(), "reportingInstance": s.string(),
-}, ("metadata", "involvedObject"))
 
-NEW_EVENT_SCHEMA = s.kind_schema("events.k8s.io", "v1", "Event",
-                                 "A report of something that happened to an object in the "
-                                 "cluster (the structured form).", {
-    "eventTime": s.string("date-time"), "series": EVENT_SERIES,
-    "reportingController": s.string(), "reportingInstance": s.string(),
-    "action": s.string(), "reason": s.string(), "regarding": s.OBJECT_REFERENCE,
-    "related": s.OBJECT_REFERENCE, "note": s.string(), "type": s.string(),
-    "deprecatedSource": EVENT_SOURCE, "deprecatedFirstTimestamp": s.date_time(),
-    "deprecatedLastTimestamp": s.date_time(), "deprecatedCount": s.int32(),
-}, ("eventTime",))
 
 
 def _default_core_event(ev: Obj) -> None:
@@ -307,22 +287,27 @@ def _default_core_event(ev: Obj) -> None:
     ev.setdefault("source", {})
 
 
-CORE_EVENTS = ResourceDef(
-    group="", version="v1", kind="Event", plural="events", singular="event", namespaced=True,
-    short_names=("ev",), storage_path="events",
-    columns=COLUMNS, field_selectors=CORE_FIELDS,
-    default=_default_core_event, validate=validate_core_event,
-    validate_update=validate_object_meta_update, allow_create_on_update=True,
-    schema=CORE_EVENT_SCHEMA,
+CORE_EVENTS = facts.resource(
+    "", "v1", "events",
+    storage_path="events",
+    columns=COLUMNS,
+    field_selectors=CORE_FIELDS,
+    default=_default_core_event,
+    validate=validate_core_event,
+    validate_update=validate_object_meta_update,
+    allow_create_on_update=True,
 )
 
-NEW_EVENTS = ResourceDef(
-    group="events.k8s.io", version="v1", kind="Event", plural="events", singular="event",
-    namespaced=True, short_names=("ev",), storage_path="events",
-    columns=COLUMNS, field_selectors=NEW_FIELDS,
-    validate=validate_new_event, validate_update=validate_new_event_update,
-    allow_create_on_update=True, to_storage=to_storage, from_storage=from_storage,
-    schema=NEW_EVENT_SCHEMA,
+NEW_EVENTS = facts.resource(
+    "events.k8s.io", "v1", "events",
+    storage_path="events",
+    columns=COLUMNS,
+    field_selectors=NEW_FIELDS,
+    validate=validate_new_event,
+    validate_update=validate_new_event_update,
+    allow_create_on_update=True,
+    to_storage=to_storage,
+    from_storage=from_storage,
 )
 
 RESOURCES: list[ResourceDef] = [NEW_EVENTS]

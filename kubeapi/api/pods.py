@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubeapi.api import schema as s
+from kubeapi.api import facts
 from kubeapi.api.podspec import (
     default_pod_spec,
     default_pod_template,
@@ -16,7 +16,7 @@ from kubeapi.api.podspec import (
     validate_pod_template,
 )
 from kubeapi.api.printing import NONE, age_col, col, format_labels, name_col, wide
-from kubeapi.api.types import Column, FieldError, Obj, ResourceDef
+from kubeapi.api.types import Column, FieldError, Obj
 from kubeapi.api.validation import get, validate_object_meta, validate_object_meta_update
 from kubeapi.timefmt import age
 
@@ -243,20 +243,18 @@ def validate_pod_update(new: Obj, old: Obj) -> list[FieldError]:
     return errs
 
 
-POD_SCHEMA = s.kind_schema("", "v1", "Pod",
-                           "A pod: one or more containers scheduled together onto one node.",
-                           {"spec": s.POD_SPEC, "status": s.POD_STATUS})
 
-PODS = ResourceDef(
-    group="", version="v1", kind="Pod", plural="pods", singular="pod", namespaced=True,
-    short_names=("po",), categories=("all",),
-    subresources=("attach", "binding", "ephemeralcontainers", "eviction", "exec", "log",
-                  "portforward", "proxy", "resize", "status"),
-    columns=POD_COLUMNS, field_selectors=POD_FIELDS,
-    default=default_pod, validate=validate_pod, validate_update=validate_pod_update,
-    prepare_for_create=prepare_pod, has_status=True, return_deleted_object=True,
-    has_generation=True,  # since v1.33 (KEP-5067, not feature-gated): 1 on create, +1 per spec change
-    schema=POD_SCHEMA,
+PODS = facts.resource(
+    "", "v1", "pods",
+    columns=POD_COLUMNS,
+    field_selectors=POD_FIELDS,
+    default=default_pod,
+    validate=validate_pod,
+    validate_update=validate_pod_update,
+    prepare_for_create=prepare_pod,
+    has_status=True,
+    return_deleted_object=True,
+    has_generation=True,
 )
 
 # ---------------------------------------------------------------- podtemplates
@@ -274,9 +272,8 @@ def validate_podtemplate(o: Obj) -> list[FieldError]:
     return validate_object_meta(o) + validate_pod_template(o.get("template"), "template")
 
 
-PODTEMPLATES = ResourceDef(
-    group="", version="v1", kind="PodTemplate", plural="podtemplates", singular="podtemplate",
-    namespaced=True,
+PODTEMPLATES = facts.resource(
+    "", "v1", "podtemplates",
     columns=(
         name_col(),
         col("Containers", "string", _template_containers, "Names of each container in the template."),
@@ -288,6 +285,4 @@ PODTEMPLATES = ResourceDef(
     validate=validate_podtemplate,
     validate_update=validate_object_meta_update,
     return_deleted_object=True,
-    schema=s.kind_schema("", "v1", "PodTemplate", "A reusable description of pods to create.",
-                         {"template": s.POD_TEMPLATE_SPEC}),
 )

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubeapi.api import schema as s
+from kubeapi.api import facts
 from kubeapi.api.podspec import port_name
 from kubeapi.api.printing import NONE, age_col, col, format_labels, name_col, wide
-from kubeapi.api.types import FieldError, HookContext, Obj, ResourceDef
+from kubeapi.api.types import FieldError, HookContext, Obj
 from kubeapi.api.validation import (
     Errors,
     check_enum,
@@ -348,50 +348,23 @@ COLUMNS = (
          "Route service traffic to pods with label keys and values matching this selector."),
 )
 
-SERVICE_PORT = s.obj({
-    "name": s.string(), "protocol": s.string(enum=("SCTP", "TCP", "UDP")),
-    "appProtocol": s.string(), "port": s.int32(), "targetPort": s.int_or_string(),
-    "nodePort": s.int32(),
-}, ("port",))
 
-SERVICE_SPEC = s.obj({
-    "ports": s.keyed(SERVICE_PORT, "port", "protocol"),
-    "selector": s.string_map(),
-    "clusterIP": s.string(), "clusterIPs": s.atomic(s.string()),
-    "type": s.string(enum=SERVICE_TYPES),
-    "externalIPs": s.atomic(s.string()),
-    "sessionAffinity": s.string(enum=("ClientIP", "None")),
-    "loadBalancerIP": s.string(), "loadBalancerSourceRanges": s.atomic(s.string()),
-    "externalName": s.string(),
-    "externalTrafficPolicy": s.string(enum=("Cluster", "Local")),
-    "healthCheckNodePort": s.int32(), "publishNotReadyAddresses": s.boolean(),
-    "sessionAffinityConfig": s.preserve(),
-    "ipFamilies": s.atomic(s.string(enum=("IPv4", "IPv6"))),
-    "ipFamilyPolicy": s.string(enum=("PreferDualStack", "RequireDualStack", "SingleStack")),
-    "allocateLoadBalancerNodePorts": s.boolean(), "loadBalancerClass": s.string(),
-    "internalTrafficPolicy": s.string(enum=("Cluster", "Local")),
-    "trafficDistribution": s.string(),
-})
 
-SERVICE_STATUS = s.obj({
-    "loadBalancer": s.obj({"ingress": s.atomic(s.obj({
-        "ip": s.string(), "hostname": s.string(), "ipMode": s.string(),
-        "ports": s.atomic(s.obj({"port": s.int32(), "protocol": s.string(), "error": s.string()})),
-    }))}),
-    "conditions": s.conditions(),
-})
 
-SERVICES = ResourceDef(
-    group="", version="v1", kind="Service", plural="services", singular="service",
-    namespaced=True, short_names=("svc",), categories=("all",),
-    subresources=("proxy", "status"), storage_path="services/specs",
+SERVICES = facts.resource(
+    "", "v1", "services",
+    storage_path="services/specs",
     columns=COLUMNS,
     field_selectors={"spec.clusterIP": lambda o: get(o, "spec.clusterIP") or "",
                      "spec.type": lambda o: get(o, "spec.type") or ""},
-    default=default_service, validate=validate_service, validate_update=validate_service_update,
-    prepare_for_create=prepare_service, has_status=True, return_deleted_object=True,
-    on_create=on_create, on_update=on_update, on_delete=on_delete, allow_create_on_update=True,
-    schema=s.kind_schema("", "v1", "Service",
-                         "A stable virtual address and DNS name in front of a set of pods.",
-                         {"spec": SERVICE_SPEC, "status": SERVICE_STATUS}),
+    default=default_service,
+    validate=validate_service,
+    validate_update=validate_service_update,
+    prepare_for_create=prepare_service,
+    has_status=True,
+    return_deleted_object=True,
+    on_create=on_create,
+    on_update=on_update,
+    on_delete=on_delete,
+    allow_create_on_update=True,
 )

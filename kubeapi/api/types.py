@@ -153,6 +153,15 @@ class ResourceDef:
     # PUT on a missing object creates it (upstream's AllowCreateOnUpdate: events, endpoints,
     # services, leases, limitranges).
     allow_create_on_update: bool = False
+    # Upstream's discovery entry (kubeapi.api.generated.discovery): subresource kinds and verbs,
+    # storageVersionHash.  Set by kubeapi.api.facts.resource().
+    facts: Mapping[str, Any] | None = None
+    # Create-only kinds answered by a handler outside the generic store (TokenReview,
+    # SubjectAccessReview, ...): the store refuses them with a Status instead of storing them.
+    virtual: bool = False
+    # Subresources beyond status/scale served by the generic store's update and patch, each with
+    # its PrepareForUpdate: (old, new) -> the object to write (CSR "approval").
+    update_strategies: Mapping[str, Callable[[Obj, Obj], Obj]] = field(default_factory=dict)
 
     @property
     def group_version(self) -> str:

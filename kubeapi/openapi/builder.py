@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from kubeapi.api import generated
 from kubeapi.api.types import Catalog, ResourceDef
 from kubeapi.openapi import meta
 from kubeapi.openapi.gnostic_v2 import encode_v2
@@ -27,7 +28,7 @@ Schema = dict[str, Any]
 Ref = Callable[[str], Schema]
 
 TITLE = "Kubernetes"
-VERSION = "v1.33.0"
+VERSION = "v1.34.4"
 V2_PREFIX = "#/definitions/"
 V3_PREFIX = "#/components/schemas/"
 
@@ -220,8 +221,12 @@ def _rewrite_refs(node: Any, prefix: str) -> Any:
 def kind_schema(r: ResourceDef, prefix: str) -> Schema:
     """The schema of ``r``'s kind: its ResourceDef schema (or an open object), with
     apiVersion/kind/metadata filled in and the GVK extension set."""
-    s: Schema = _rewrite_refs(copy.deepcopy(r.schema), prefix) if r.schema else {
-        "type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    if r.schema and r.facts is not None and prefix == V2_PREFIX:
+        s: Schema = _rewrite_refs(_to_v2(r.schema), prefix)
+    elif r.schema:
+        s = _rewrite_refs(copy.deepcopy(r.schema), prefix)
+    else:
+        s = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
     s.setdefault("type", "object")
     s.setdefault("description", f"{r.kind} ({r.group_version})")
     props = s.setdefault("properties", {})
@@ -241,6 +246,10 @@ def _meta_ref(prefix: str, name: str, desc: str) -> Schema:
 
 
 def list_schema(r: ResourceDef, prefix: str) -> Schema:
+    name = generated.definition_name(r.group, r.version, r.list_kind) if r.facts is not None else None
+    found = _generated_definition(name, prefix) if name else None
+    if found is not None:
+        return found
     return {
         "type": "object",
         "description": f"A list of {r.kind} objects.",
@@ -255,12 +264,77 @@ def list_schema(r: ResourceDef, prefix: str) -> Schema:
     }
 
 
+def _to_v2(node: Any) -> Any:
+    """Swagger 2.0 form of a generated (OpenAPI 3) schema: ``allOf: [ref]`` becomes a plain
+    ``$ref`` and ``default`` / ``oneOf`` go, as upstream's v2 document has them."""
+    if isinstance(node, dict):
+        all_of = node.get("allOf")
+        if isinstance(all_of, list) and len(all_of) == 1 and "$ref" in all_of[0]:
+            node = {"$ref": all_of[0]["$ref"], **{k: v for k, v in node.items() if k != "allOf"}}
+        out: Schema = {}
+        for k, v in node.items():
+            if k in ("default", "oneOf", "discriminator"):
+                continue
+            out[k] = v if k in ("enum", "example") else _to_v2(v)
+        return out
+    if isinstance(node, list):
+        return [_to_v2(v) for v in node]
+    return node
+
+
+_V2_SCALARS: dict[str, Schema] = {
+    INT_OR_STRING: {"type": "string", "format": "int-or-string"},
+    QUANTITY: {"type": "string"},
+}
+
+
+def _generated_definition(name: str, prefix: str) -> Schema | None:
+    found = generated.definition(name)
+    if found is None:
+        return None
+    if prefix == V2_PREFIX:
+        return copy.deepcopy(_V2_SCALARS[name]) if name in _V2_SCALARS else _rewrite_refs(_to_v2(found), prefix)
+    return _rewrite_refs(copy.deepcopy(found), prefix)
+
+
+def _refs(node: Any, out: set[str]) -> None:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            out.add(ref.rsplit("/", 1)[-1])
+        for k, v in node.items():
+            if k not in ("enum", "default", "example"):
+                _refs(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            _refs(v, out)
+
+
+OPERATION_TYPES = (meta.STATUS, meta.DELETE_OPTIONS, meta.WATCH_EVENT, meta.PATCH, meta.SCALE)
+
+
 def _definitions(resources: list[ResourceDef], prefix: str) -> dict[str, Schema]:
-    defs = meta.meta_definitions(lambda name: {"$ref": prefix + name})
+    """Each resource's kind and list, and every definition they (and the operations) refer to:
+    upstream's generated ones first, the hand-written meta schemas for anything else."""
+    defs: dict[str, Schema] = {}
     for r in resources:
         defs[definition_name(r.group, r.version, r.kind)] = kind_schema(r, prefix)
         if "list" in r.verbs:
             defs[definition_name(r.group, r.version, r.list_kind)] = list_schema(r, prefix)
+    fallback = meta.meta_definitions(lambda name: {"$ref": prefix + name})
+    pending: set[str] = set(OPERATION_TYPES)
+    _refs(defs, pending)
+    while pending:
+        name = pending.pop()
+        if name in defs:
+            continue
+        found = _generated_definition(name, prefix)
+        if found is None:
+            found = fallback.get(name)
+        if found is None:
+            continue
+        defs[name] = found
+        _refs(found, pending)
     return dict(sorted(defs.items()))
 
 

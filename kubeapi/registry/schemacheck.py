@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from kubeapi.api import generated
 from kubeapi.api.types import FieldError
 from kubeapi.errors import StatusError, bad_request
 
@@ -24,11 +25,19 @@ _EMBEDDED = "x-kubernetes-embedded-resource"
 
 
 def resolve(schema: Schema | None) -> Schema | None:
-    """Unwrap the ``allOf: [one]`` form some generators use around a shared type."""
-    while schema and "allOf" in schema and len(schema["allOf"]) == 1 and "properties" not in schema:
-        inner = dict(schema["allOf"][0])
+    """Unwrap the ``allOf: [one]`` form upstream's generator puts around a shared type, and
+    follow ``$ref`` into the generated definitions (the referrer's own keys are kept)."""
+    while schema:
+        if "allOf" in schema and len(schema["allOf"]) == 1 and "properties" not in schema:
+            inner = dict(schema["allOf"][0])
+            skip = "allOf"
+        elif isinstance(schema.get("$ref"), str):
+            inner = dict(generated.definition(schema["$ref"]) or {})
+            skip = "$ref"
+        else:
+            break
         for k, v in schema.items():
-            if k != "allOf":
+            if k != skip:
                 inner.setdefault(k, v)
         schema = inner
     return schema

@@ -278,6 +278,10 @@ class ResourceStore:
     async def create(self, namespace: str, obj: Obj, opts: WriteOptions, subresource: str = "") -> Obj:
         if subresource:
             raise errors.method_not_allowed()
+        if self.rdef.virtual:  # review kinds, bindings: answered by their own handler, never stored
+            raise errors.service_unavailable(
+                f"{errors.qualified(self.rdef.plural, self.rdef.group)} is not served by this server's "
+                "generic store; its handler is not installed")
         obj = meta.deepcopy(obj)
         self._check_type(obj)
         obj = self._decode_body(obj, opts)
@@ -365,7 +369,7 @@ class ResourceStore:
         raise self._conflict(name)
 
     def _check_subresource(self, subresource: str) -> None:
-        allowed = {"", "status"} | ({"finalize"} if self._is_namespace else set())
+        allowed = {"", "status"} | ({"finalize"} if self._is_namespace else set()) | set(self.rdef.update_strategies)
         if subresource not in allowed or (subresource == "status" and not self.rdef.has_status
                                           and "status" not in self.rdef.subresources):
             raise errors.method_not_allowed()
@@ -411,6 +415,8 @@ class ResourceStore:
     def _merge_update(self, old: Obj, new: Obj, subresource: str) -> Obj:
         """The strategy's PrepareForUpdate: which parts a verb may change, the rest from old."""
         rdef = self.rdef
+        if subresource in rdef.update_strategies:
+            return rdef.update_strategies[subresource](meta.deepcopy(old), new)
         if subresource == "status":
             out = meta.deepcopy(old)
             if "status" in new:

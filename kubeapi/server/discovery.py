@@ -39,7 +39,11 @@ def storage_version_hash(group: str, version: str, kind: str) -> str:
 
 
 def subresource_info(r: ResourceDef, sub: str) -> tuple[str, str, str, tuple[str, ...]]:
-    """(group, version, kind, verbs) of one subresource."""
+    """(group, version, kind, verbs) of one subresource (upstream's facts when the kind has them)."""
+    for fact in (r.facts or {}).get("subresources") or ():
+        if fact["name"] == sub:
+            return (fact.get("group", r.group), fact.get("version", r.version), fact["kind"],
+                    tuple(fact["verbs"]))
     if sub == "proxy":
         return r.group, r.version, _PROXY_KINDS.get(r.plural, r.kind), _PROXY_VERBS
     g, v, kind, verbs = SUBRESOURCES.get(sub, (None, None, "", ("get",)))
@@ -87,7 +91,10 @@ def resource_list(catalog: Catalog, group: str, version: str) -> Obj | None:
             entry["shortNames"] = list(r.short_names)
         if r.categories:
             entry["categories"] = list(r.categories)
-        entry["storageVersionHash"] = storage_version_hash(r.group, r.version, r.kind)
+        if r.facts is None:
+            entry["storageVersionHash"] = storage_version_hash(r.group, r.version, r.kind)
+        elif r.facts.get("storageVersionHash"):
+            entry["storageVersionHash"] = r.facts["storageVersionHash"]
         resources.append(entry)
         for sub in r.subresources:
             g, v, kind, verbs = subresource_info(r, sub)

@@ -24,7 +24,7 @@ Obj = dict[str, Any]
 
 _RESOURCE_CONVERSIONS = frozenset({"Table", "PartialObjectMetadata", "PartialObjectMetadataList"})
 # Subresources the generic store serves; others are the business of dedicated handlers.
-STORE_SUBRESOURCES = frozenset({"status", "scale", "finalize"})
+STORE_SUBRESOURCES = frozenset({"status", "scale", "finalize", "approval"})
 
 
 def not_found_resource() -> StatusError:

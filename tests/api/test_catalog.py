@@ -52,12 +52,37 @@ class CatalogTests(unittest.TestCase):
             self.assertEqual(r.columns[0].name if plural != "events" else "Name",
                              "Name")
             self.assertIsNotNone(r.schema, plural)
-        self.assertEqual(len(cat.all()), len(EXPECTED))
+        self.assertEqual(len(cat.all()), 66)  # every resource v1.34 serves with default flags
 
     def test_group_order_core_first_then_discovery_order(self) -> None:
         self.assertEqual(list(builtin_catalog().groups()),
-                         ["", "apps", "events.k8s.io", "batch", "coordination.k8s.io",
-                          "discovery.k8s.io"])
+                         ["", "apiregistration.k8s.io", "apps", "events.k8s.io", "authentication.k8s.io",
+                          "authorization.k8s.io", "autoscaling", "batch", "certificates.k8s.io",
+                          "networking.k8s.io", "policy", "rbac.authorization.k8s.io", "storage.k8s.io",
+                          "admissionregistration.k8s.io", "apiextensions.k8s.io", "scheduling.k8s.io",
+                          "coordination.k8s.io", "node.k8s.io", "discovery.k8s.io", "resource.k8s.io",
+                          "flowcontrol.apiserver.k8s.io"])
+        self.assertEqual(builtin_catalog().groups()["autoscaling"], ["v2", "v1"])
+
+    def test_storage_keys_as_upstream(self) -> None:
+        # test/integration/etcd/data.go of v1.34
+        cat = builtin_catalog()
+        for (group, version, plural), ns, key in [
+            (("rbac.authorization.k8s.io", "v1", "clusterroles"), None, "/registry/clusterroles/x"),
+            (("rbac.authorization.k8s.io", "v1", "roles"), "d", "/registry/roles/d/x"),
+            (("scheduling.k8s.io", "v1", "priorityclasses"), None, "/registry/priorityclasses/x"),
+            (("autoscaling", "v1", "horizontalpodautoscalers"), "d", "/registry/horizontalpodautoscalers/d/x"),
+            (("autoscaling", "v2", "horizontalpodautoscalers"), "d", "/registry/horizontalpodautoscalers/d/x"),
+            (("networking.k8s.io", "v1", "ingresses"), "d", "/registry/ingress/d/x"),
+            (("apiregistration.k8s.io", "v1", "apiservices"), None,
+             "/registry/apiregistration.k8s.io/apiservices/x"),
+            (("apiextensions.k8s.io", "v1", "customresourcedefinitions"), None,
+             "/registry/apiextensions.k8s.io/customresourcedefinitions/x"),
+            (("resource.k8s.io", "v1", "resourceslices"), None, "/registry/resourceslices/x"),
+        ]:
+            r = cat.get(group, version, plural)
+            assert r is not None, plural
+            self.assertEqual(r.key("/registry", ns, "x"), key)
 
     def test_fresh_catalog_each_call(self) -> None:
         a, b = builtin_catalog(), builtin_catalog()

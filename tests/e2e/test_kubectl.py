@@ -66,8 +66,8 @@ class DiscoveryTests(unittest.TestCase):
 
     def test_version(self) -> None:
         doc = self.raw("/version")
-        self.assertEqual((doc["major"], doc["minor"]), ("1", "33"))
-        self.assertTrue(doc["gitVersion"].startswith("v1.33"))
+        self.assertEqual((doc["major"], doc["minor"]), ("1", "34"))
+        self.assertTrue(doc["gitVersion"].startswith("v1.34"))
 
     def test_tls_listener_with_self_signed_certificate(self) -> None:
         doc = self.raw("/api", context="tls")

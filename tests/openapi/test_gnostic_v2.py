@@ -60,7 +60,7 @@ class BuiltinDocumentTests(unittest.TestCase):
         self.assertEqual(_ext(cm, "x-kubernetes-group-version-kind"),
                          [{"group": "", "kind": "ConfigMap", "version": "v1"}])
         props = cm.properties.additional_properties
-        self.assertEqual(list(_named(props, "metadata").type.value), ["object"])
+        self.assertEqual(_named(props, "metadata")._ref, "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
         data = _named(props, "data")
         self.assertEqual(data.additional_properties.WhichOneof("oneof"), "schema")
         self.assertEqual(list(data.additional_properties.schema.type.value), ["string"])
@@ -72,16 +72,17 @@ class BuiltinDocumentTests(unittest.TestCase):
         self.assertEqual([p.name for p in self.doc.paths.path], list(json_doc["paths"]))
 
     def test_patch_merge_key_on_containers(self) -> None:
-        pod = _named(self.doc.definitions.additional_properties, "io.k8s.api.core.v1.Pod")
-        spec = _named(pod.properties.additional_properties, "spec")
+        spec = _named(self.doc.definitions.additional_properties, "io.k8s.api.core.v1.PodSpec")
         containers = _named(spec.properties.additional_properties, "containers")
         self.assertEqual(list(containers.type.value), ["array"])
         self.assertEqual(_ext(containers, "x-kubernetes-patch-merge-key"), "name")
         self.assertEqual(_ext(containers, "x-kubernetes-patch-strategy"), "merge")
         self.assertEqual(_ext(containers, "x-kubernetes-list-map-keys"), ["name"])
         [item] = containers.items.schema
-        self.assertEqual(list(item.required), ["name"])
-        self.assertEqual(list(_named(item.properties.additional_properties, "image").type.value), ["string"])
+        self.assertEqual(item._ref, "#/definitions/io.k8s.api.core.v1.Container")
+        container = _named(self.doc.definitions.additional_properties, "io.k8s.api.core.v1.Container")
+        self.assertEqual(list(container.required), ["name"])
+        self.assertEqual(list(_named(container.properties.additional_properties, "image").type.value), ["string"])
 
     def test_operation_parameters_and_responses(self) -> None:
         item = _named(self.doc.paths.path, "/api/v1/namespaces/{namespace}/configmaps")

@@ -323,7 +323,7 @@ class E2E(ServerTestCase):
             self.assertEqual(code, 404)
 
             code, body, _ = await self.call("GET", "/version")
-            self.assertEqual((body["major"], body["minor"], body["gitVersion"]), ("1", "33", "v1.33.0"))
+            self.assertEqual((body["major"], body["minor"], body["gitVersion"]), ("1", "34", "v1.34.4"))
             code, text, _ = await self.call("GET", "/metrics")
             self.assertIn('apiserver_request_total{code="201",component="apiserver",dry_run="",group="",'
                           'resource="namespaces",scope="cluster",subresource="",verb="POST",version="v1"} 1.0',
