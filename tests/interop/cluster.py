@@ -221,6 +221,8 @@ class Cluster:
         argv = [str(BIN / "kwok"), f"--kubeconfig={kc}",
                 f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION[0]}={annotation_value}",
                 "--cidr=10.244.0.0/16", "--node-ip=127.0.0.1",
+                # kwok keeps no node Lease unless told its duration (kubelet's default is 40s).
+                "--node-lease-duration-seconds=40",
                 *[f"--config={f}" for f in kwok_stage_files()]]
         return Component(name, argv, self.dir / f"{name}.log", self.env)
 
