@@ -199,12 +199,12 @@ class NamespaceController(Service):
             label = f"{r.plural}.{r.group}" if r.group else r.plural
             try:
                 if "deletecollection" in r.verbs:
-                    await store.delete_collection(namespace, ListOptions(), DeleteOptions())
+                    await store.delete_collection(namespace, ListOptions(), DeleteOptions(propagation_policy="Background"))
                 else:
                     listed = await store.list(namespace, ListOptions())
                     for item in listed.get("items", []):
                         try:
-                            await store.delete(namespace, item["metadata"]["name"], DeleteOptions())
+                            await store.delete(namespace, item["metadata"]["name"], DeleteOptions(propagation_policy="Background"))
                         except StatusError as e:
                             if e.code != 404:
                                 raise

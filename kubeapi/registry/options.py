@@ -27,6 +27,7 @@ class WriteOptions:
     field_validation: str = ""  # "" | "Ignore" | "Warn" | "Strict"
     force: bool = False
     user: UserInfo | None = None
+    user_agent: str = ""  # names the manager in managedFields when fieldManager is not given
     # Texts for `Warning: 299` response headers (unknown fields under fieldValidation=Warn);
     # the server passes its request's own list so the store's additions reach the response.
     warnings: list[str] = field(default_factory=list)

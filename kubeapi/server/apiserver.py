@@ -82,6 +82,9 @@ class APIServer:
         self._stores: dict[tuple[str, str, str], Any] = {}
         self._store_factory = store_factory or self._default_store
         self._subresource_handlers: dict[tuple[str, str], SubresourceHandler] = {}
+        from kubeapi.server import podhandlers
+
+        podhandlers.install(self)
         self._openapi: Any = None
         self._openapi_stamp: tuple[int, ...] = ()
         ca = []

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from kubeapi import protobuf
 from kubeapi.api.types import ResourceDef
 from kubeapi.errors import StatusError, bad_request, method_not_allowed, too_large
+from kubeapi.registry import patch_json
 from kubeapi.server import negotiation, params, responses, tables, watchstream
 from kubeapi.server.context import RequestContext
 from kubeapi.server.discovery import subresource_info
@@ -24,7 +27,7 @@ Obj = dict[str, Any]
 
 _RESOURCE_CONVERSIONS = frozenset({"Table", "PartialObjectMetadata", "PartialObjectMetadataList"})
 # Subresources the generic store serves; others are the business of dedicated handlers.
-STORE_SUBRESOURCES = frozenset({"status", "scale", "finalize", "approval"})
+STORE_SUBRESOURCES = frozenset({"status", "scale", "finalize", "approval", "ephemeralcontainers", "resize"})
 
 
 def not_found_resource() -> StatusError:
@@ -122,6 +125,11 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
     if sub and server.has_subresource_handler(rdef, sub):
         return await server.subresource_handler(rdef, sub)(server, ctx, rdef)
 
+    if verb == "create" and not sub and rdef.group == "" and rdef.plural == "bindings":
+        from kubeapi.server import podhandlers
+
+        return await podhandlers.bindings(server, ctx, rdef)
+
     store = server.store(rdef.group, rdef.version, rdef.plural)
     limit = server.max_request_body_bytes
 
@@ -137,7 +145,7 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         return _reply(ctx, out, rdef, 200, lst)
     if verb == "create":
         wopts = params.write_options(ctx, "CreateOptions")
-        obj = negotiation.decode_body(ctx.header("content-type"), _read_body(ctx, limit), limit)
+        obj = _decode_object(ctx, rdef, _read_body(ctx, limit), limit)
         if not sub:
             _defaults(rdef, obj)
             _check_namespace(obj, ns, rdef)
@@ -145,7 +153,7 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         return _reply(ctx, out, rdef, 201, created)
     if verb == "update":
         wopts = params.write_options(ctx, "UpdateOptions")
-        obj = negotiation.decode_body(ctx.header("content-type"), _read_body(ctx, limit), limit)
+        obj = _decode_object(ctx, rdef, _read_body(ctx, limit), limit)
         if not sub or sub == "status":
             _defaults(rdef, obj)
         _check_namespace(obj, ns, rdef)
@@ -178,6 +186,48 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         result = await store.delete_collection(ns, params.list_options(ctx), dopts)
         return _reply(ctx, out, rdef, 200, result)
     raise method_not_allowed()
+
+
+_GO_META_STRUCT = 'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
+
+
+def _decode_object(ctx: RequestContext, rdef: ResourceDef, data: bytes, limit: int) -> Obj:
+    """A create/update body; one whose kind cannot even be read is refused as upstream's
+    decoder does (``the object provided is unrecognized ...``)."""
+    ctype = ctx.header("content-type")
+    is_json = negotiation.media_type_of(ctype) in ("", JSON, "*/*")
+    try:
+        obj = negotiation.decode_body(ctype, data, limit)
+    except StatusError as e:
+        if not (is_json and e.code == 400 and (e.message.startswith("couldn't get version/kind") or
+                                               e.message.startswith("the body of the request was not"))):
+            raise
+        if e.message == "the body of the request was not a JSON or YAML object":
+            got = patch_json._go_kind(orjson.loads(data))
+            why = f"json: cannot unmarshal {got} into Go value of type {_GO_META_STRUCT}"
+        elif "max depth" in e.message:
+            why = e.message.removeprefix("couldn't get version/kind; json parse error: ")
+        else:
+            why = patch_json.go_json_error_message(data)
+        raise _unrecognized(rdef, f"couldn't get version/kind; json parse error: {why}", data) from None
+    if is_json:
+        for field in ("apiVersion", "kind"):
+            v = obj.get(field)
+            if v is not None and not isinstance(v, str):
+                raise _unrecognized(rdef, f"couldn't get version/kind; json parse error: json: cannot "
+                                          f"unmarshal {patch_json._go_kind(v)} into Go struct field "
+                                          f".{field} of type string", data)
+    return obj
+
+
+def _unrecognized(rdef: ResourceDef, why: str, data: bytes) -> StatusError:
+    if not data:
+        summary = "<empty>"
+    elif data[:1] == b"{":
+        summary = data[:30].decode("utf-8", "replace") + (" ..." if len(data) > 30 else "")
+    else:
+        summary = data[:30].hex() + (" ..." if len(data) > 30 else "")
+    return bad_request(f"the object provided is unrecognized (must be of type {rdef.kind}): {why} ({summary})")
 
 
 def _delete_body(ctx: RequestContext, limit: int) -> Obj | None:

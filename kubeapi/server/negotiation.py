@@ -136,8 +136,8 @@ def encode(obj: Any, media_type: str = JSON, pretty: bool = False) -> bytes:
     opts = orjson.OPT_NON_STR_KEYS
     if pretty:
         opts |= orjson.OPT_INDENT_2
-        return orjson.dumps(obj, option=opts) + b"\n"
-    return orjson.dumps(obj, option=opts)
+    # Go's json.Encoder ends every value with a newline, compact or indented.
+    return orjson.dumps(obj, option=opts) + b"\n"
 
 
 # ---------------------------------------------------------------- decoding

@@ -76,7 +76,8 @@ def write_options(ctx: RequestContext, kind: str) -> WriteOptions:
     if "force" in ctx.query and kind != "PatchOptions":
         force = False
     return WriteOptions(dry_run=dry_run(ctx, kind), field_manager=ctx.param("fieldManager"),
-                        field_validation=fv, force=force, user=ctx.user, warnings=ctx.warnings)
+                        field_validation=fv, force=force, user=ctx.user, warnings=ctx.warnings,
+                        user_agent=ctx.header("user-agent") or "")
 
 
 def delete_options(ctx: RequestContext, body: dict[str, Any] | None) -> tuple[DeleteOptions, bool | None]:

@@ -94,6 +94,10 @@ def _row(rdef: ResourceDef | None, obj: Obj, include: str, version: str, now: da
         cells = [_cell(c, obj, now) for c in rdef.columns]
     row: Obj = {"cells": cells}
     if include == "Object":
+        # List items carry no kind/apiVersion; a row's object is a whole object (kubectl's
+        # --sort-by decodes it by its kind).
+        if rdef is not None and not obj.get("kind"):
+            obj = {"kind": rdef.kind, "apiVersion": rdef.api_version, **obj}
         row["object"] = obj
     elif include in ("", "Metadata"):
         row["object"] = partial_metadata(obj, version)

@@ -44,7 +44,7 @@ class DeleteTests(StoreCase):
             await s.delete("default", "w1", DeleteOptions(precondition_uid="x"))
         self.assertEqual(cm.exception.code, 409)
         self.assertEqual(cm.exception.message,
-                         f'Operation cannot be fulfilled on widgets.example.com "w1": the UID in the '
+                         f'Operation cannot be fulfilled on Widget.example.com "w1": the UID in the '
                          f'precondition (x) does not match the UID in record ({o["metadata"]["uid"]}). '
                          f'The object might have been deleted and then recreated')
         with self.assertRaises(StatusError) as cm:

@@ -1,0 +1,199 @@
+"""LIST and WATCH of the generic store: selectors, resourceVersion semantics, paging with
+continue tokens, and the watch translator.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Awaitable, Callable
+
+from kubeapi import errors
+from kubeapi.registry import continuetoken, selectors
+from kubeapi.registry.options import ListOptions
+from kubeapi.registry.store_base import (
+    CONTINUE_EXPIRED,
+    LIST_PAGE,
+    LIST_TOO_OLD,
+    ExpiredContinue,
+    Obj,
+    StoreBase,
+    WatchHandle,
+    WatchSink,
+    _int_rv,
+)
+from kubeapi.registry.watch import INITIAL_EVENTS_END, EventTranslator
+from kubeapi.storage.interface import (
+    CompactedError,
+    FutureRevisionError,
+    KeyValue,
+    ListResult,
+    StorageError,
+)
+
+
+class ListWatchStore(StoreBase):
+    # ------------------------------------------------------------------ list
+
+    def _matcher(self, opts: ListOptions) -> tuple[Callable[[Obj], bool], bool]:
+        """(predicate, selects-everything) from the label and field selectors."""
+        ls = selectors.parse_label_selector(opts.label_selector or "")
+        fs = selectors.parse_field_selector(opts.field_selector or "")
+        supported = ["metadata.name"] + (["metadata.namespace"] if self.rdef.namespaced else []) + \
+            list(self.rdef.field_selectors)
+        selectors.check_supported(fs, supported, self.rdef.plural)
+        if ls.empty and fs.empty:
+            return (lambda _o: True), True
+        rdef = self.rdef
+
+        def matches(obj: Obj) -> bool:
+            if not ls.matches((obj.get("metadata") or {}).get("labels") or {}):
+                return False
+            if fs.empty:
+                return True
+            return fs.matches(selectors.object_fields(obj, rdef.field_selectors, rdef.namespaced))
+
+        return matches, False
+
+    async def _read_revision(self, opts: ListOptions) -> tuple[int, bool]:
+        """Which revision to read at, and whether limit applies (upstream's cache ignores it
+        for resourceVersion=0)."""
+        rv, match = opts.resource_version, opts.resource_version_match
+        if match and match not in ("Exact", "NotOlderThan"):
+            raise errors.bad_request(f'resourceVersionMatch: Unsupported value: "{match}": supported '
+                                     f'values: "Exact", "NotOlderThan"')
+        if match and not rv:
+            raise errors.bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided")
+        if not rv:
+            return 0, True
+        want = _int_rv(rv)
+        if match == "Exact":
+            if want == 0:
+                raise errors.bad_request('resourceVersionMatch "exact" is forbidden for resourceVersion "0"')
+            return want, True
+        current = await self._current_revision()
+        if want > current:
+            raise errors.timeout(f"Too large resource version: {want}, current: {current}", 1)
+        return 0, not (want == 0 and not match)
+
+    async def _current_revision(self) -> int:
+        try:
+            return await self.storage.current_revision()
+        except StorageError as e:
+            raise self._storage_error(e, "") from None
+
+    async def list(self, namespace: str, opts: ListOptions) -> Obj:
+        matches, everything = self._matcher(opts)
+        prefix = self._prefix(namespace)
+        revision, use_limit = await self._read_revision(opts)
+        limit = opts.limit if (use_limit and opts.limit and opts.limit > 0) else 0
+        start_after: str | None = None
+        paging = bool(opts.continue_)
+        if opts.continue_:
+            if opts.resource_version and opts.resource_version != "0":
+                raise errors.bad_request("specifying resource version is not allowed when using continue")
+            tok = continuetoken.decode(opts.continue_, prefix)
+            start_after = tok.start_key[:-1] if tok.start_key.endswith("\x00") else tok.start_key
+            revision = 0 if tok.revision == -1 else tok.revision
+            limit = opts.limit if opts.limit and opts.limit > 0 else 0
+        read_page = self._page_reader(opts)
+        items: list[Obj] = []
+        read_rev = revision
+        more = False
+        remaining = 0
+        last_key: str | None = None
+        while True:
+            page = 0
+            if limit:
+                page = max(limit - len(items), 1) if everything else max(limit, LIST_PAGE)
+            try:
+                res = await read_page(prefix, read_rev, page, start_after)
+            except CompactedError:
+                if paging and start_after is not None:
+                    token = continuetoken.encode(start_after + "\x00", prefix, -1)
+                    raise ExpiredContinue(CONTINUE_EXPIRED, token) from None
+                raise errors.gone(LIST_TOO_OLD) from None
+            except FutureRevisionError:
+                current = await self._current_revision()
+                raise errors.timeout(f"Too large resource version: {read_rev}, current: {current}", 1) from None
+            except StorageError as e:
+                raise self._storage_error(e, "") from None
+            read_rev = res.revision
+            more, remaining = res.more, res.remaining
+            full = False
+            for i, kv in enumerate(res.items):
+                last_key = kv.key
+                obj = self._decode(kv)
+                if matches(obj):
+                    # Upstream's typed lists carry kind/apiVersion only on the list, not the items.
+                    del obj["kind"], obj["apiVersion"]
+                    items.append(obj)
+                    if limit and len(items) >= limit:
+                        full = True
+                        if i < len(res.items) - 1:
+                            more = True
+                            remaining += len(res.items) - 1 - i
+                        break
+            if res.items:
+                start_after = last_key
+            if full or not limit or not res.more or not res.items:
+                break
+        list_meta: Obj = {"resourceVersion": str(read_rev)}
+        if limit and more and last_key is not None:
+            list_meta["continue"] = continuetoken.encode(last_key + "\x00", prefix, read_rev)
+            if everything and remaining:
+                list_meta["remainingItemCount"] = remaining
+        return {"kind": self.rdef.list_kind, "apiVersion": self.rdef.api_version, "metadata": list_meta,
+                "items": items}
+
+    def _page_reader(self, opts: ListOptions) -> Callable[[str, int, int, str | None], Awaitable[ListResult]]:
+        """resourceVersion=0 means "any data is fine": served from the watch cache when there is one."""
+        from_cache = getattr(self.storage, "list_from_cache", None)
+        if opts.resource_version == "0" and not opts.continue_ and from_cache is not None:
+            return lambda prefix, _rev, limit, start_after: from_cache(prefix, limit=limit, start_after=start_after)
+        return lambda prefix, rev, limit, start_after: self.storage.list(
+            prefix, revision=rev, limit=limit, start_after=start_after)
+
+    async def _list_all(self, prefix: str, revision: int) -> tuple[builtins.list[KeyValue], int]:
+        out: builtins.list[KeyValue] = []
+        start_after: str | None = None
+        while True:
+            res = await self.storage.list(prefix, revision=revision, limit=LIST_PAGE, start_after=start_after)
+            out.extend(res.items)
+            revision = res.revision
+            if not res.more or not res.items:
+                return out, revision
+            start_after = res.items[-1].key
+
+    # ------------------------------------------------------------------ watch
+
+    async def watch(self, namespace: str, opts: ListOptions, sink: WatchSink) -> WatchHandle:
+        matches, _ = self._matcher(opts)
+        prefix = self._prefix(namespace)
+        rv = opts.resource_version
+        if opts.send_initial_events is not None:
+            initial = opts.send_initial_events
+        else:
+            initial = rv in ("", "0")
+        requested = _int_rv(rv) if rv else 0
+        translator = EventTranslator(
+            decode=lambda kv, rev: self._decode(kv, rev), matches=matches, sink=sink,
+            kind=self.rdef.kind, api_version=self.rdef.api_version, start_revision=requested,
+            clock=self.clock, bookmark_interval=self.bookmark_interval if opts.allow_watch_bookmarks else 0)
+        try:
+            if initial:
+                kvs, at = await self._list_all(prefix, 0)
+                translator.last_revision = at
+                for kv in kvs:
+                    translator.emit_initial(self._decode(kv))
+                if opts.send_initial_events:
+                    sink("BOOKMARK", translator.bookmark_object(at, {INITIAL_EVENTS_END: "true"}))
+                start = at + 1
+            else:
+                start = requested + 1
+            handle = await self.storage.watch(prefix, start, translator.on_events, translator.on_error)
+        except CompactedError as e:
+            raise errors.too_old_resource_version(requested, e.compact_revision) from None
+        except StorageError as e:
+            raise self._storage_error(e, "") from None
+        translator.attach(handle)
+        return translator
