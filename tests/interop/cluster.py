@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -26,6 +27,11 @@ CACHE = Path(os.environ.get("KUBEAPI_INTEROP_CACHE") or Path.home() / ".cache" /
 BIN = CACHE / "bin"
 COMPONENTS = ("kube-scheduler", "kube-controller-manager", "kwok")
 BUILD_COMMAND = "interop/build.sh"
+# Error lines that are about the component itself, not the API server.
+BENIGN_ERRORS = (
+    "broadcaster already stopped",  # an event emitted while the component shuts down
+    "handlers are not fully synchronized",  # the scheduler stopped before its informers synced
+)
 KWOK_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 NODE_LABEL = ("interop.kubeapi/pool", "main")
 # Stage files of kwok's module (kustomize/stage/...) that make nodes Ready, keep their
@@ -295,14 +301,16 @@ class Cluster:
             max(10.0, timeout - (time.monotonic() - start)))
 
     def errors_pointing_at_server(self) -> list[str]:
-        """Error-level (klog ``E``) lines of the components' logs that mention the API server."""
+        """Error-level lines of the components' logs (klog ``E``, kwok's ``"level":"ERROR"``),
+        less the few that say nothing about the API server (listed in BENIGN_ERRORS)."""
         hits = []
         for c in self.components.values():
             for line in c.log().splitlines():
-                if line.startswith("E") and any(k in line for k in (
-                        "the server", "failed to list", "failed to watch", "Failed to watch",
-                        "404", "406", "could not find", "unable to decode", "not find the requested")):
-                    hits.append(f"{c.name}: {line}")
+                if not (re.match(r"E\d{4} ", line) or '"level":"ERROR"' in line):
+                    continue
+                if any(b in line for b in BENIGN_ERRORS):
+                    continue
+                hits.append(f"{c.name}: {line[:600]}")
         return hits
 
 

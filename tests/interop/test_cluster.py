@@ -127,9 +127,9 @@ class ClusterTests:
             self.cluster.wait_for(f"ConfigMap {n}/kube-root-ca.crt", lambda n=n: "ca.crt" in self.get(
                 "configmap", "kube-root-ca.crt", "-n", n, check=False).get("data", {}), 60)
             self.kubectl("get", "serviceaccount", "default", "-n", n)
-        for node in self.cluster.node_names:
-            lease = self.get("lease", "-n", "kube-node-lease", node)
-            self.assertEqual(lease["spec"].get("holderIdentity"), node)
+        for node in self.cluster.node_names:  # kwok holds them under its own identity
+            self.cluster.wait_for(f"Lease kube-node-lease/{node} renewed", lambda node=node: bool(self.get(
+                "lease", "-n", "kube-node-lease", node, check=False).get("spec", {}).get("renewTime")), 60)
 
     def test_deployment_rollout(self) -> None:
         """create → 3/3 Running on kwok nodes, bound by the scheduler; scale; set image; undo."""
