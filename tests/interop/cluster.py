@@ -31,7 +31,14 @@ BUILD_COMMAND = "interop/build.sh"
 BENIGN_ERRORS = (
     "broadcaster already stopped",  # an event emitted while the component shuts down
     "handlers are not fully synchronized",  # the scheduler stopped before its informers synced
+    # Optimistic concurrency doing its job: a controller wrote with a stale resourceVersion and
+    # retries (upstream logs the same under concurrent writers).
+    "the object has been modified; please apply your changes to the latest version",
 )
+# Not-found answers for objects another party deleted first during a deletion (kwok's
+# pod-delete stage removes Terminating pods while the garbage collector is still at them):
+# races the controllers retry, as upstream.
+BENIGN_NOT_FOUND = re.compile(r'(garbagecollector|replica_set)\.go:\d+\].*(pods|replicasets\.apps) \\?"[^"\\]+\\?" not found')
 KWOK_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 NODE_LABEL = ("interop.kubeapi/pool", "main")
 # Stage files of kwok's module (kustomize/stage/...) that make nodes Ready, keep their
@@ -308,7 +315,7 @@ class Cluster:
             for line in c.log().splitlines():
                 if not (re.match(r"E\d{4} ", line) or '"level":"ERROR"' in line):
                     continue
-                if any(b in line for b in BENIGN_ERRORS):
+                if any(b in line for b in BENIGN_ERRORS) or BENIGN_NOT_FOUND.search(line):
                     continue
                 hits.append(f"{c.name}: {line[:600]}")
         return hits
