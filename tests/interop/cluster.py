@@ -195,8 +195,8 @@ class Cluster:
             "--leader-elect=true", "--secure-port=0", "--v=2"])
         self.components["kube-controller-manager"] = self._go("kube-controller-manager", [
             "--leader-elect=true", "--secure-port=0", "--v=2",
-            f"--service-account-private-key-file={self.dir / 'sa.key'}",
-            f"--root-ca-file={Path(self.server.cert_dir) / 'apiserver.crt'}",
+            f"--service-account-private-key-file={self._server_file('sa.key', self.dir / 'sa.key')}",
+            f"--root-ca-file={self._server_file('ca.crt', Path(self.server.cert_dir) / 'apiserver.crt')}",
             # Shorter than upstream's defaults (50s / 5s) so node lifecycle is testable quickly.
             "--node-monitor-grace-period=20s", "--node-monitor-period=2s",
         ])
@@ -213,6 +213,12 @@ class Cluster:
             self.cleanups.pop()()
         if not self.keep_logs:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _server_file(self, name: str, fallback: Path) -> Path:
+        """The server's own file in its cert dir (its cluster CA, its service-account signing
+        key) when it writes one, so tokens and kube-root-ca.crt match the server; else ours."""
+        own = Path(self.server.cert_dir) / name
+        return own if own.is_file() else fallback
 
     def log_paths(self) -> list[str]:
         return [self.server.log_path] + [str(c.log_path) for c in self.components.values()]
