@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.harness import ServerProcess
-from tests.interop.cluster import BIN
+from tests.interop.cluster import BIN, _die_with_parent
 
 TOKEN = "interop-admin-token"
 
@@ -61,7 +61,8 @@ class ReferenceServer(ServerProcess):
         # The keys are written by the Cluster (sa.key / sa.pub in its dir = our tmp) first.
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+                                     stdin=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
         log.close()
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
