@@ -286,6 +286,9 @@ class Options(usage.Options):
         ["enable-priority-and-fairness", None, True,
          "Classify and queue requests by FlowSchemas and PriorityLevelConfigurations; false keeps "
          "the plain max-in-flight limits.", _bool("enable-priority-and-fairness")],
+        ["enable-namespace-controller", None, True,
+         "Run the built-in namespace controller (off when kube-controller-manager runs one).",
+         _bool("enable-namespace-controller")],
     ]
 
     def __init__(self) -> None:

@@ -295,11 +295,13 @@ class KubeAPIService(MultiService):
             service_ip=self.allocators.first_service_ip(), reactor=self.reactor,
             endpoint_reconciler=reconciler, leases=leases)
         self.apiserver.add_readyz_check(READYZ_CHECK, bootstrap.ready)
-        namespaces = NamespaceController(self.apiserver.store, self.apiserver.catalog, reactor=self.reactor)
         from kubeapi.apiextensions import install
 
-        crds = install(self.apiserver, reactor=self.reactor)
-        self.controllers = [bootstrap, namespaces, crds]  # type: ignore[list-item]
+        self.controllers = [bootstrap]  # type: ignore[list-item]
+        if o["enable-namespace-controller"]:
+            self.controllers.append(
+                NamespaceController(self.apiserver.store, self.apiserver.catalog, reactor=self.reactor))
+        self.controllers.append(install(self.apiserver, reactor=self.reactor))  # type: ignore[arg-type]
         for c in self.controllers:
             c.startService()
         from kubeapi.auth.authn import setup

@@ -15,6 +15,7 @@ as failing.
 from __future__ import annotations
 
 import copy
+import datetime
 import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,6 +36,7 @@ log = Logger()
 Obj = dict[str, Any]
 StoreLookup = Callable[[str, str, str], ResourceStore]
 
+LEGACY_TOKEN_TRACKING = "kube-apiserver-legacy-service-account-token-tracking"
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 SERVICE_NAME = "kubernetes"
 SERVICE_NAMESPACE = "default"
@@ -243,6 +245,7 @@ class BootstrapController(Service):
                 await self.leases.update(self.advertise_address)
             await self._reconcile_endpoints()
         await self._ensure_priority_classes()
+        await self._ensure_legacy_token_tracking()
         if not self.done:
             await ensure_builtin_objects(self.stores)  # local APIServices, flowcontrol bootstrap
         if not self.done:
@@ -301,6 +304,36 @@ class BootstrapController(Service):
                                    WriteOptions())
             except StatusError as e:
                 if e.code != 409:
+                    raise
+
+    async def _ensure_legacy_token_tracking(self) -> None:
+        """kube-system/kube-apiserver-legacy-service-account-token-tracking records since when
+        the server tracks use of legacy service-account tokens; kube-controller-manager's
+        legacy token cleaner reads it.  Made once (``since`` = today, UTC), mended if unparsable."""
+        store = self.stores("", "v1", "configmaps")
+        today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+        try:
+            current = await store.get("kube-system", LEGACY_TOKEN_TRACKING)
+        except StatusError as e:
+            if e.code != 404:
+                raise
+            try:
+                await store.create("kube-system", {
+                    "apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"namespace": "kube-system", "name": LEGACY_TOKEN_TRACKING},
+                    "data": {"since": today}}, WriteOptions())
+            except StatusError as e2:
+                if e2.code != 409:
+                    raise
+            return
+        try:
+            datetime.datetime.strptime((current.get("data") or {}).get("since", ""), "%Y-%m-%d")
+        except ValueError:
+            current["data"] = dict(current.get("data") or {}, since=today)
+            try:
+                await store.update("kube-system", LEGACY_TOKEN_TRACKING, current, WriteOptions())
+            except StatusError as e:
+                if e.code not in (409, 404):
                     raise
 
     async def _ensure_namespace(self, name: str) -> None:

@@ -4,16 +4,13 @@
   each ``Available`` with reason ``Local``);
 - the flowcontrol bootstrap configuration: mandatory and suggested PriorityLevelConfigurations
   and FlowSchemas (facts in ``flowcontrol_bootstrap_data``, dumped from k8s.io/apiserver v0.34.4),
-  marked ``apf.kubernetes.io/autoupdate-spec: "true"`` as upstream's ensurer does;
-- ``kube-system/kube-apiserver-legacy-service-account-token-tracking`` (``data.since``: the UTC
-  date tracking began), which kube-controller-manager's legacy token cleaner reads.
+  marked ``apf.kubernetes.io/autoupdate-spec: "true"`` as upstream's ensurer does.
 
 Each is created when missing and otherwise left alone; a lost create race (409) is fine."""
 
 from __future__ import annotations
 
 import copy
-import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -64,24 +61,7 @@ def flowcontrol_objects() -> tuple[list[Obj], list[Obj]]:
     return pls, fss
 
 
-TOKEN_TRACKING = "kube-apiserver-legacy-service-account-token-tracking"
-
-
 async def ensure_builtin_objects(stores: Callable[[str, str, str], Any]) -> None:
-    since = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
-    cm_store = stores("", "v1", "configmaps")
-    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": TOKEN_TRACKING, "namespace": "kube-system"},
-          "data": {"since": since}}
-    try:
-        await cm_store.get("kube-system", TOKEN_TRACKING)
-    except StatusError as e:
-        if e.code != 404:
-            raise
-        try:
-            await cm_store.create("kube-system", cm, WriteOptions())
-        except StatusError as e2:
-            if e2.code != 409:
-                raise
     svc_store = stores("apiregistration.k8s.io", "v1", "apiservices")
     for svc in local_apiservices(generated.group_versions()):
         await _ensure(svc_store, svc, {"conditions": [dict(LOCAL_AVAILABLE)]})

@@ -283,7 +283,11 @@ class WriteStore(ListWatchStore):
             raise self._invalid(name, errs)
         await self.admission.validate(attrs)
         if self._should_delete_during_update(new, old):
-            return await self._delete_now(namespace, name, old, kv, opts.dry_run, conditional), False
+            # Upstream answers an update that empties the finalizers with the updated object,
+            # not the delete's Status: clients of PUT/PATCH (the garbage collector's metadata
+            # client) expect an object back.
+            await self._delete_now(namespace, name, old, kv, opts.dry_run, conditional)
+            return new, False
         if codec.decode_stored(self._encode(new)) == codec.decode_stored(kv.value):
             return old, False  # no-op: upstream skips the write and keeps the resourceVersion
         if opts.dry_run:
