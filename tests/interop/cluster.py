@@ -176,8 +176,10 @@ class Cluster:
 
     def __init__(self, etcd_servers: list[str] | None = None, nodes: int = 3,
                  server: ServerProcess | None = None) -> None:
-        # The namespace controller of kube-controller-manager does the work, as upstream.
-        self.server = server or ServerProcess("--enable-namespace-controller=false", etcd_servers=etcd_servers)
+        # As a real control plane runs: Node,RBAC, each controller with its own service account
+        # (--use-service-account-credentials), and kube-controller-manager's namespace controller.
+        self.server = server or ServerProcess("--enable-namespace-controller=false", "--authorization-mode=Node,RBAC",
+                                              etcd_servers=etcd_servers)
         self.dir = Path(self.server.tmp)
         self.node_names = [f"kwok-node-{i}" for i in range(nodes)]
         self.components: dict[str, Component] = {}
@@ -194,7 +196,7 @@ class Cluster:
         self.components["kube-scheduler"] = self._go("kube-scheduler", [
             "--leader-elect=true", "--secure-port=0", "--v=2"])
         self.components["kube-controller-manager"] = self._go("kube-controller-manager", [
-            "--leader-elect=true", "--secure-port=0", "--v=2",
+            "--leader-elect=true", "--secure-port=0", "--v=2", "--use-service-account-credentials=true",
             f"--service-account-private-key-file={self._server_file('sa.key', self.dir / 'sa.key')}",
             f"--root-ca-file={self._server_file('ca.crt', Path(self.server.cert_dir) / 'apiserver.crt')}",
             # Shorter than upstream's defaults (50s / 5s) so node lifecycle is testable quickly.
