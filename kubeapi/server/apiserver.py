@@ -86,6 +86,7 @@ class APIServer:
         self._stores: dict[tuple[str, str, str], Any] = {}
         self._store_factory = store_factory or self._default_store
         self._subresource_handlers: dict[tuple[str, str], SubresourceHandler] = {}
+        self._create_handlers: dict[tuple[str, str], SubresourceHandler] = {}
         from kubeapi.server import podhandlers
 
         podhandlers.install(self)
@@ -107,7 +108,6 @@ class APIServer:
         self.lifecycle: list[tuple[str, Callable[[], Awaitable[None]], Callable[[], None]]] = []
         self.authorization_options: dict[str, Any] = dict(authorization_options or {})
         self.rbac: Any = None  # the RBACAuthorizer when RBAC is a mode (reviews, escalation)
-        self._create_handlers: dict[tuple[str, str], SubresourceHandler] = {}
         # Set by kubeapi.auth.authn.setup: audiences of our tokens, the TokenRequest signer.
         self.api_audiences: list[str] = []
         self.token_issuer: Any = None
@@ -116,8 +116,8 @@ class APIServer:
         from kubeapi.auth.authn.reviews import self_subject_review, token_review
         from kubeapi.auth.authn.serviceaccount import token_request
 
-        self.add_subresource_handler("tokenreviews", "", token_review)
-        self.add_subresource_handler("selfsubjectreviews", "", self_subject_review)
+        self.add_create_handler("authentication.k8s.io", "tokenreviews", token_review)
+        self.add_create_handler("authentication.k8s.io", "selfsubjectreviews", self_subject_review)
         self.add_subresource_handler("serviceaccounts", "token", token_request)
         self.authorizer: Authorizer = build_authorizer(authorization_mode, self)
         from kubeapi.auth import reviews

@@ -127,16 +127,11 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         if name:  # as upstream, a missing parent object is named: pods "nosuch" not found
             await server.store(rdef.group, rdef.version, rdef.plural).get(ns, name, "")
         raise not_found_resource()
-    if server.has_subresource_handler(rdef, sub):  # sub "" = the whole resource (reviews)
+    if sub and server.has_subresource_handler(rdef, sub):
         return await server.subresource_handler(rdef, sub)(server, ctx, rdef)
     create_handler = server.create_handler(rdef) if not sub and verb == "create" else None
-    if create_handler is not None:
+    if create_handler is not None:  # create-only kinds answered, never stored (reviews, bindings)
         return await create_handler(server, ctx, rdef)
-
-    if verb == "create" and not sub and rdef.group == "" and rdef.plural == "bindings":
-        from kubeapi.server import podhandlers
-
-        return await podhandlers.bindings(server, ctx, rdef)
 
     store = server.store(rdef.group, rdef.version, rdef.plural)
     limit = server.max_request_body_bytes

@@ -56,3 +56,4 @@ async def eviction(server: APIServer, ctx: RequestContext, rdef: ResourceDef) ->
 def install(server: APIServer) -> None:
     server.add_subresource_handler("pods", "binding", binding)
     server.add_subresource_handler("pods", "eviction", eviction)
+    server.add_create_handler("", "bindings", bindings)
