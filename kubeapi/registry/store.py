@@ -145,19 +145,22 @@ class ResourceStore:
         refused (fieldValidation=Strict), warned about (Warn, the default) or dropped (Ignore),
         and a value of the wrong JSON type is a 400."""
         r = self.rdef
-        obj.setdefault("kind", r.kind)
-        obj.setdefault("apiVersion", r.api_version)
-        if not canonical.supports(r.api_version, r.kind):
-            return obj
+        schemacheck.default_type_meta(obj, r.api_version, r.kind)
         prefix = "" if patching else f'{r.kind} in version "{r.version}" cannot be handled as a {r.kind}: '
-        unknown = canonical.unknown_fields(obj)
-        if unknown:
+        typed = canonical.supports(r.api_version, r.kind)
+        if not typed:
+            out_of_range = schemacheck.int_range_error(obj, r.schema, r.kind)
+            if out_of_range:
+                raise errors.bad_request(prefix + out_of_range)
+        strict = schemacheck.strict_errors(opts.duplicates, canonical.unknown_fields(obj) if typed else [])
+        if strict:
             mode = opts.field_validation or "Warn"
             if mode == "Strict":
-                raise errors.bad_request(prefix + schemacheck.strict_decoding_error(unknown).message)
+                raise errors.bad_request(prefix + schemacheck.strict_decoding_message(strict))
             if mode == "Warn":
-                opts.warnings.extend(w for w in schemacheck.unknown_field_warnings(unknown)
-                                     if w not in opts.warnings)
+                opts.warnings.extend(w for w in strict if w not in opts.warnings)
+        if not typed:
+            return obj
         try:
             return canonical.canonicalize(obj)
         except canonical.EncodeError as e:
@@ -283,8 +286,12 @@ class ResourceStore:
         obj = self._decode_body(obj, opts)
         self._match_namespace(namespace, obj)
         m = meta.meta(obj)
-        if m.get("resourceVersion"):
+        rv_given = m.get("resourceVersion")
+        if isinstance(rv_given, str) and rv_given.isdigit() and len(rv_given) < 21 and \
+                0 < int(rv_given) < 2 ** 64:
+            # upstream's storage refuses a parsable one; an unparsable one is just dropped
             raise errors.StatusError(500, "", "resourceVersion should not be set on objects to be created")
+        m.pop("resourceVersion", None)
         if self.rdef.default is not None:
             self.rdef.default(obj)
         attrs = self._attrs("CREATE", namespace, m.get("name") or "", obj, None, "", opts.user,

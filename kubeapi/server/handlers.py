@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from kubeapi import protobuf
 from kubeapi.api.types import ResourceDef
 from kubeapi.errors import StatusError, bad_request, method_not_allowed, too_large
+from kubeapi.registry import schemacheck
 from kubeapi.server import negotiation, params, responses, tables, watchstream
 from kubeapi.server.context import RequestContext
 from kubeapi.server.discovery import subresource_info
@@ -98,8 +99,7 @@ def _reply(ctx: RequestContext, out: Output, rdef: ResourceDef, code: int, obj: 
 
 
 def _defaults(rdef: ResourceDef, obj: Obj) -> None:
-    obj.setdefault("apiVersion", rdef.api_version)
-    obj.setdefault("kind", rdef.kind)
+    schemacheck.default_type_meta(obj, rdef.api_version, rdef.kind)
 
 
 async def handle(server: APIServer, ctx: RequestContext) -> bytes:
@@ -130,6 +130,7 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
 
     out = _output(ctx)
     if verb == "get":
+        params.parse_resource_version(ctx.param("resourceVersion"))
         obj = await store.get(ns, name, sub)
         return _reply(ctx, out, rdef, 200, obj)
     if verb == "list":
@@ -137,7 +138,8 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         return _reply(ctx, out, rdef, 200, lst)
     if verb == "create":
         wopts = params.write_options(ctx, "CreateOptions")
-        obj = negotiation.decode_body(ctx.header("content-type"), _read_body(ctx, limit), limit)
+        obj = negotiation.decode_body(ctx.header("content-type"), _read_body(ctx, limit), limit,
+                                      wopts.duplicates)
         if not sub:
             _defaults(rdef, obj)
             _check_namespace(obj, ns, rdef)
@@ -145,7 +147,8 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         return _reply(ctx, out, rdef, 201, created)
     if verb == "update":
         wopts = params.write_options(ctx, "UpdateOptions")
-        obj = negotiation.decode_body(ctx.header("content-type"), _read_body(ctx, limit), limit)
+        obj = negotiation.decode_body(ctx.header("content-type"), _read_body(ctx, limit), limit,
+                                      wopts.duplicates)
         if not sub or sub == "status":
             _defaults(rdef, obj)
         _check_namespace(obj, ns, rdef)
@@ -220,6 +223,8 @@ async def _watch(server: APIServer, ctx: RequestContext, rdef: ResourceDef, ns: 
         raise bad_request(f'unrecognized includeObject value: "{include}"')
     timeout = float(opts.timeout_seconds) if opts.timeout_seconds else watchstream.default_watch_timeout(
         server.min_request_timeout)
+    if timeout < 0:  # Go's timer for a negative duration fires at once: the watch ends right away
+        timeout = 1e-6
     store = server.store(rdef.group, rdef.version, rdef.plural)
     headers_sent = [False]
 
