@@ -247,6 +247,8 @@ class Options(usage.Options):
         ["storage-media-type", None, "application/json", "Encoding of stored objects.",
          _one_of("storage-media-type", STORAGE_MEDIA_TYPES)],
         ["data-dir", None, "./data", "Directory of the embedded store."],
+        ["encryption-provider-config", None, None,
+         "EncryptionConfiguration file: which resources are encrypted at rest, and how."],
         ["authorization-mode", None, "AlwaysAllow", "Comma-separated authorizers, in order."],
         ["anonymous-auth", None, True, "Serve unauthenticated requests as system:anonymous.",
          _bool("anonymous-auth")],

@@ -122,19 +122,35 @@ class KubeAPIService(MultiService):
 
             # As upstream's cacher: one etcd watch per resource, fanned out to every client watch.
             prefixes = sorted({r.key_prefix(o["etcd-prefix"]) for r in self.catalog.all()})
-            storage: Any = WatchCache(EtcdStorage(client), prefixes, reactor=self.reactor)
+            storage: Any = WatchCache(self._encrypting(EtcdStorage(client)), prefixes, reactor=self.reactor)
             return storage, [PeriodicCompactor(client, o["etcd-compaction-interval"])]
         from kubeapi.storage.embedded.store import SQLiteStorage
 
         data_dir = o["data-dir"]
         try:
-            os.makedirs(data_dir, exist_ok=True)
+            os.makedirs(data_dir, mode=0o700, exist_ok=True)
+            os.chmod(data_dir, 0o700)  # it holds every Secret: owner only, as etcd keeps its data dir
         except OSError as e:
             raise SystemExit(f"kubeapi: --data-dir {data_dir}: {e.strerror}") from None
         interval = o["etcd-compaction-interval"]
         storage = SQLiteStorage(os.path.join(data_dir, "kubeapi.db"),
                                 compaction_interval=interval if interval > 0 else 0, reactor=self.reactor)
-        return storage, []
+        return self._encrypting(storage), []
+
+    def _encrypting(self, backend: Any) -> Any:
+        """The backend behind --encryption-provider-config's transformers, when given."""
+        path = self.options["encryption-provider-config"]
+        if not path:
+            return backend
+        from kubeapi.storage.encryption import ConfigError, EncryptingStorage, load_config
+
+        try:
+            config = load_config(path)
+        except ConfigError as e:
+            raise SystemExit(f"kubeapi: --encryption-provider-config: {e}") from None
+        prefix = self.options["etcd-prefix"]
+        return EncryptingStorage(backend, config, [(r.key_prefix(prefix), r.group, r.plural)
+                                                   for r in self.catalog.all()])
 
     def _make_tls(self) -> certs.ServerTLSContextFactory:
         o = self.options

@@ -42,7 +42,10 @@ WatchSink = Callable[[str, Obj], None]
 
 T = TypeVar("T")
 
-MAX_UPDATE_ATTEMPTS = 8  # GuaranteedUpdate retries on CAS conflicts (unconditional writes only)
+# GuaranteedUpdate retries an unconditional write until it wins its compare-and-swap; each
+# lost round means another writer won, so N concurrent writers need at most N rounds.  The
+# bound only keeps a pathological storm from spinning forever.
+MAX_UPDATE_ATTEMPTS = 256
 MAX_GENERATE_NAME_ATTEMPTS = 8
 LIST_PAGE = 500  # storage page size when reading everything (watch initial state, filtered lists)
 SCALE_SCHEMA: Obj = {"type": "object", "properties": {"spec": {"type": "object"}}}
