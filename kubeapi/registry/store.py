@@ -290,7 +290,7 @@ class ResourceStore:
         self._match_namespace(namespace, obj)
         m = meta.meta(obj)
         rv_given = m.get("resourceVersion")
-        if isinstance(rv_given, str) and rv_given.isdigit() and len(rv_given) < 21 and \
+        if isinstance(rv_given, str) and rv_given.isascii() and rv_given.isdigit() and len(rv_given) < 21 and \
                 0 < int(rv_given) < 2 ** 64:
             # upstream's storage refuses a parsable one; an unparsable one is just dropped
             raise errors.StatusError(500, "", "resourceVersion should not be set on objects to be created")

@@ -137,8 +137,13 @@ def encode(obj: Any, media_type: str = JSON, pretty: bool = False) -> bytes:
     opts = orjson.OPT_NON_STR_KEYS
     if pretty:
         opts |= orjson.OPT_INDENT_2
-        return orjson.dumps(obj, option=opts) + b"\n"
-    return orjson.dumps(obj, option=opts)
+    try:
+        out = orjson.dumps(obj, option=opts)
+    except TypeError:
+        # a lone surrogate (echoed from a request into a message, say) cannot be UTF-8:
+        # write U+FFFD for it, as Go does, rather than fail the response
+        out = orjson.dumps(strictjson.replace_surrogates(obj), option=opts)
+    return out + b"\n" if pretty else out
 
 
 # ---------------------------------------------------------------- decoding
@@ -176,6 +181,7 @@ def decode_json(body: bytes, duplicates: list[str] | None = None) -> Any:
             duplicates.extend(dups)
         if long_numbers:
             strictjson.check_integers(obj)
+        obj = strictjson.replace_surrogates(obj)  # the stdlib parser keeps lone surrogates
     return obj
 
 
@@ -257,7 +263,7 @@ def decode_yaml(body: bytes) -> Any:
     if strictjson.depth_of(obj) > MAX_JSON_DEPTH:  # aliases can nest deeper than the text
         raise bad_request(f"error converting YAML to JSON: yaml: exceeded max depth of {MAX_JSON_DEPTH}")
     strictjson.check_integers(obj)
-    return obj
+    return strictjson.replace_surrogates(obj)
 
 
 def decode_protobuf(body: bytes) -> Any:

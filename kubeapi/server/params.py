@@ -3,6 +3,7 @@ refusing malformed values with upstream's 400/422 answers."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kubeapi.api.types import FieldError
@@ -16,12 +17,14 @@ PROPAGATION = ("Orphan", "Background", "Foreground")
 
 
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+_DECIMAL = re.compile(r"[+-]?[0-9]+")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def parse_int(name: str, text: str) -> int:
     """A query integer as Go's strconv.ParseInt(text, 10, 64) reads it."""
     try:
-        if not text.lstrip("+-").isdigit():  # int() also takes "1_000" and spaces
+        if not _DECIMAL.fullmatch(text):  # int() also takes "1_000", spaces and non-ASCII digits
             raise ValueError
         value = int(text, 10)
     except ValueError:
@@ -36,7 +39,7 @@ def parse_resource_version(text: str) -> int | None:
     Unparsable or out-of-range values are a 400 before any storage is asked."""
     if text == "":
         return None
-    if not text.isdigit():
+    if not _DIGITS.fullmatch(text):
         raise bad_request(f'invalid resource version: strconv.ParseUint: parsing "{text}": invalid syntax')
     value = int(text)
     if value > 2 ** 64 - 1:

@@ -171,3 +171,42 @@ def check_integers(value: Any) -> None:
 
 def duplicate_field_texts(paths: list[str]) -> list[str]:
     return [f'duplicate field "{p}"' for p in paths]
+
+
+def _clean(text: str) -> str:
+    if not _has_surrogate(text):
+        return text
+    return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def replace_surrogates(value: Any) -> Any:
+    """Lone UTF-16 surrogates (YAML's ``"\\ud800"`` escapes) become U+FFFD, as Go's decoders
+    make them; Python would keep them and no JSON encoder could write the object."""
+    if isinstance(value, str):
+        return _clean(value)
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            for k in list(v):
+                item = v[k]
+                if isinstance(item, str):
+                    item = _clean(item)
+                elif isinstance(item, dict | list):
+                    stack.append(item)
+                if isinstance(k, str) and _has_surrogate(k):
+                    del v[k]
+                    v[_clean(k)] = item
+                else:
+                    v[k] = item
+        elif isinstance(v, list):
+            for i, item in enumerate(v):
+                if isinstance(item, str):
+                    v[i] = _clean(item)
+                elif isinstance(item, dict | list):
+                    stack.append(item)
+    return value
