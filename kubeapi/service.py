@@ -20,10 +20,12 @@ from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.internet.error import CannotListenError
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 
+from kubeapi import sdnotify
 from kubeapi.options import DEFAULT_CERT_DIR, Options
 from kubeapi.server import certs
 from kubeapi.server.site import make_site
@@ -236,7 +238,12 @@ class KubeAPIService(MultiService):
             host = self.ports["insecure"].getHost()
             log.info("Serving insecurely on {addr}", addr=_addr(o["insecure-bind-address"], host.port))
         self._start_controllers()
+        from kubeapi.server.memtrim import Trimmer
+
+        self._trimmer = Trimmer(lambda: len(self.apiserver.watch_streams), self.reactor)
+        self._trimmer.start()
         self.started.callback(None)
+        sdnotify.notify("READY=1")  # systemd Type=notify: serving with storage open
 
     def _start_controllers(self) -> None:
         from kubeapi.controllers.bootstrap import READYZ_CHECK, BootstrapController
@@ -261,22 +268,35 @@ class KubeAPIService(MultiService):
         return Deferred.fromCoroutine(self._stop())
 
     async def _stop(self) -> None:
+        """As kube-apiserver on SIGTERM: /readyz fails at once; serve on for
+        --shutdown-delay-duration; stop accepting; end watches; let in-flight requests
+        finish (up to --request-timeout); then controllers and storage stop."""
         self.shutting_down = True
         self.apiserver.begin_shutdown()
+        if getattr(self, "_trimmer", None) is not None:
+            self._trimmer.stop()
+        sdnotify.notify("STOPPING=1")
         log.info("kubeapi: shutting down")
-        self.apiserver.end_watches()
-        for c in reversed(self.controllers):
-            try:
-                await _maybe_deferred(c.stopService)
-            except Exception:
-                log.failure("stopping {name}", name=getattr(c, "name", c))
-        self.controllers = []
+        delay = self.options["shutdown-delay-duration"]
+        if delay > 0 and self.reactor.running:
+            await deferLater(self.reactor, delay, lambda: None)
         for name in list(self.ports):
             port = self.ports.pop(name)
             try:
                 await _maybe_deferred(port.stopListening)
             except Exception:
                 log.failure("closing {name} listener", name=name)
+        self.apiserver.end_watches()
+        deadline = self.reactor.seconds() + self.options["request-timeout"]
+        while self.apiserver.requests_in_flight > 0 and self.reactor.running \
+                and self.reactor.seconds() < deadline:
+            await deferLater(self.reactor, 0.05, lambda: None)
+        for c in reversed(self.controllers):
+            try:
+                await _maybe_deferred(c.stopService)
+            except Exception:
+                log.failure("stopping {name}", name=getattr(c, "name", c))
+        self.controllers = []
         await _maybe_deferred(super().stopService)
         for svc in self._storage_services:
             if svc.running:
