@@ -240,7 +240,8 @@ class KubeAPIService(MultiService):
         self._start_controllers()
         from kubeapi.server.memtrim import Trimmer
 
-        self._trimmer = Trimmer(lambda: len(self.apiserver.watch_streams), self.reactor)
+        self._trimmer = Trimmer(lambda: len(self.apiserver.watch_streams) + self.apiserver.requests_in_flight,
+                                self.reactor)
         self._trimmer.start()
         self.started.callback(None)
         sdnotify.notify("READY=1")  # systemd Type=notify: serving with storage open

@@ -15,7 +15,7 @@ from typing import Any
 
 from twisted.internet.task import LoopingCall
 
-DROP = 50  # streams that must have ended since the last trim
+DROP = 50  # watches + requests that must have ended since the last trim
 INTERVAL = 5.0
 
 
