@@ -21,6 +21,7 @@ setup(
         "orjson>=3.9",
         "pyyaml>=6.0",
         "cryptography>=42",
+        "pynacl>=1.5",  # secretbox encryption at rest
         "prometheus-client>=0.20",
     ],
     extras_require={

@@ -20,10 +20,12 @@ from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.internet.error import CannotListenError
+from twisted.internet.task import deferLater
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 
+from kubeapi import sdnotify
 from kubeapi.options import DEFAULT_CERT_DIR, Options
 from kubeapi.server import certs
 from kubeapi.server.site import make_site
@@ -127,7 +129,7 @@ class KubeAPIService(MultiService):
 
             # As upstream's cacher: one etcd watch per resource, fanned out to every client watch.
             prefixes = sorted({r.key_prefix(o["etcd-prefix"]) for r in self.catalog.all()})
-            storage: Any = WatchCache(EtcdStorage(client), prefixes, reactor=self.reactor)
+            storage: Any = WatchCache(self._encrypting(EtcdStorage(client)), prefixes, reactor=self.reactor)
             return storage, [PeriodicCompactor(client, o["etcd-compaction-interval"])]
         from kubeapi.storage.embedded.store import SQLiteStorage
 
@@ -141,7 +143,22 @@ class KubeAPIService(MultiService):
         interval = o["etcd-compaction-interval"]
         storage = SQLiteStorage(os.path.join(data_dir, "kubeapi.db"),
                                 compaction_interval=interval if interval > 0 else 0, reactor=self.reactor)
-        return storage, []
+        return self._encrypting(storage), []
+
+    def _encrypting(self, backend: Any) -> Any:
+        """The backend behind --encryption-provider-config's transformers, when given."""
+        path = self.options["encryption-provider-config"]
+        if not path:
+            return backend
+        from kubeapi.storage.encryption import ConfigError, EncryptingStorage, load_config
+
+        try:
+            config = load_config(path)
+        except ConfigError as e:
+            raise SystemExit(f"kubeapi: --encryption-provider-config: {e}") from None
+        prefix = self.options["etcd-prefix"]
+        return EncryptingStorage(backend, config, [(r.key_prefix(prefix), r.group, r.plural)
+                                                   for r in self.catalog.all()])
 
     def _make_tls(self) -> Any:
         """The first-start PKI (kubeapi.auth.authn.pki) and the serving TLS (kubeapi.server.tls)."""
@@ -269,7 +286,13 @@ class KubeAPIService(MultiService):
                      "kubeconfigs in {dir}", path=self.pki.admin_kubeconfig, dir=os.path.abspath(self.pki.cert_dir))
         self._log_how_to_connect()
         self._start_controllers()
+        from kubeapi.server.memtrim import Trimmer
+
+        self._trimmer = Trimmer(lambda: len(self.apiserver.watch_streams) + self.apiserver.requests_in_flight,
+                                self.reactor)
+        self._trimmer.start()
         self.started.callback(None)
+        sdnotify.notify("READY=1")  # systemd Type=notify: serving with storage open
 
     def _log_how_to_connect(self) -> None:
         """Like k3s: the URLs to use (the admin kubeconfig is logged beside them)."""
@@ -314,10 +337,29 @@ class KubeAPIService(MultiService):
         return Deferred.fromCoroutine(self._stop())
 
     async def _stop(self) -> None:
+        """As kube-apiserver on SIGTERM: /readyz fails at once; serve on for
+        --shutdown-delay-duration; stop accepting; end watches; let in-flight requests
+        finish (up to --request-timeout); then controllers and storage stop."""
         self.shutting_down = True
         self.apiserver.begin_shutdown()
+        if getattr(self, "_trimmer", None) is not None:
+            self._trimmer.stop()
+        sdnotify.notify("STOPPING=1")
         log.info("kubeapi: shutting down")
+        delay = self.options["shutdown-delay-duration"]
+        if delay > 0 and self.reactor.running:
+            await deferLater(self.reactor, delay, lambda: None)
+        for name in list(self.ports):
+            port = self.ports.pop(name)
+            try:
+                await _maybe_deferred(port.stopListening)
+            except Exception:
+                log.failure("closing {name} listener", name=name)
         self.apiserver.end_watches()
+        deadline = self.reactor.seconds() + self.options["request-timeout"]
+        while self.apiserver.requests_in_flight > 0 and self.reactor.running \
+                and self.reactor.seconds() < deadline:
+            await deferLater(self.reactor, 0.05, lambda: None)
         for c in reversed(self.controllers):
             try:
                 await _maybe_deferred(c.stopService)
@@ -333,12 +375,6 @@ class KubeAPIService(MultiService):
         counter = getattr(self, "_object_counter", None)
         if counter is not None and counter.running:
             counter.stop()
-        for name in list(self.ports):
-            port = self.ports.pop(name)
-            try:
-                await _maybe_deferred(port.stopListening)
-            except Exception:
-                log.failure("closing {name} listener", name=name)
         await _maybe_deferred(super().stopService)
         for svc in self._storage_services:
             if svc.running:

@@ -369,6 +369,39 @@ class EncodeError(ValueError):
     """The dict does not fit the kind's schema (wrong JSON type for a field)."""
 
 
+class RangeError(Exception):
+    """An integer outside its Go type's range; encode_message names the struct and field."""
+
+    def __init__(self, number: str, typ: str, where: str) -> None:
+        super().__init__(number, typ, where)
+        self.number = number
+        self.typ = typ
+        self.where = where
+
+
+# Go's integer types (protobuf scalar name -> inclusive range); a value outside is refused,
+# as Go's decoder refuses it, instead of being wrapped on the wire.
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "int32": (-(2 ** 31), 2 ** 31 - 1), "sint32": (-(2 ** 31), 2 ** 31 - 1),
+    "sfixed32": (-(2 ** 31), 2 ** 31 - 1), "uint32": (0, 2 ** 32 - 1), "fixed32": (0, 2 ** 32 - 1),
+    "int64": (-(2 ** 63), 2 ** 63 - 1), "sint64": (-(2 ** 63), 2 ** 63 - 1),
+    "sfixed64": (-(2 ** 63), 2 ** 63 - 1), "uint64": (0, 2 ** 64 - 1), "fixed64": (0, 2 ** 64 - 1),
+}
+
+
+def _number_text(v: int | float) -> str:
+    """The number as the client wrote it, near enough (Go quotes the literal)."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e21:
+        return str(int(v))
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def _range_message(err: RangeError, typ: str, here: str) -> str:
+    struct = typ.rsplit(".", 1)[-1]
+    return (f"json: cannot unmarshal number {err.number} into Go struct field {struct}.{here} "
+            f"of type {err.typ}")
+
+
 def _enc_scalar(num: int, typ: str, v: Any, where: str) -> bytes:
     try:
         if typ == "string":
@@ -387,6 +420,9 @@ def _enc_scalar(num: int, typ: str, v: Any, where: str) -> bytes:
             return field_float(num, float(v))
         if isinstance(v, bool) or not isinstance(v, int | float) or int(v) != v:
             raise TypeError
+        bounds = _INT_RANGES.get(typ)
+        if bounds is not None and not bounds[0] <= v <= bounds[1]:
+            raise RangeError(_number_text(v), typ, where)
         if typ in ("sint32", "sint64"):
             n = int(v)
             return field_varint(num, (n << 1) ^ (n >> 63))
@@ -421,6 +457,14 @@ def encode_value(typ: str, v: Any, where: str = "") -> bytes:
 
 
 def encode_message(typ: str, obj: dict[str, Any], where: str = "") -> bytes:
+    try:
+        return _encode_message(typ, obj, where)
+    except RangeError as e:
+        # the innermost struct holding the field names it, with the whole path, as Go does
+        raise EncodeError(_range_message(e, typ, e.where)) from None
+
+
+def _encode_message(typ: str, obj: dict[str, Any], where: str = "") -> bytes:
     out = bytearray()
     for f in message(typ).wire_order:
         fl = f.flags

@@ -31,6 +31,8 @@ class WriteOptions:
     # Texts for `Warning: 299` response headers (unknown fields under fieldValidation=Warn);
     # the server passes its request's own list so the store's additions reach the response.
     warnings: list[str] = field(default_factory=list)
+    # Paths of fields the request body gave twice (JSON); reported like unknown fields.
+    duplicates: list[str] = field(default_factory=list)
 
 
 @dataclass

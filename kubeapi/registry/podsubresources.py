@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kubeapi import errors
+from kubeapi.api.types import FieldError
 from kubeapi.protobuf import canonical
 from kubeapi.registry import codec, meta, selectors
 from kubeapi.registry.options import DeleteOptions
@@ -62,14 +63,15 @@ async def bind(pods: ResourceStore, namespace: str, url_name: str | None, bindin
         raise errors.bad_request(
             "the namespace of the provided object does not match the namespace sent on the request")
     target = binding.get("target") or {}
-    problems = []
+    problems: list[FieldError] = []
     if target.get("kind") and target["kind"] != "Node":
-        problems.append(f'target.kind: Unsupported value: "{target["kind"]}": supported values: "Node", "<empty>"')
+        problems.append(FieldError("FieldValueNotSupported", "target.kind", 'supported values: "Node", "<empty>"',
+                                   target["kind"], True))
     if not target.get("name"):
-        problems.append("target.name: Required value")
+        problems.append(FieldError("FieldValueRequired", "target.name"))
     if problems:
-        # Upstream returns the plain aggregate, which its handler renders as an unknown 500.
-        raise errors.StatusError(500, "", problems[0] if len(problems) == 1 else "[" + ", ".join(problems) + "]")
+        # Upstream lets this aggregate escape as a 500; a 500 is a bug, so it is the 422 it means.
+        raise errors.invalid("Binding", "", name, problems)
     if not name:
         raise errors.not_found("pods", "", "")
     key = pods._key(namespace, name)

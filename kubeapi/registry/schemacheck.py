@@ -246,3 +246,68 @@ def unknown_field_warnings(paths: list[str]) -> list[str]:
     """fieldValidation=Warn: one warning text per field; the server renders each as a
     ``Warning: 299 - "<text>"`` header."""
     return [f'unknown field "{p}"' for p in paths]
+
+
+# Go keeps at most this many strict-decoding errors (duplicate and unknown fields) per body.
+MAX_STRICT_ERRORS = 100
+
+
+def strict_errors(duplicates: list[str], unknown: list[str]) -> list[str]:
+    """The texts of a body's strict-decoding errors, deduplicated and capped as Go caps them."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for text in [f'duplicate field "{p}"' for p in duplicates] + [f'unknown field "{p}"' for p in unknown]:
+        if text in seen:
+            continue
+        seen.add(text)
+        out.append(text)
+        if len(out) >= MAX_STRICT_ERRORS:
+            break
+    return out
+
+
+def strict_decoding_message(texts: list[str]) -> str:
+    return "strict decoding error: " + ", ".join(texts)
+
+
+_GO_JSON_KIND = {"integer": "number", "number": "number", "boolean": "bool", "array": "array",
+                 "object": "object"}
+
+
+def default_type_meta(obj: dict[str, Any], api_version: str, kind: str) -> None:
+    """apiVersion and kind omitted or empty take the endpoint's (as upstream's decoder defaults
+    them from the URL); a non-string one is the 400 Go's TypeMeta decoding gives."""
+    for key, value in (("apiVersion", api_version), ("kind", kind)):
+        given = obj.get(key)
+        if given is None or given == "":
+            obj[key] = value
+        elif not isinstance(given, str):
+            got = _GO_JSON_KIND.get(_json_type(given), "value")
+            raise bad_request(f"couldn't get version/kind; json parse error: json: cannot unmarshal "
+                              f"{got} into Go struct field .{key} of type string")
+
+
+_FORMAT_RANGES = {"int32": (-(2 ** 31), 2 ** 31 - 1), "int64": (-(2 ** 63), 2 ** 63 - 1)}
+
+
+def int_range_error(obj: Any, schema: Schema | None, kind: str) -> str:
+    """Go's message for the first integer outside the range its schema's ``format`` (int32 /
+    int64) allows, or "".  Iterative: bodies are depth-bounded, but this walk needs no stack."""
+    stack: list[tuple[Any, Schema | None, str]] = [(obj, resolve(schema), "")]
+    while stack:
+        value, sch, path = stack.pop()
+        if not sch:
+            continue
+        if isinstance(value, dict):
+            for k, v in value.items():
+                stack.append((v, property_schema(sch, k), _child(path, k)))
+        elif isinstance(value, list):
+            sub = items_schema(sch)
+            stack.extend((v, sub, path) for v in value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            bounds = _FORMAT_RANGES.get(str(sch.get("format", "")))
+            if bounds and not bounds[0] <= value <= bounds[1]:
+                number = str(int(value)) if isinstance(value, int) or value.is_integer() else repr(value)
+                return (f"json: cannot unmarshal number {number} into Go struct field {kind}.{path} "
+                        f"of type {sch['format']}")
+    return ""

@@ -40,7 +40,10 @@ WatchSink = Callable[[str, Obj], None]
 
 T = TypeVar("T")
 
-MAX_UPDATE_ATTEMPTS = 8  # GuaranteedUpdate retries on CAS conflicts (unconditional writes only)
+# GuaranteedUpdate retries an unconditional write until it wins its compare-and-swap; each
+# lost round means another writer won, so N concurrent writers need at most N rounds.  The
+# bound only keeps a pathological storm from spinning forever.
+MAX_UPDATE_ATTEMPTS = 256
 MAX_GENERATE_NAME_ATTEMPTS = 8
 LIST_PAGE = 500  # storage page size when reading everything (watch initial state, filtered lists)
 SCALE_SCHEMA: Obj = {"type": "object", "properties": {"spec": {"type": "object"}}}
@@ -149,19 +152,22 @@ class StoreBase:
         refused (fieldValidation=Strict), warned about (Warn, the default) or dropped (Ignore),
         and a value of the wrong JSON type is a 400."""
         r = self.rdef
-        obj.setdefault("kind", r.kind)
-        obj.setdefault("apiVersion", r.api_version)
-        if not canonical.supports(r.api_version, r.kind):
-            return obj
+        schemacheck.default_type_meta(obj, r.api_version, r.kind)
         prefix = "" if patching else f'{r.kind} in version "{r.version}" cannot be handled as a {r.kind}: '
-        unknown = canonical.unknown_fields(obj)
-        if unknown:
+        typed = canonical.supports(r.api_version, r.kind)
+        if not typed:
+            out_of_range = schemacheck.int_range_error(obj, r.schema, r.kind)
+            if out_of_range:
+                raise errors.bad_request(prefix + out_of_range)
+        strict = schemacheck.strict_errors(opts.duplicates, canonical.unknown_fields(obj) if typed else [])
+        if strict:
             mode = opts.field_validation or "Warn"
             if mode == "Strict":
-                raise errors.bad_request(prefix + schemacheck.strict_decoding_error(unknown).message)
+                raise errors.bad_request(prefix + schemacheck.strict_decoding_message(strict))
             if mode == "Warn":
-                opts.warnings.extend(w for w in schemacheck.unknown_field_warnings(unknown)
-                                     if w not in opts.warnings)
+                opts.warnings.extend(w for w in strict if w not in opts.warnings)
+        if not typed:
+            return obj
         try:
             return canonical.canonicalize(obj)
         except canonical.EncodeError as e:

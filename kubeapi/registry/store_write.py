@@ -56,8 +56,12 @@ class WriteStore(ListWatchStore):
         obj = self._decode_body(obj, opts)
         self._match_namespace(namespace, obj)
         m = meta.meta(obj)
-        if m.get("resourceVersion"):
+        rv_given = m.get("resourceVersion")
+        if isinstance(rv_given, str) and rv_given.isascii() and rv_given.isdigit() and len(rv_given) < 21 and \
+                0 < int(rv_given) < 2 ** 64:
+            # upstream's storage refuses a parsable one; an unparsable one is just dropped
             raise errors.StatusError(500, "", "resourceVersion should not be set on objects to be created")
+        m.pop("resourceVersion", None)
         if self.rdef.default is not None:
             self.rdef.default(obj)
         attrs = self._attrs("CREATE", namespace, m.get("name") or "", obj, None, "", opts.user,

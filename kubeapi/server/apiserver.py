@@ -82,6 +82,7 @@ class APIServer:
         self.min_request_timeout = min_request_timeout
         self.shutting_down = False
         self.watch_streams: set[Any] = set()  # running WatchStreams, ended at shutdown
+        self.requests_in_flight = 0  # non-watch requests being served (shutdown waits for them)
         self.hook_context = _HookContext(storage, allocators)
         self._stores: dict[tuple[str, str, str], Any] = {}
         self._store_factory = store_factory or self._default_store

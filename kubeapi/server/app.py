@@ -1,26 +1,67 @@
-"""The Klein app: one catch-all route into the pipeline; each listener gets its own
-resource that knows whether it is the secure port."""
+"""The root resource: every request, whatever its path, goes into the pipeline; each
+listener gets its own resource that knows whether it is the secure port.
+
+A plain twisted.web leaf resource rather than a routing library: routing happens in the
+pipeline (request info), and a router in front would answer odd paths (``%FF``, control
+characters) itself, as an HTML page instead of a ``Status``.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
-from klein import Klein
-from twisted.web.resource import IResource
+from twisted.internet import defer
+from twisted.python.failure import Failure
+from twisted.web.resource import IResource, Resource
+from twisted.web.server import NOT_DONE_YET
 
 from kubeapi.server import pipeline
 
 if TYPE_CHECKING:
     from kubeapi.server.apiserver import APIServer
 
+log = logging.getLogger(__name__)
+
+
+class PipelineResource(Resource):
+    isLeaf = True
+
+    def __init__(self, server: APIServer, secure: bool) -> None:
+        super().__init__()
+        self.apiserver = server
+        self.secure = secure
+
+    def render(self, request: Any) -> Any:
+        d = pipeline.handle(self.apiserver, request, self.secure)
+        gone = [False]
+
+        def lost(_: Failure) -> None:
+            gone[0] = True
+            d.cancel()  # a watch or a long request stops when its client goes away
+
+        request.notifyFinish().addErrback(lost)
+
+        def done(body: bytes) -> None:
+            if gone[0] or request.finished:
+                return
+            if body:
+                request.write(body)
+            request.finish()
+
+        def failed(f: Failure) -> None:
+            if f.check(defer.CancelledError):
+                return
+            log.error("unhandled failure serving %r: %s", request.uri, f.getTraceback())
+            if not gone[0] and not request.finished:
+                if not request.startedWriting:
+                    request.setResponseCode(500)
+                request.finish()
+
+        d.addCallbacks(done, failed)
+        return NOT_DONE_YET
+
 
 def build_resource(server: APIServer, secure: bool) -> IResource:
-    app = Klein()
-    app.url_map.merge_slashes = False
-    app.url_map.strict_slashes = False
-
-    @app.route("/", branch=True)
-    def everything(request: Any) -> Any:
-        return pipeline.handle(server, request, secure)
-
-    return app.resource()  # type: ignore[return-value]
+    resource: Any = PipelineResource(server, secure)
+    return resource  # type: ignore[no-any-return]

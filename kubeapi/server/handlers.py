@@ -14,7 +14,7 @@ import orjson
 from kubeapi import protobuf
 from kubeapi.api.types import ResourceDef
 from kubeapi.errors import StatusError, bad_request, method_not_allowed, too_large, unsupported_media_type
-from kubeapi.registry import patch_json
+from kubeapi.registry import patch_json, schemacheck
 from kubeapi.server import negotiation, params, responses, tables, watchstream
 from kubeapi.server.context import RequestContext
 from kubeapi.server.discovery import subresource_info
@@ -101,8 +101,7 @@ def _reply(ctx: RequestContext, out: Output, rdef: ResourceDef, code: int, obj: 
 
 
 def _defaults(rdef: ResourceDef, obj: Obj) -> None:
-    obj.setdefault("apiVersion", rdef.api_version)
-    obj.setdefault("kind", rdef.kind)
+    schemacheck.default_type_meta(obj, rdef.api_version, rdef.kind)
 
 
 async def handle(server: APIServer, ctx: RequestContext) -> bytes:
@@ -141,6 +140,7 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
 
     out = _output(ctx)
     if verb == "get":
+        params.parse_resource_version(ctx.param("resourceVersion"))
         obj = await store.get(ns, name, sub)
         return _reply(ctx, out, rdef, 200, obj)
     if verb == "list":
@@ -148,7 +148,7 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         return _reply(ctx, out, rdef, 200, lst)
     if verb == "create":
         wopts = params.write_options(ctx, "CreateOptions")
-        obj = _decode_object(ctx, rdef, _read_body(ctx, limit), limit)
+        obj = _decode_object(ctx, rdef, _read_body(ctx, limit), limit, wopts.duplicates)
         if not sub:
             _defaults(rdef, obj)
             _check_namespace(obj, ns, rdef)
@@ -156,7 +156,7 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         return _reply(ctx, out, rdef, 201, created)
     if verb == "update":
         wopts = params.write_options(ctx, "UpdateOptions")
-        obj = _decode_object(ctx, rdef, _read_body(ctx, limit), limit)
+        obj = _decode_object(ctx, rdef, _read_body(ctx, limit), limit, wopts.duplicates)
         if not sub or sub == "status":
             _defaults(rdef, obj)
         _check_namespace(obj, ns, rdef)
@@ -194,13 +194,14 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
 _GO_META_STRUCT = 'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
 
 
-def _decode_object(ctx: RequestContext, rdef: ResourceDef, data: bytes, limit: int) -> Obj:
+def _decode_object(ctx: RequestContext, rdef: ResourceDef, data: bytes, limit: int,
+                   duplicates: list[str] | None = None) -> Obj:
     """A create/update body; one whose kind cannot even be read is refused as upstream's
     decoder does (``the object provided is unrecognized ...``)."""
     ctype = ctx.header("content-type")
     is_json = negotiation.media_type_of(ctype) in ("", JSON, "*/*")
     try:
-        obj = negotiation.decode_body(ctype, data, limit)
+        obj = negotiation.decode_body(ctype, data, limit, duplicates)
     except StatusError as e:
         if not (is_json and e.code == 400 and (e.message.startswith("couldn't get version/kind") or
                                                e.message.startswith("the body of the request was not"))):
@@ -273,6 +274,8 @@ async def _watch(server: APIServer, ctx: RequestContext, rdef: ResourceDef, ns: 
         raise bad_request(f'unrecognized includeObject value: "{include}"')
     timeout = float(opts.timeout_seconds) if opts.timeout_seconds else watchstream.default_watch_timeout(
         server.min_request_timeout)
+    if timeout < 0:  # Go's timer for a negative duration fires at once: the watch ends right away
+        timeout = 1e-6
     store = server.store(rdef.group, rdef.version, rdef.plural)
     headers_sent = [False]
 

@@ -16,6 +16,7 @@ import orjson
 import yaml
 
 from kubeapi.errors import StatusError, bad_request, not_acceptable, too_large, unsupported_media_type
+from kubeapi.server import strictjson
 
 JSON = "application/json"
 YAML = "application/yaml"
@@ -33,7 +34,7 @@ CONVERSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "APIGroupDiscoveryList": (DISCOVERY_GROUP, ("v2", "v2beta1")),
 }
 
-MAX_JSON_DEPTH = 1000  # orjson itself stops at 1024; we check our own bound first
+MAX_JSON_DEPTH = strictjson.MAX_DEPTH
 MAX_YAML_NODES = 1_000_000  # nodes after alias expansion
 
 
@@ -136,8 +137,14 @@ def encode(obj: Any, media_type: str = JSON, pretty: bool = False) -> bytes:
     opts = orjson.OPT_NON_STR_KEYS
     if pretty:
         opts |= orjson.OPT_INDENT_2
+    try:
+        out = orjson.dumps(obj, option=opts)
+    except TypeError:
+        # a lone surrogate (echoed from a request into a message, say) cannot be UTF-8:
+        # write U+FFFD for it, as Go does, rather than fail the response
+        out = orjson.dumps(strictjson.replace_surrogates(obj), option=opts)
     # Go's json.Encoder ends every value with a newline, compact or indented.
-    return orjson.dumps(obj, option=opts) + b"\n"
+    return out + b"\n"
 
 
 # ---------------------------------------------------------------- decoding
@@ -159,40 +166,24 @@ def check_size(body: bytes, limit: int) -> None:
         raise too_large(limit)
 
 
-def _json_depth_ok(body: bytes, limit: int) -> bool:
-    """Cheap upper bound: count bracket nesting outside strings, stop at ``limit``."""
-    if body.count(b"[") + body.count(b"{") <= limit:
-        return True
-    depth = 0
-    in_str = False
-    esc = False
-    for b in body:
-        if in_str:
-            if esc:
-                esc = False
-            elif b == 0x5C:
-                esc = True
-            elif b == 0x22:
-                in_str = False
-        elif b == 0x22:
-            in_str = True
-        elif b in (0x5B, 0x7B):
-            depth += 1
-            if depth > limit:
-                return False
-        elif b in (0x5D, 0x7D):
-            depth -= 1
-    return True
-
-
-def decode_json(body: bytes) -> Any:
-    if not _json_depth_ok(body, MAX_JSON_DEPTH):
-        raise bad_request(f"couldn't get version/kind; json parse error: "
-                          f"exceeded max depth of {MAX_JSON_DEPTH}")
+def decode_json(body: bytes, duplicates: list[str] | None = None) -> Any:
+    """JSON as Go decodes it: bounded depth, exact 64-bit integers (anything wider is a 400),
+    and, when ``duplicates`` is given, the paths of duplicate fields appended to it."""
+    if not strictjson.nesting_ok(body):
+        raise strictjson.depth_exceeded()
     try:
-        return orjson.loads(body)
+        obj = orjson.loads(body)
     except orjson.JSONDecodeError as e:
         raise bad_request(f"couldn't get version/kind; json parse error: {e}") from None
+    long_numbers = strictjson.may_have_long_numbers(body)
+    if long_numbers or (duplicates is not None and strictjson.may_have_duplicates(body, obj)):
+        obj, dups = strictjson.exact_parse(body)
+        if duplicates is not None:
+            duplicates.extend(dups)
+        if long_numbers:
+            strictjson.check_integers(obj)
+        obj = strictjson.replace_surrogates(obj)  # the stdlib parser keeps lone surrogates
+    return obj
 
 
 class _Loader(yaml.SafeLoader):
@@ -204,17 +195,35 @@ class _Loader(yaml.SafeLoader):
         for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
 
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        # Composing recurses once per level: bound it before Python's stack is at risk.
+        self._depth += 1
+        try:
+            if self._depth > MAX_JSON_DEPTH:
+                raise _TooDeep()
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
     def compose_document(self) -> Any:
         node = super().compose_document()
         _expanded_size(node, {}, set(), [0])
         return node
 
 
+class _TooDeep(Exception):
+    pass
+
+
 class _Excessive(Exception):
     pass
 
 
-def _expanded_size(node: Any, memo: dict[int, int], active: set[int], total: list[int]) -> int:
+def _expanded_size(node: Any, memo: dict[int, int], active: set[int], total: list[int], depth: int = 0) -> int:
+    if depth > MAX_JSON_DEPTH:  # aliases chained through anchors nest deeper than the text
+        raise _TooDeep()
     key = id(node)
     if key in memo:
         size = memo[key]
@@ -229,11 +238,11 @@ def _expanded_size(node: Any, memo: dict[int, int], active: set[int], total: lis
     total[0] += 1
     if isinstance(node, yaml.SequenceNode):
         for child in node.value:
-            size += _expanded_size(child, memo, active, total)
+            size += _expanded_size(child, memo, active, total, depth + 1)
     elif isinstance(node, yaml.MappingNode):
         for k, v in node.value:
-            size += _expanded_size(k, memo, active, total)
-            size += _expanded_size(v, memo, active, total)
+            size += _expanded_size(k, memo, active, total, depth + 1)
+            size += _expanded_size(v, memo, active, total, depth + 1)
     if total[0] > MAX_YAML_NODES:
         raise _Excessive()
     active.discard(key)
@@ -243,13 +252,19 @@ def _expanded_size(node: Any, memo: dict[int, int], active: set[int], total: lis
 
 def decode_yaml(body: bytes) -> Any:
     try:
-        return yaml.load(body, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        obj = yaml.load(body, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except _TooDeep:
+        raise bad_request(f"error converting YAML to JSON: yaml: exceeded max depth of {MAX_JSON_DEPTH}") from None
     except _Excessive:
         raise bad_request("error converting YAML to JSON: yaml: document contains excessive aliasing") from None
     except RecursionError:
         raise bad_request("error converting YAML to JSON: yaml: exceeded max depth") from None
     except yaml.YAMLError as e:
         raise bad_request(f"error converting YAML to JSON: yaml: {e}".replace("\n", " ")) from None
+    if strictjson.depth_of(obj) > MAX_JSON_DEPTH:  # aliases can nest deeper than the text
+        raise bad_request(f"error converting YAML to JSON: yaml: exceeded max depth of {MAX_JSON_DEPTH}")
+    strictjson.check_integers(obj)
+    return strictjson.replace_surrogates(obj)
 
 
 def decode_protobuf(body: bytes) -> Any:
@@ -266,21 +281,26 @@ def decode_protobuf(body: bytes) -> Any:
     if decode is None:
         raise unsupported_media_type(PROTOBUF, (JSON, YAML))
     try:
-        return decode(body)
+        obj = decode(body)
     except Exception as e:
         if unsupported is not None and isinstance(e, unsupported):
             raise unsupported_media_type(PROTOBUF, (JSON, YAML)) from None
         if isinstance(e, ValueError):
             raise bad_request(f"unable to decode protobuf body: {e}") from None
         raise
+    if strictjson.depth_of(obj) > MAX_JSON_DEPTH:  # embedded JSON (RawExtension) can nest
+        raise strictjson.depth_exceeded()
+    return obj
 
 
-def decode_body(content_type: str | None, body: bytes, limit: int) -> dict[str, Any]:
-    """A create/update body as a dict; 413/415/400 as upstream would answer."""
+def decode_body(content_type: str | None, body: bytes, limit: int,
+                duplicates: list[str] | None = None) -> dict[str, Any]:
+    """A create/update body as a dict; 413/415/400 as upstream would answer.  Duplicate JSON
+    fields are appended to ``duplicates`` when it is given."""
     check_size(body, limit)
     media = media_type_of(content_type)
     if media in ("", JSON, "*/*"):
-        obj = decode_json(body)
+        obj = decode_json(body, duplicates)
     elif media in (YAML, "application/x-yaml", "text/yaml"):
         obj = decode_yaml(body)
     elif media == PROTOBUF:

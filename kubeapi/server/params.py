@@ -3,6 +3,7 @@ refusing malformed values with upstream's 400/422 answers."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kubeapi.api.types import FieldError
@@ -15,11 +16,85 @@ FIELD_VALIDATION = ("", "Ignore", "Warn", "Strict")
 PROPAGATION = ("Orphan", "Background", "Foreground")
 
 
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+_DECIMAL = re.compile(r"[+-]?[0-9]+")
+_DIGITS = re.compile(r"[0-9]+")
+
+
 def parse_int(name: str, text: str) -> int:
+    """A query integer as Go's strconv.ParseInt(text, 10, 64) reads it."""
     try:
-        return int(text, 10)
+        if not _DECIMAL.fullmatch(text):  # int() also takes "1_000", spaces and non-ASCII digits
+            raise ValueError
+        value = int(text, 10)
     except ValueError:
         raise bad_request(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise bad_request(f'strconv.ParseInt: parsing "{text}": value out of range')
+    return value
+
+
+def parse_resource_version(text: str) -> int | None:
+    """resourceVersion as the storage versioner parses it (a uint64); None when absent.
+    Unparsable or out-of-range values are a 400 before any storage is asked."""
+    if text == "":
+        return None
+    if not _DIGITS.fullmatch(text):
+        raise bad_request(f'invalid resource version: strconv.ParseUint: parsing "{text}": invalid syntax')
+    value = int(text)
+    if value > 2 ** 64 - 1:
+        raise bad_request(f'invalid resource version: strconv.ParseUint: parsing "{text}": value out of range')
+    if value > INT64_MAX:  # no store reaches such a revision; keep it out of SQLite and etcd
+        raise bad_request(f'invalid resource version: {text}: too large')
+    return value
+
+
+# DeleteOptions' fields and their Go types; a body field of another JSON type is the 400 the
+# Go decoder gives (``{"dryRun": "All"}`` must never be read as "not a dry run").
+_DELETE_OPTION_TYPES = {"apiVersion": "string", "kind": "string", "gracePeriodSeconds": "int64",
+                        "preconditions": "Preconditions", "orphanDependents": "bool",
+                        "propagationPolicy": "string", "dryRun": "[]string",
+                        "ignoreStoreReadErrorWithClusterBreakingPotential": "bool"}
+_PRECONDITION_TYPES = {"uid": "string", "resourceVersion": "string"}
+_JSON_KIND = {str: "string", bool: "bool", int: "number", float: "number", list: "array", dict: "object"}
+
+
+def _fits(value: Any, go_type: str) -> bool:
+    if value is None:
+        return True
+    if go_type == "string":
+        return isinstance(value, str)
+    if go_type == "bool":
+        return isinstance(value, bool)
+    if go_type == "int64":
+        return isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX
+    if go_type == "[]string":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return isinstance(value, dict)
+
+
+def check_delete_body(body: dict[str, Any]) -> None:
+    """400 for a DeleteOptions body field of the wrong type, worded as Go's decoder."""
+    for key, go_type in _DELETE_OPTION_TYPES.items():
+        value = body.get(key)
+        if not _fits(value, go_type):
+            _type_error("DeleteOptions", key, go_type, value)
+        if key == "preconditions" and isinstance(value, dict):
+            for pkey, ptype in _PRECONDITION_TYPES.items():
+                if not _fits(value.get(pkey), ptype):
+                    _type_error("Preconditions", f"preconditions.{pkey}", ptype, value.get(pkey))
+
+
+def _type_error(struct: str, field: str, go_type: str, value: Any) -> None:
+    if go_type == "[]string" and isinstance(value, list):
+        bad = next(v for v in value if not isinstance(v, str))
+        go_type, value = "string", bad
+    got = _JSON_KIND.get(type(value), "value")
+    if go_type == "int64" and isinstance(value, int) and not isinstance(value, bool):
+        got = f"number {value}"
+    elif got == "number" and go_type != "int64":
+        got = f"number {value}"
+    raise bad_request(f"json: cannot unmarshal {got} into Go struct field {struct}.{field} of type {go_type}")
 
 
 def _opt_int(ctx: RequestContext, name: str) -> int | None:
@@ -42,6 +117,7 @@ def list_options(ctx: RequestContext) -> ListOptions:
     if limit is not None:
         opts.limit = max(limit, 0)
     opts.timeout_seconds = _opt_int(ctx, "timeoutSeconds")
+    parse_resource_version(opts.resource_version)
     if "sendInitialEvents" in ctx.query:
         opts.send_initial_events = query_bool(ctx.query.get("sendInitialEvents"))
     if opts.resource_version_match not in ("", "NotOlderThan", "Exact"):
@@ -75,6 +151,9 @@ def write_options(ctx: RequestContext, kind: str) -> WriteOptions:
     force = query_bool(ctx.query.get("force"))
     if "force" in ctx.query and kind != "PatchOptions":
         force = False
+    manager = ctx.param("fieldManager")
+    if len(manager) > 128:
+        raise _invalid(kind, "fieldManager", "FieldValueTooLong", None, "may not be more than 128 bytes")
     return WriteOptions(dry_run=dry_run(ctx, kind), field_manager=ctx.param("fieldManager"),
                         field_validation=fv, force=force, user=ctx.user, warnings=ctx.warnings,
                         user_agent=ctx.header("user-agent") or "")
@@ -84,6 +163,7 @@ def delete_options(ctx: RequestContext, body: dict[str, Any] | None) -> tuple[De
     """DeleteOptions from the body (kind DeleteOptions) then the query, which wins.
     Also returns orphanDependents when given (it decides 200 vs 202)."""
     body = body or {}
+    check_delete_body(body)
     opts = DeleteOptions(user=ctx.user)
     grace = body.get("gracePeriodSeconds")
     if grace is not None:

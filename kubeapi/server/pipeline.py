@@ -97,7 +97,11 @@ async def run(server: APIServer, request: Any, secure: bool) -> bytes:
                 body = await _dispatch(server, ctx)
             else:
                 seconds = effective_timeout(server.request_timeout, ctx.param("timeout"))
-                body = await with_timeout(_dispatch(server, ctx), seconds, server.clock)
+                server.requests_in_flight += 1
+                try:
+                    body = await with_timeout(_dispatch(server, ctx), seconds, server.clock)
+                finally:
+                    server.requests_in_flight -= 1
         finally:
             if ticket is not None:
                 server.flowcontrol.finish(ticket)  # type: ignore[union-attr]

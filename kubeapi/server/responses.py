@@ -36,9 +36,39 @@ def _set_common(ctx: RequestContext, code: int, content_type: str, length: int |
     r.setHeader(b"content-type", content_type.encode())
     if length is not None:
         r.setHeader(b"content-length", str(length).encode())
-    for w in ctx.warnings:
+    for w in capped_warnings(ctx.warnings):
         text = w.replace("\\", "\\\\").replace('"', '\\"')  # a quoted-string, as RFC 7234 warn-text
         r.responseHeaders.addRawHeader(b"warning", f'299 - "{text}"'.encode())
+
+
+WARNINGS_TOTAL_RUNES = 4 * 1024  # upstream's budget for all Warning headers of a response
+WARNING_ITEM_RUNES = 256  # once over budget, each warning is cut to this many characters
+
+
+def capped_warnings(warnings: list[str]) -> list[str]:
+    """The warning texts a response carries, bounded as upstream's recorder bounds them: all
+    in full while they fit the budget; past it, every one cut short, and no more added once
+    the cut ones fill the budget too."""
+    out: list[str] = []
+    written = 0
+    truncating = False
+    for text in warnings:
+        if not text:
+            continue
+        if truncating and written >= WARNINGS_TOTAL_RUNES:
+            break
+        if truncating:
+            item = text[:WARNING_ITEM_RUNES]
+            out.append(item)
+            written += len(item)
+        elif written + len(text) <= WARNINGS_TOTAL_RUNES:
+            out.append(text)
+            written += len(text)
+        else:
+            truncating = True
+            out = [t[:WARNING_ITEM_RUNES] for t in out] + [text[:WARNING_ITEM_RUNES]]
+            written = sum(len(t) for t in out)
+    return out
 
 
 def write_body(ctx: RequestContext, code: int, body: bytes, content_type: str) -> bytes:

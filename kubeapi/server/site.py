@@ -12,6 +12,7 @@ from typing import Any
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 
+from kubeapi.server.channel import channel_factory
 from kubeapi.server.statustext import reason_phrase
 
 DEFAULT_MAX_BODY = 3 * 1024 * 1024
@@ -42,6 +43,7 @@ class LimitedRequest(Request):
 
 def make_site(resource: IResource | Resource, max_body: int = DEFAULT_MAX_BODY, **kwargs: Any) -> Site:
     site = Site(resource, **kwargs)
+    site.protocol = channel_factory(max_body)  # type: ignore[method-assign]  # Go's header limits, read deadlines, early 413
 
     class _Request(LimitedRequest):
         pass

@@ -97,6 +97,9 @@ class BindingTests(Case):
                                               'already assigned to node "n1"')
             code, body, _ = await self.call("POST", f"{PODS}/p/binding", dict(b, metadata={"name": "q"}))
             self.assertEqual((code, body["message"]), (400, "name in URL does not match name in Binding object"))
+            code, body, _ = await self.call("POST", f"{PODS}/p/binding", dict(b, target={"kind": "Pod"}))
+            self.assertEqual((code, body["reason"]), (422, "Invalid"))
+            self.assertEqual([c["field"] for c in body["details"]["causes"]], ["target.kind", "target.name"])
         return d(go())
 
     def test_bindings_resource_names_the_pod_in_the_body(self) -> defer.Deferred[None]:

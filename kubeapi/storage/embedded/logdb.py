@@ -8,6 +8,7 @@ in ``store.py`` is the only user.
 from __future__ import annotations
 
 import builtins
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -104,9 +105,13 @@ class LogDB:
     def open(self) -> tuple[int, int]:
         """Open (creating if needed) and return (current revision, compacted revision)."""
         self.thread_ident = threading.get_ident()
+        _owner_only(self.path)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
         for pragma in PRAGMAS:
             conn.execute(pragma)
+        for suffix in ("", "-wal", "-shm", "-journal"):  # SQLite copies the db's mode; older files may not
+            if os.path.exists(self.path + suffix):
+                os.chmod(self.path + suffix, 0o600)
         conn.executescript(DDL)
         conn.execute(
             "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
@@ -316,3 +321,13 @@ class LogDB:
             raise
         self.compacted = revision
         return revision
+
+
+def _owner_only(path: str) -> None:
+    """Create the database file 0600 before SQLite does (which would use the umask, 0644):
+    it holds every Secret.  SQLite gives its -wal/-shm files the database file's mode."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)

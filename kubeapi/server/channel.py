@@ -1,0 +1,159 @@
+"""The HTTP/1.1 connection with kube-apiserver's limits instead of twisted.web's.
+
+twisted.web's ``HTTPChannel`` allows 16 KiB of request line and headers and then drops the
+connection without a word; Go's server (kube-apiserver sets ``MaxHeaderBytes`` 1 MiB) reads
+up to 1 MiB plus 4 KiB of slack and answers ``431 Request Header Fields Too Large`` beyond.
+The idle timeout alone lets a client keep a connection by trickling one header byte at a
+time; kube-apiserver's ``ReadHeaderTimeout`` (32 s) ends that.  A body that does not arrive
+within the request timeout ends the request too, and a ``Content-Length`` over the body
+limit is refused with 413 before a byte of the body is read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
+
+from kubeapi.errors import StatusError, too_large
+
+MAX_HEADER_BYTES = 1 << 20  # kube-apiserver's http.Server.MaxHeaderBytes
+HEADER_SLACK = 4096  # Go's bufio slack on top of MaxHeaderBytes
+READ_HEADER_TIMEOUT = 32.0  # kube-apiserver's http.Server.ReadHeaderTimeout
+BODY_TIMEOUT = 60.0  # the default --request-timeout: a body must have arrived by then
+LINGER = 2.0  # after refusing a request, read (and drop) what is in flight, then close
+
+_431 = (b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Connection: close\r\n\r\n431 Request Header Fields Too Large")
+
+
+def _status_response(err: StatusError) -> bytes:
+    body = orjson.dumps(err.status())
+    return (f"HTTP/1.1 {err.code} {_REASONS.get(err.code, 'Error')}\r\n"
+            f"Content-Type: application/json\r\nCache-Control: no-cache, private\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+
+
+_REASONS = {413: "Request Entity Too Large", 504: "Gateway Timeout"}
+
+
+class LimitedChannel(HTTPChannel):
+    """HTTPChannel with Go's header size limit, a header-read and a body-read deadline, and
+    an early 413 for an announced body over the limit."""
+
+    MAX_LENGTH = MAX_HEADER_BYTES + HEADER_SLACK  # one line may take all of it
+    totalHeadersSize = MAX_HEADER_BYTES + HEADER_SLACK
+    maxHeaders = MAX_HEADER_BYTES  # Go counts bytes only; this can never be the one that trips
+    max_body = 3 * 1024 * 1024
+    read_header_timeout = READ_HEADER_TIMEOUT
+    body_timeout = BODY_TIMEOUT
+
+    _header_bytes = 0
+    _in_headers = False
+    _refused = False
+    _header_timer: Any = None
+    _body_timer: Any = None
+    _linger: Any = None
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._refused:
+            return  # the answer is out; drop what the client still sends
+        if not self._in_headers and not self._handlingRequest and self.line_mode:
+            self._in_headers = True
+            self._header_bytes = 0
+            self._header_timer = self.callLater(self.read_header_timeout, self._header_timeout)
+        super().dataReceived(data)
+
+    def rawDataReceived(self, data: bytes) -> None:
+        if self._refused:
+            return
+        super().rawDataReceived(data)
+
+    def lineReceived(self, line: bytes) -> None:
+        if self._refused:
+            return
+        self._header_bytes += len(line) + 2
+        if self._header_bytes > self.totalHeadersSize:
+            self._refuse(_431)
+            return
+        super().lineReceived(line)
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        self._refuse(_431)
+
+    def allHeadersReceived(self) -> None:
+        self._in_headers = False
+        self._cancel("_header_timer")
+        super().allHeadersReceived()
+        length = self.length
+        if length is not None and length > self.max_body:
+            self._refuse(_status_response(too_large(self.max_body)))
+            return
+        if length != 0 and self.body_timeout:
+            self._body_timer = self.callLater(self.body_timeout, self._body_timeout)
+
+    def allContentReceived(self) -> None:
+        self._cancel("_body_timer")
+        super().allContentReceived()
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self._cancel("_header_timer")
+        self._cancel("_body_timer")
+        self._cancel("_linger")
+        super().connectionLost(reason)
+
+    def _cancel(self, name: str) -> None:
+        timer = getattr(self, name)
+        if timer is not None and timer.active():
+            timer.cancel()
+        setattr(self, name, None)
+
+    def _header_timeout(self) -> None:
+        self._header_timer = None
+        # Go closes a connection whose headers are late without a reply.
+        self._refused = True
+        transport: Any = self.transport
+        if transport is not None:
+            transport.abortConnection()
+
+    def _body_timeout(self) -> None:
+        self._body_timer = None
+        self._refuse(_status_response(StatusError(
+            504, "Timeout", "request did not complete within requested timeout - context deadline exceeded",
+            {})))
+
+    def _refuse(self, response: bytes) -> None:
+        """Answer and close, reading (and dropping) for a moment first, so the client sees the
+        answer instead of a reset."""
+        if self._refused:
+            return
+        self._refused = True
+        self._cancel("_header_timer")
+        self._cancel("_body_timer")
+        self.setTimeout(None)
+        transport: Any = self.transport
+        transport.write(response)
+        self.setRawMode()
+        self._linger = self.callLater(LINGER, self._close)
+
+    def _close(self) -> None:
+        self._linger = None
+        transport: Any = self.transport
+        if transport is not None:
+            transport.loseConnection()
+
+
+def channel_factory(max_body: int) -> Any:
+    """A Site.protocol: LimitedChannel wrapped the way twisted.web wraps its own channel
+    (HTTP/1.1 here; ALPN h2 is not offered by our TLS contexts)."""
+
+    class _Channel(LimitedChannel):
+        pass
+
+    _Channel.max_body = max_body
+
+    def build(*_: Any) -> Any:  # called as site.protocol(): an instance attribute, not bound
+        return _GenericHTTPChannelProtocol(_Channel())
+
+    return build
