@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 from twisted.python import usage
 
+from kubeapi.audit.flags import AUDIT_PARAMETERS
+from kubeapi.audit.flags import validate as validate_audit
 from kubeapi.timefmt import parse_duration
 
 AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "ABAC", "Webhook", "RBAC", "Node")
@@ -265,6 +267,7 @@ class Options(usage.Options):
          "How the kubernetes Service's endpoints are kept: lease (every live server), none.",
          _one_of("endpoint-reconciler-type", ENDPOINT_RECONCILER_TYPES)],
         ["v", "v", 0, "Log verbosity.", _log_level],
+        *AUDIT_PARAMETERS,
     ]
 
     def __init__(self) -> None:
@@ -411,6 +414,9 @@ class Options(usage.Options):
                 self["advertise-address"] = default_advertise_address()
         if self["secure-port"] == self["insecure-port"]:
             raise usage.UsageError("--secure-port and --insecure-port must differ")
+        audit_errors = validate_audit(self)
+        if audit_errors:
+            raise usage.UsageError(audit_errors[0])
 
     # Derived values other modules read.
     def service_cidrs(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -21,6 +21,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import SSL4ServerEndpoint, TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
+from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 
@@ -173,6 +174,14 @@ class KubeAPIService(MultiService):
             storage_media_type=o["storage-media-type"],
         )
         server.add_health_check("etcd", self.storage.healthy)
+        from kubeapi.audit.config import build_auditor
+        try:
+            auditor = build_auditor(o, server.metrics.registry, self.reactor)
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+        if auditor is not None:
+            server.audit = auditor
+            self.auditor = auditor
         return server
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -249,6 +258,8 @@ class KubeAPIService(MultiService):
         self.apiserver.begin_shutdown()
         log.info("kubeapi: shutting down")
         self.apiserver.end_watches()
+        if getattr(self, "auditor", None) is not None:
+            self.auditor.stop()
         for c in reversed(self.controllers):
             try:
                 await _maybe_deferred(c.stopService)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
 
-from kubeapi.audit.recorder import REQUEST_RECEIVED, RESPONSE_COMPLETE
+from kubeapi.audit.recorder import PANIC, REQUEST_RECEIVED, RESPONSE_COMPLETE
 from kubeapi.auth.authenticator import peer_certificates
 from kubeapi.auth.authorizer import Attributes, Decision, forbidden_error
 from kubeapi.auth.user import INSECURE_ADMIN
@@ -59,6 +59,7 @@ async def authorize(server: APIServer, ctx: RequestContext) -> None:
                        api_version=i.api_version, resource=i.resource, subresource=i.subresource,
                        name=i.name)
     decision, reason = await server.authorizer.authorize(attrs)
+    ctx.authz = ("allow" if decision is Decision.ALLOW else "forbid", reason or "")
     if decision is not Decision.ALLOW:
         raise forbidden_error(attrs, reason)
 
@@ -80,7 +81,9 @@ async def run(server: APIServer, request: Any, secure: bool) -> bytes:
     try:
         try:
             await authenticate(server, ctx)
-            server.audit.record(REQUEST_RECEIVED, ctx)
+            received = server.audit.record(REQUEST_RECEIVED, ctx)
+            if received is not None:
+                await received  # blocking audit modes: RequestReceived is stored first
             await impersonate(server, ctx)
             slot = server.inflight.acquire(ctx)
             if slot:
@@ -106,9 +109,12 @@ async def run(server: APIServer, request: Any, secure: bool) -> bytes:
         body = _safe_error(ctx, storage_status(e))
     except Exception as e:
         log.exception("internal error serving %s %s", ctx.method, ctx.path)
+        server.audit.record(PANIC, ctx, 500)
         body = _safe_error(ctx, internal_error(str(e) or type(e).__name__))
     finally:
-        _complete(server, ctx)
+        done = _complete(server, ctx)
+        if done is not None:
+            await done  # a blocking audit backend: the event is written before the reply
     return body
 
 
@@ -130,10 +136,12 @@ def _safe_error(ctx: RequestContext, err: StatusError) -> bytes:
     return responses.write_error(ctx, err)
 
 
-def _complete(server: APIServer, ctx: RequestContext) -> None:
+def _complete(server: APIServer, ctx: RequestContext) -> defer.Deferred[None] | None:
+    done = None
     try:
-        server.audit.record(RESPONSE_COMPLETE, ctx, ctx.code)
+        done = server.audit.record(RESPONSE_COMPLETE, ctx, ctx.code)
         server.metrics.observe(ctx.method, ctx.info, ctx.code or 200, time.monotonic() - ctx.started,
                                ctx.dry_run, ctx.patch_type)
     except Exception:
         log.exception("recording request completion failed")
+    return done
