@@ -31,9 +31,9 @@ class RotatingFile:
     """Append-only writer with size-based rotation; used from the writer thread only."""
 
     def __init__(self, path: str, maxsize_mb: int = 0, maxbackup: int = 0, maxage_days: int = 0,
-                 compress: bool = False) -> None:
+                 compress: bool = False, max_bytes: int | None = None) -> None:
         self.path = path
-        self.maxsize = maxsize_mb * MB
+        self.maxsize = max_bytes if max_bytes is not None else maxsize_mb * MB
         self.maxbackup = maxbackup
         self.maxage = maxage_days
         self.compress = compress
@@ -154,14 +154,14 @@ class WriterThread:
             self.sink.write(data)
         except OSError as e:
             err = e
+        if err is not None and self.on_error is not None:
+            self.reactor.callFromThread(self.on_error, len(group), err)
         for _, d in group:
             if d is not None:
                 if err is None:
                     self.reactor.callFromThread(d.callback, None)
                 else:
                     self.reactor.callFromThread(d.errback, err)
-        if err is not None and self.on_error is not None:
-            self.reactor.callFromThread(self.on_error, len(group), err)
 
     def _run(self) -> None:
         tokens = float(self.burst)
