@@ -103,6 +103,8 @@ class WebhookSink:
             d = self.backend.send_deferred(b)
 
             def failed(f: Any, n: int = len(b)) -> None:
+                if f.check(defer.CancelledError):
+                    return  # abandoned at shutdown, counted there
                 log.warning("audit webhook: %s", f.getErrorMessage())
                 self.metrics.errors.labels(self.name).inc(n)
             ds.append(d.addErrback(failed))
@@ -116,7 +118,11 @@ class WebhookSink:
 
     def stop(self) -> None:
         if self.buffer is not None:
-            self.buffer.shutdown()
+            left = self.buffer.shutdown()
+            if left:
+                log.warning("audit webhook: %d buffered events dropped at shutdown", left)
+                self.metrics.errors.labels(self.name).inc(left)
+        self.backend.stop()
 
 
 @dataclass

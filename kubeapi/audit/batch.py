@@ -131,11 +131,12 @@ class BatchBuffer:
             self._schedule()
         d.addBoth(done)
 
-    def shutdown(self) -> defer.Deferred[None]:
-        """Send what is buffered (best effort, one batch after another)."""
+    def shutdown(self) -> int:
+        """Stop sending; returns how many buffered events are abandoned."""
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
-        self.max_wait = 0
-        self.throttle = False
-        self._schedule()
-        return defer.succeed(None)
+        self._timer = None
+        self._sending = True  # nothing more goes out
+        n = len(self.buffer)
+        self.buffer.clear()
+        return n

@@ -119,6 +119,7 @@ class WebhookBackend:
         self.reactor = reactor
         self.initial_backoff = initial_backoff
         self.timeout = timeout
+        self.inflight: set[defer.Deferred[None]] = set()
         self.client = HTTPClient(cast(Any, Agent(reactor, contextFactory=_TrustPolicy(target))))
 
     async def _post_once(self, body: bytes) -> None:
@@ -140,6 +141,8 @@ class WebhookBackend:
             try:
                 await self._post_once(body)
                 return
+            except defer.CancelledError:
+                raise
             except Exception as e:
                 if attempt == RETRIES - 1:
                     raise OSError(f"sending {len(events)} audit events failed: {e}") from None
@@ -147,4 +150,12 @@ class WebhookBackend:
                 delay *= 2
 
     def send_deferred(self, events: list[Event]) -> defer.Deferred[None]:
-        return defer.ensureDeferred(self.send(events))
+        d = defer.ensureDeferred(self.send(events))
+        self.inflight.add(d)
+        d.addBoth(lambda r: (self.inflight.discard(d), r)[1])
+        return d
+
+    def stop(self) -> None:
+        """Abandon sends in flight (and their retry timers)."""
+        for d in list(self.inflight):
+            d.cancel()
