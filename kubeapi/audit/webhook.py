@@ -152,7 +152,10 @@ class WebhookBackend:
     def send_deferred(self, events: list[Event]) -> defer.Deferred[None]:
         d = defer.ensureDeferred(self.send(events))
         self.inflight.add(d)
-        d.addBoth(lambda r: (self.inflight.discard(d), r)[1])
+        def forget(result: Any) -> Any:
+            self.inflight.discard(d)
+            return result
+        d.addBoth(forget)
         return d
 
     def stop(self) -> None:
