@@ -207,3 +207,48 @@ class AuditedServer(ServerTestCase):
 
         return defer.ensureDeferred(go())
 
+
+    def test_blocking_strict_fails_request_when_log_fails(self) -> defer.Deferred[None]:
+        async def go() -> None:
+            from kubeapi.audit.auditor import AuditMetrics, Auditor, LogBackend
+            from kubeapi.audit.log import WriterThread
+            from tests.audit.helpers import policy
+
+            class Full:
+                def write(self, data: bytes) -> None:
+                    raise OSError(28, "No space left on device")
+
+                def close(self) -> None:
+                    return None
+
+            server = await self.start_server()
+            metrics = AuditMetrics(server.metrics.registry)
+            backend = LogBackend(WriterThread(Full(), reactor), "json", "blocking-strict", metrics)
+            self.addCleanup(backend.stop)
+            server.audit = Auditor(policy({"level": "Metadata"}), [backend], metrics)
+            code, body, _ = await self.call("GET", W)
+            self.assertEqual((code, body["reason"], body["message"]),
+                             (500, "InternalError", "Internal error occurred: failed to store audit event"))
+            self.assertEqual(server.metrics.registry.get_sample_value(
+                "apiserver_audit_requests_rejected_total"), 1)
+            backend.mode = "blocking"  # plain blocking: the request still succeeds
+            code, _, _ = await self.call("GET", W)
+            self.assertEqual(code, 200)
+
+        return defer.ensureDeferred(go())
+
+    def test_panic_stage(self) -> defer.Deferred[None]:
+        async def go() -> None:
+            await self.boot({"level": "Metadata"})
+
+            async def boom(server: Any, ctx: Any, rdef: Any) -> bytes:
+                raise RuntimeError("kaboom")
+            self.server.add_subresource_handler("widgets", "status", boom)
+            code, _, headers = await self.call("GET", W + "/w/status")
+            self.assertEqual(code, 500)
+            evs = self.events(headers.getRawHeaders("audit-id")[0])
+            self.assertEqual([e["stage"] for e in evs], ["RequestReceived", "Panic"])
+            self.assertEqual(evs[1]["responseStatus"]["code"], 500)
+            self.assertEqual(evs[1]["objectRef"]["subresource"], "status")
+
+        return defer.ensureDeferred(go())
