@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import queue
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -24,6 +24,7 @@ from kubeapi.audit.policy import METADATA, NONE, REQUEST, REQUEST_RESPONSE, Deci
 from kubeapi.audit.recorder import PANIC, REQUEST_RECEIVED, RESPONSE_COMPLETE, RESPONSE_STARTED
 from kubeapi.audit.webhook import WebhookBackend
 from kubeapi.errors import StatusError, internal_error
+from kubeapi.server import negotiation
 
 log = logging.getLogger(__name__)
 BLOCKING, BLOCKING_STRICT, BATCH = "blocking", "blocking-strict", "batch"
@@ -131,7 +132,8 @@ class _State:
     decision: Decision
     user: Any
     done: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
+    body: Any = None  # the decoded request body, once decoded
+    decoded: bool = False
 
 
 def _auth_methods(ctx: Any) -> str:
@@ -148,17 +150,18 @@ def _auth_methods(ctx: Any) -> str:
 
 
 def _decode_request(ctx: Any) -> Any:
+    """The request body as an object: JSON, YAML or protobuf bodies through the server's own
+    decoder; a patch as the patch document itself.  None when it cannot be read."""
     data = ctx.request_body
     if not data:
         return None
-    ctype = (ctx.header("content-type") or "").split(";")[0].strip().lower()
+    ctype = ctx.header("content-type")
+    media = negotiation.media_type_of(ctype)
     try:
-        if ctype.endswith("yaml"):
-            return yaml.safe_load(data)
-        if ctype.endswith("protobuf"):
-            return None  # not rendered: upstream would convert through its typed codec
-        return orjson.loads(data)
-    except (ValueError, yaml.YAMLError):
+        if ctx.method == "PATCH":
+            return yaml.safe_load(data) if media.endswith("yaml") else orjson.loads(data)
+        return negotiation.decode_body(ctype, data, len(data) + 1)
+    except Exception:  # an unreadable body is not logged; the handler answers for it
         return None
 
 
@@ -207,9 +210,14 @@ class Auditor:
             ann["authorization.k8s.io/reason"] = ctx.authz[1]
             ev["annotations"] = ann
         level = st.decision.level
-        if level_at_least(level, REQUEST) and ctx.request_body and "requestObject" not in ev:
-            obj = _decode_request(ctx)
-            if obj is not None:
+        verb = ev["verb"]
+        wants_body = level_at_least(level, REQUEST) or verb in ("create", "update")
+        if wants_body and ctx.request_body and not st.decoded:
+            st.decoded = True
+            st.body = obj = _decode_request(ctx)
+            if verb in ("create", "update") and "objectRef" in ev:
+                ev["objectRef"] = evmod.fill_ref_from_object(ev["objectRef"], obj)
+            if obj is not None and level_at_least(level, REQUEST):
                 ev["requestObject"] = (evmod.strip_managed_fields(obj) if st.decision.omit_managed_fields
                                        else obj)
         ev["responseStatus"] = evmod.response_status(code or 200, ctx.response_object if final else None)

@@ -50,6 +50,24 @@ def object_ref(info: Any) -> dict[str, Any] | None:
     return ref
 
 
+REF_ORDER = ("resource", "namespace", "name", "uid", "apiGroup", "apiVersion", "resourceVersion",
+             "subresource")
+
+
+def fill_ref_from_object(ref: dict[str, Any], obj: Any) -> dict[str, Any]:
+    """objectRef completed from a create/update body's metadata (name, namespace, uid,
+    resourceVersion where the URL gave none), in the Event's field order."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    if not isinstance(meta, dict):
+        return ref
+    merged = dict(ref)
+    for key in ("namespace", "name", "uid", "resourceVersion"):
+        v = meta.get(key)
+        if not merged.get(key) and isinstance(v, str) and v:
+            merged[key] = v
+    return {k: merged[k] for k in REF_ORDER if k in merged}
+
+
 def source_ips(ctx: Any) -> list[str]:
     """X-Forwarded-For entries, then X-Real-Ip, then the peer, as upstream's SourceIPs."""
     ips: list[str] = []

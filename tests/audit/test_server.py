@@ -58,8 +58,11 @@ class AuditedServer(ServerTestCase):
                                             "groups": ["team", "system:authenticated"]})
             self.assertEqual(done["userAgent"], "audit-test/1")
             self.assertEqual(done["sourceIPs"], ["127.0.0.1"])
-            self.assertEqual(done["objectRef"], {"resource": "widgets", "namespace": "default",
-                                                 "apiGroup": "example.com", "apiVersion": "v1"})
+            # a create's objectRef is completed from the body's metadata
+            self.assertEqual(list(done["objectRef"].items()),
+                             [("resource", "widgets"), ("namespace", "default"), ("name", "w1"),
+                              ("apiGroup", "example.com"), ("apiVersion", "v1")])
+            self.assertNotIn("name", evs[0]["objectRef"])
             self.assertEqual(done["responseStatus"], {"metadata": {}, "code": 201})
             self.assertEqual(done["annotations"]["authorization.k8s.io/decision"], "allow")
             self.assertIn("authorization.k8s.io/reason", done["annotations"])
