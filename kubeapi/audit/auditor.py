@@ -108,6 +108,8 @@ class WebhookSink:
                     return  # abandoned at shutdown, counted there
                 log.warning("audit webhook: %s", f.getErrorMessage())
                 self.metrics.errors.labels(self.name).inc(n)
+                if self.mode == BLOCKING_STRICT:
+                    f.raiseException()  # the caller (RequestReceived) fails the request
             ds.append(d.addErrback(failed))
         return defer.gatherResults(ds).addCallback(lambda _: None)
 
@@ -188,7 +190,7 @@ class Auditor:
                 continue
             if d is not None:
                 if not (strict and getattr(b, "mode", "") == BLOCKING_STRICT):
-                    d.addErrback(lambda f, n=b.name: self.metrics.errors.labels(n).inc())
+                    d.addErrback(lambda f: None)  # counted by the backend; the request goes on
                 waits.append(d)
         if not waits:
             return None
