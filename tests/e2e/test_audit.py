@@ -117,3 +117,78 @@ class AuditE2E(unittest.TestCase):
         with self.assertRaises(RuntimeError) as cm:
             s.start(timeout=30)
         self.assertIn("loaded illegal policy with 0 rules", str(cm.exception))
+
+
+RECEIVER = r"""
+import sys
+from twisted.internet import reactor, ssl
+from twisted.web import resource, server
+
+cert, key, port, out = sys.argv[1:5]
+
+class Hook(resource.Resource):
+    isLeaf = True
+
+    def render_POST(self, request):
+        with open(out, "ab") as f:
+            f.write(request.getHeader("authorization").encode() + b" " + request.content.read().replace(b"\n", b" ") + b"\n")
+        return b"{}"
+
+opts = ssl.PrivateCertificate.loadPEM(open(key, "rb").read() + open(cert, "rb").read()).options()
+reactor.listenSSL(int(port), server.Site(Hook()), opts, interface="127.0.0.1")
+reactor.run()
+"""
+
+
+class AuditWebhookE2E(unittest.TestCase):
+    def test_server_process_posts_event_lists_to_a_tls_webhook(self) -> None:
+        import base64
+        import subprocess
+        import sys
+        import time
+
+        from kubeapi.server import certs
+        from tests.support.net import free_port
+
+        tmp = tempfile.mkdtemp(prefix="kubeapi-audit-hook-")
+        cert, key = certs.generate_self_signed(["127.0.0.1"])
+        paths = {n: os.path.join(tmp, n) for n in ("c.pem", "k.pem", "got", "policy.yaml", "hook.kubeconfig")}
+        open(paths["c.pem"], "wb").write(cert)
+        open(paths["k.pem"], "wb").write(key)
+        open(paths["policy.yaml"], "w").write(METADATA)
+        port = free_port()
+        hook = subprocess.Popen([sys.executable, "-c", RECEIVER, paths["c.pem"], paths["k.pem"], str(port),
+                                 paths["got"]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(hook.wait, 10)
+        self.addCleanup(hook.terminate)
+        json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "h",
+                   "clusters": [{"name": "h", "cluster": {"server": f"https://127.0.0.1:{port}/events",
+                                 "certificate-authority-data": base64.b64encode(cert).decode()}}],
+                   "users": [{"name": "h", "user": {"token": "secret-hook"}}],
+                   "contexts": [{"name": "h", "context": {"cluster": "h", "user": "h"}}]},
+                  open(paths["hook.kubeconfig"], "w"))
+        s = ServerProcess(f"--audit-policy-file={paths['policy.yaml']}",
+                          f"--audit-webhook-config-file={paths['hook.kubeconfig']}",
+                          "--audit-webhook-batch-max-wait=1s")
+        self.addCleanup(s.cleanup)
+        s.start()
+        s.kubectl("create", "configmap", "hooked", "--from-literal=a=b")
+        deadline = time.monotonic() + 20
+        items: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            items = []
+            if os.path.exists(paths["got"]):
+                for line in open(paths["got"], "rb").read().splitlines():
+                    auth, body = line.split(b" ", 2)[1], line.split(b" ", 2)[2]
+                    self.assertEqual(auth, b"secret-hook")
+                    lst = json.loads(body)
+                    self.assertEqual((lst["kind"], lst["apiVersion"]), ("EventList", "audit.k8s.io/v1"))
+                    items += lst["items"]
+            if any(e.get("objectRef", {}).get("name") == "hooked" and e["stage"] == "ResponseComplete"
+                   for e in items):
+                break
+            time.sleep(0.2)
+        created = [e for e in items if e.get("objectRef", {}).get("name") == "hooked"]
+        self.assertEqual([e["stage"] for e in created], ["ResponseComplete"])
+        self.assertEqual(created[0]["verb"], "create")
+        self.assertEqual(created[0]["user"]["username"], "system:admin")
