@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import yaml
@@ -70,8 +70,11 @@ class LogBackend:
                 return None
             ev = small
         line = evmod.legacy_line(ev) if self.fmt == "legacy" else evmod.encode_json(ev)
+        # One writer, in order: waiting for a request's later event also covers its
+        # RequestReceived, so plain blocking waits once per request; strict waits each time.
+        wait = self.mode == BLOCKING_STRICT or (self.mode == BLOCKING and ev.get("stage") != REQUEST_RECEIVED)
         try:
-            return self.writer.submit(line, self.mode != BATCH)
+            return self.writer.submit(line, wait)
         except queue.Full:
             self.metrics.errors.labels(self.name).inc()
             if self.mode == BLOCKING_STRICT:
@@ -136,6 +139,7 @@ class _State:
     done: bool = False
     body: Any = None  # the decoded request body, once decoded
     decoded: bool = False
+    pending: Any = None  # the Panic event's write, waited for at completion
 
 
 def _auth_methods(ctx: Any) -> str:
@@ -254,6 +258,9 @@ class Auditor:
         if st is None:
             return self._unauthenticated(ctx, code or ctx.code) if stage == RESPONSE_COMPLETE else None
         if st.done:
+            if stage == RESPONSE_COMPLETE:  # after a Panic: its write is what the reply waits for
+                d, st.pending = st.pending, None
+                return cast("defer.Deferred[None] | None", d)
             return None
         if stage == PANIC:
             st.done = True
@@ -261,7 +268,8 @@ class Auditor:
             st.event["responseStatus"] = {"metadata": {}, "status": "Failure",
                                           "message": "APIServer panic'd", "reason": "InternalError",
                                           "code": 500}
-            return self._emit(st, PANIC)
+            st.pending = self._emit(st, PANIC)
+            return None
         if stage == RESPONSE_COMPLETE:
             st.done = True
             self._fill(st, ctx, code or ctx.code, final=True)
