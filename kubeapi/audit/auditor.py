@@ -23,6 +23,7 @@ from kubeapi.audit.log import RotatingFile, StdoutSink, WriterThread
 from kubeapi.audit.policy import METADATA, NONE, REQUEST, REQUEST_RESPONSE, Decision, Policy, level_at_least
 from kubeapi.audit.recorder import PANIC, REQUEST_RECEIVED, RESPONSE_COMPLETE, RESPONSE_STARTED
 from kubeapi.audit.webhook import WebhookBackend
+from kubeapi.auth.authenticator import peer_certificates
 from kubeapi.errors import StatusError, internal_error
 from kubeapi.server import negotiation
 
@@ -143,16 +144,20 @@ class _State:
 
 
 def _auth_methods(ctx: Any) -> str:
-    auth = (ctx.header("authorization") or "").strip()
-    parts = auth.split(" ")
+    """What a refused request tried, as upstream words it in the event's status message."""
+    parts = (ctx.header("authorization") or "").strip().split(" ")
     methods = []
-    if parts[0].lower() == "basic" and len(parts) > 1:
+    if len(parts) > 1 and parts[0].lower() == "basic":
         methods.append("basic")
     if len(parts) > 1 and parts[0].lower() == "bearer":
         methods.append("bearer")
-    if getattr(ctx.request, "isSecure", lambda: False)() and ctx.secure:
+    if ctx.param("access_token").strip():
+        methods.append("access_token")
+    if ctx.secure and peer_certificates(ctx.request):
         methods.append("x509")
-    return "Authentication failed, attempted: " + ", ".join(methods) if methods else ""
+    if methods:
+        return "Authentication failed, attempted: " + ", ".join(methods)
+    return "Authentication failed, no credentials provided"
 
 
 def _decode_request(ctx: Any) -> Any:

@@ -157,7 +157,8 @@ class AuditedServer(ServerTestCase):
             evs = self.events(headers.getRawHeaders("audit-id")[0])
             self.assertEqual([e["stage"] for e in evs], ["ResponseStarted"])
             self.assertEqual(evs[0]["user"], {})
-            self.assertEqual(evs[0]["responseStatus"]["code"], 401)
+            self.assertEqual(evs[0]["responseStatus"], {"metadata": {}, "code": 401,
+                                                        "message": "Authentication failed, attempted: bearer"})
 
         return defer.ensureDeferred(go())
 
