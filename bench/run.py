@@ -162,6 +162,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--backend", default="embedded", choices=["embedded", "etcd", "both"])
     ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--audit", action="store_true", help="also run bench/audit.py (GET latency, audit off vs on)")
     a = ap.parse_args()
     backends = ["embedded", "etcd"] if a.backend == "both" else [a.backend]
     for b in backends:
@@ -169,6 +170,12 @@ def main() -> None:
         print("| operation | count | mean ms | p50 ms | p99 ms | throughput |")
         print("|---|---|---|---|---|---|")
         for line in bench(b, a.n):
+            print(line)
+    if a.audit:
+        from bench import audit
+
+        print("\n### audit: GET latency, audit off vs. Metadata level to a file\n")
+        for line in audit.table(a.n):
             print(line)
 
 

@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 from twisted.python import usage
 
+from kubeapi.audit.flags import AUDIT_PARAMETERS
+from kubeapi.audit.flags import validate as validate_audit
 from kubeapi.auth.authn import flags as authn_flags
 from kubeapi.timefmt import parse_duration
 
@@ -294,6 +296,7 @@ class Options(usage.Options):
         ["enable-namespace-controller", None, True,
          "Run the built-in namespace controller (off when kube-controller-manager runs one).",
          _bool("enable-namespace-controller")],
+        *AUDIT_PARAMETERS,
     ]
 
     def __init__(self) -> None:
@@ -453,6 +456,9 @@ class Options(usage.Options):
             authn_flags.check(self)
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
+        audit_errors = validate_audit(self)
+        if audit_errors:
+            raise usage.UsageError(audit_errors[0])
 
     # Derived values other modules read.
     def service_cidrs(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -22,6 +22,7 @@ from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.internet.error import CannotListenError
 from twisted.internet.task import deferLater
 from twisted.logger import Logger, LogLevel
+from twisted.python import usage
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 
@@ -204,6 +205,14 @@ class KubeAPIService(MultiService):
         from kubeapi.auth.authn import setup
 
         self.reloadable = [self.tls, *setup.install(server, o, self.pki, self.reactor)]
+        from kubeapi.audit.config import build_auditor
+        try:
+            auditor = build_auditor(o, server.metrics.registry, self.reactor)
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+        if auditor is not None:
+            server.audit = auditor
+            self.auditor = auditor
         return server
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -366,6 +375,8 @@ class KubeAPIService(MultiService):
             except Exception:
                 log.failure("stopping {name}", name=getattr(c, "name", c))
         self.controllers = []
+        if getattr(self, "auditor", None) is not None:  # after the in-flight requests' events
+            self.auditor.stop()
         self.apiserver.stop_lifecycle()
         for stoppable in (getattr(self, "reloader", None), getattr(self, "configmap_publisher", None)):
             if stoppable is not None and getattr(stoppable, "running", True):

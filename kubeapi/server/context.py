@@ -33,6 +33,12 @@ class RequestContext:
     dry_run: bool = False
     patch_type: str = ""
     protobuf: bool = False  # the resource's kind has a protobuf encoding (errors may use it too)
+    # Audit: references only (no copies), read by kubeapi.audit when the policy level asks.
+    audit: Any = None  # the audit recorder's per-request state
+    request_body: bytes | None = None  # the raw body as read
+    response_object: Any = None  # the object last encoded into the reply
+    authz: tuple[str, str] | None = None  # ("allow"|"forbid", reason)
+    on_response_started: Any = None  # called once when a long-running reply's headers go out
 
     @property
     def long_running(self) -> bool:

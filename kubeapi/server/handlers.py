@@ -80,6 +80,7 @@ def _read_body(ctx: RequestContext, limit: int) -> bytes:
     content.seek(0)
     data: bytes = content.read(limit + 1)
     negotiation.check_size(data, limit)
+    ctx.request_body = data
     return data
 
 

@@ -114,9 +114,6 @@ class Metrics:
             "etcd_request_duration_seconds",
             "Etcd request latency in seconds for each operation and object type.",
             ("operation", "group", "resource"), buckets=_BUCKETS, registry=self.registry)
-        self.audit_events = Counter(
-            "apiserver_audit_event_total", "Counter of audit events generated and sent to the audit backend.",
-            registry=self.registry)
         self._flowcontrol()
         # (group, resource, events received, initializations) per cached resource; set by the
         # APIServer when its storage is a watch cache.

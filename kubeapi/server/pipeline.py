@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from kubeapi.audit.recorder import REQUEST_RECEIVED, RESPONSE_COMPLETE
+from kubeapi.audit.recorder import PANIC, REQUEST_RECEIVED, RESPONSE_COMPLETE
 from kubeapi.auth.authorizer import Attributes, Decision, forbidden_error
 from kubeapi.auth.user import INSECURE_ADMIN
 from kubeapi.errors import StatusError, internal_error, service_unavailable, timeout
@@ -57,6 +57,7 @@ async def authorize(server: APIServer, ctx: RequestContext) -> None:
                        api_version=i.api_version, resource=i.resource, subresource=i.subresource,
                        name=i.name, field_selector=ctx.param("fieldSelector"))
     decision, reason = await server.authorizer.authorize(attrs)
+    ctx.authz = ("allow" if decision is Decision.ALLOW else "forbid", reason or "")
     if decision is not Decision.ALLOW:
         raise forbidden_error(attrs, reason)
 
@@ -80,7 +81,9 @@ async def run(server: APIServer, request: Any, secure: bool) -> bytes:
     try:
         try:
             await authenticate(server, ctx)
-            server.audit.record(REQUEST_RECEIVED, ctx)
+            received = server.audit.record(REQUEST_RECEIVED, ctx)
+            if received is not None:
+                await received  # blocking audit modes: RequestReceived is stored first
             await impersonate(server, ctx)
             if server.flowcontrol is not None:  # API Priority and Fairness
                 ticket = await server.flowcontrol.admit(apf_request(ctx), _header_setter(ctx),
@@ -127,9 +130,12 @@ async def run(server: APIServer, request: Any, secure: bool) -> bytes:
     except Exception as e:
         log.exception("internal error serving %s %s", ctx.method, ctx.path,
                       extra={"kv": {"audit-ID": ctx.audit_id}})
+        server.audit.record(PANIC, ctx, 500)
         body = _safe_error(ctx, internal_error(str(e) or type(e).__name__))
     finally:
-        _complete(server, ctx, len(body))
+        done = _complete(server, ctx, len(body))
+        if done is not None:
+            await done  # a blocking audit backend: the event is written before the reply
     return body
 
 
@@ -166,15 +172,17 @@ def _safe_error(ctx: RequestContext, err: StatusError) -> bytes:
     return responses.write_error(ctx, err)
 
 
-def _complete(server: APIServer, ctx: RequestContext, size: int = 0) -> None:
+def _complete(server: APIServer, ctx: RequestContext, size: int = 0) -> defer.Deferred[None] | None:
+    done = None
     try:
-        server.audit.record(RESPONSE_COMPLETE, ctx, ctx.code)
+        done = server.audit.record(RESPONSE_COMPLETE, ctx, ctx.code)
         seconds = time.monotonic() - ctx.started
         server.metrics.observe(ctx.method, ctx.info, ctx.code or 200, seconds, ctx.dry_run, ctx.patch_type)
         server.metrics.observe_size(ctx.method, ctx.info, size, ctx.patch_type)
         log_request(ctx, seconds)
     except Exception:
         log.exception("recording request completion failed", extra={"kv": {"audit-ID": ctx.audit_id}})
+    return done
 
 
 def log_request(ctx: RequestContext, seconds: float) -> None:

@@ -33,6 +33,9 @@ def _set_common(ctx: RequestContext, code: int, content_type: str, length: int |
     r = ctx.request
     ctx.code = code
     r.setResponseCode(code)
+    if ctx.on_response_started is not None:
+        hook, ctx.on_response_started = ctx.on_response_started, None
+        hook()
     r.setHeader(b"content-type", content_type.encode())
     if length is not None:
         r.setHeader(b"content-length", str(length).encode())
@@ -98,6 +101,7 @@ def encode_protobuf(obj: Any) -> bytes | None:
 
 def write_object(ctx: RequestContext, code: int, obj: Any, media_type: str = JSON,
                  content_type: str | None = None) -> bytes:
+    ctx.response_object = obj
     if media_type == PROTOBUF:
         data = encode_protobuf(obj)
         if data is not None:
