@@ -250,6 +250,10 @@ class KubeAPIService(MultiService):
         self.apiserver.add_readyz_check(READYZ_CHECK, bootstrap.ready)
         namespaces = NamespaceController(self.apiserver.store, self.apiserver.catalog, reactor=self.reactor)
         self.controllers = [bootstrap, namespaces]
+        if "ServiceAccount" in o.admission_plugins():
+            from kubeapi.controllers.serviceaccounts import ServiceAccountsController
+
+            self.controllers.append(ServiceAccountsController(self.apiserver.store, reactor=self.reactor))
         for c in self.controllers:
             c.startService()
 
