@@ -44,7 +44,7 @@ class Priority:
             if pc is not None:
                 spec["priorityClassName"] = pc["metadata"]["name"]
             priority = int(pc.get("value", 0)) if pc else 0
-            policy = pc.get("preemptionPolicy") if pc else None
+            policy = pc.get("preemptionPolicy") if pc else "PreemptLowerPriority"
         else:
             pc = await self._ctx.get("priorityclasses", "", name)
             if pc is None:

@@ -85,6 +85,7 @@ class ServiceAccount:
         if not spec.get("serviceAccountName"):
             spec["serviceAccountName"] = DEFAULT_SA
         sa_name = spec["serviceAccountName"]
+        spec.setdefault("serviceAccount", sa_name)  # the deprecated alias, as conversion keeps it
         sa = await self._service_account(attrs.namespace, sa_name)
         if sa is None:
             raise self._refuse(attrs, f"error looking up service account {attrs.namespace}/{sa_name}: "
