@@ -70,6 +70,11 @@ def _service_account(ctx: PluginContext) -> Any:
     return ServiceAccount(ctx)
 
 
+def _limit_ranger(ctx: PluginContext) -> Any:
+    from kubeapi.admission.limitranger import LimitRanger
+    return LimitRanger(ctx)
+
+
 def _resource_quota(ctx: PluginContext) -> Any:
     from kubeapi.admission.resourcequota import ResourceQuota
     return ResourceQuota(ctx.storage, ctx.prefix, ctx.media_type, clock=ctx.clock, config=ctx.config.get("ResourceQuota"))
@@ -78,6 +83,7 @@ def _resource_quota(ctx: PluginContext) -> Any:
 FACTORIES: dict[str, Factory] = {
     "AlwaysAdmit": _always_admit,
     "NamespaceLifecycle": _namespace_lifecycle,
+    "LimitRanger": _limit_ranger,
     "ServiceAccount": _service_account,
     "TaintNodesByCondition": _taint_nodes,
     "AlwaysPullImages": _always_pull,
