@@ -75,6 +75,16 @@ def _limit_ranger(ctx: PluginContext) -> Any:
     return LimitRanger(ctx)
 
 
+def _mutating_webhook(ctx: PluginContext) -> Any:
+    from kubeapi.admission.webhook import WebhookPlugin
+    return WebhookPlugin(ctx, mutating=True)
+
+
+def _validating_webhook(ctx: PluginContext) -> Any:
+    from kubeapi.admission.webhook import WebhookPlugin
+    return WebhookPlugin(ctx, mutating=False)
+
+
 def _resource_quota(ctx: PluginContext) -> Any:
     from kubeapi.admission.resourcequota import ResourceQuota
     return ResourceQuota(ctx.storage, ctx.prefix, ctx.media_type, clock=ctx.clock, config=ctx.config.get("ResourceQuota"))
@@ -92,6 +102,8 @@ FACTORIES: dict[str, Factory] = {
     "DefaultStorageClass": _default_sc,
     "StorageObjectInUseProtection": _storage_protection,
     "DefaultIngressClass": _default_ic,
+    "MutatingAdmissionWebhook": _mutating_webhook,
+    "ValidatingAdmissionWebhook": _validating_webhook,
     "ResourceQuota": _resource_quota,
     "AlwaysDeny": _always_deny,
 }
