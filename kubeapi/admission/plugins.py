@@ -85,6 +85,16 @@ def _validating_webhook(ctx: PluginContext) -> Any:
     return WebhookPlugin(ctx, mutating=False)
 
 
+def _runtime_class(ctx: PluginContext) -> Any:
+    from kubeapi.admission.runtimeclass import RuntimeClass
+    return RuntimeClass(ctx)
+
+
+def _pvc_resize(ctx: PluginContext) -> Any:
+    from kubeapi.admission.pvcresize import PersistentVolumeClaimResize
+    return PersistentVolumeClaimResize(ctx)
+
+
 def _resource_quota(ctx: PluginContext) -> Any:
     from kubeapi.admission.resourcequota import ResourceQuota
     return ResourceQuota(ctx.storage, ctx.prefix, ctx.media_type, clock=ctx.clock, config=ctx.config.get("ResourceQuota"))
@@ -101,6 +111,8 @@ FACTORIES: dict[str, Factory] = {
     "DefaultTolerationSeconds": _toleration_seconds,
     "DefaultStorageClass": _default_sc,
     "StorageObjectInUseProtection": _storage_protection,
+    "PersistentVolumeClaimResize": _pvc_resize,
+    "RuntimeClass": _runtime_class,
     "DefaultIngressClass": _default_ic,
     "MutatingAdmissionWebhook": _mutating_webhook,
     "ValidatingAdmissionWebhook": _validating_webhook,

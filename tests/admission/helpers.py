@@ -18,7 +18,8 @@ GVR = {"pods": ("", "v1", "pods"), "resourcequotas": ("", "v1", "resourcequotas"
        "storageclasses": ("storage.k8s.io", "v1", "storageclasses"),
        "ingresses": ("networking.k8s.io", "v1", "ingresses"),
        "ingressclasses": ("networking.k8s.io", "v1", "ingressclasses"),
-       "limitranges": ("", "v1", "limitranges"), "deployments": ("apps", "v1", "deployments")}
+       "limitranges": ("", "v1", "limitranges"), "deployments": ("apps", "v1", "deployments"),
+       "runtimeclasses": ("node.k8s.io", "v1", "runtimeclasses")}
 
 __all__ = ["AdmissionCase", "W", "async_test", "pod"]
 

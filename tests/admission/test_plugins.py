@@ -133,6 +133,60 @@ class ClusterObjectTests(AdmissionCase):
         self.assertEqual(out["spec"]["ingressClassName"], "nginx")
 
 
+class RuntimeClassAndResizeTests(AdmissionCase):
+    @async_test
+    async def test_runtime_class(self) -> None:
+        s = self.stores(("RuntimeClass",))
+        await s["runtimeclasses"].create("", {"metadata": {"name": "kata"}, "handler": "kata",
+                                              "overhead": {"podFixed": {"cpu": "250m"}},
+                                              "scheduling": {"nodeSelector": {"rt": "kata"},
+                                                             "tolerations": [{"key": "rt", "operator": "Exists"}]}}, W)
+        out = await s["pods"].create("default", pod("p", runtimeClassName="kata"), W)
+        spec = out["spec"]
+        self.assertEqual((spec["overhead"], spec["nodeSelector"]), ({"cpu": "250m"}, {"rt": "kata"}))
+        self.assertIn({"key": "rt", "operator": "Exists"}, spec["tolerations"])
+        with self.assertRaises(StatusError) as cm:
+            await s["pods"].create("default", pod("q", runtimeClassName="gone"), W)
+        self.assertEqual(cm.exception.message, 'pods "q" is forbidden: pod rejected: RuntimeClass "gone" not found')
+        with self.assertRaises(StatusError) as cm:
+            await s["pods"].create("default", pod("r", runtimeClassName="kata", nodeSelector={"rt": "runc"}), W)
+        self.assertEqual(cm.exception.message, 'pods "r" is forbidden: conflict: runtimeClass.scheduling.'
+                                               'nodeSelector[rt] = kata; pod.spec.nodeSelector[rt] = runc')
+        with self.assertRaises(StatusError) as cm:
+            await s["pods"].create("default", pod("o", overhead={"cpu": "1"}), W)
+        self.assertEqual(cm.exception.message, 'pods "o" is forbidden: pod rejected: Pod Overhead set without '
+                                               'corresponding RuntimeClass defined Overhead')
+
+    @async_test
+    async def test_pvc_resize(self) -> None:
+        s = self.stores(("PersistentVolumeClaimResize",))
+        await s["storageclasses"].create("", {"metadata": {"name": "grow"}, "provisioner": "x",
+                                              "allowVolumeExpansion": True}, W)
+        await s["storageclasses"].create("", {"metadata": {"name": "fixed"}, "provisioner": "x"}, W)
+        for name, cls in (("a", "grow"), ("b", "fixed")):
+            await s["pvcs"].create("default", {"metadata": {"name": name}, "spec": {
+                "accessModes": ["ReadWriteOnce"], "storageClassName": cls,
+                "resources": {"requests": {"storage": "1Gi"}}}}, W)
+
+        async def grow(name: str) -> None:
+            cur = await s["pvcs"].get("default", name)
+            cur["spec"]["resources"]["requests"]["storage"] = "2Gi"
+            await s["pvcs"].update("default", name, cur, W)
+
+        with self.assertRaises(StatusError) as cm:
+            await grow("a")
+        self.assertEqual(cm.exception.message, 'persistentvolumeclaims "a" is forbidden: Only bound persistent '
+                                               'volume claims can be expanded')
+        for name in ("a", "b"):
+            cur = await s["pvcs"].get("default", name)
+            cur["status"] = {"phase": "Bound"}
+            await s["pvcs"].update("default", name, cur, W, subresource="status")
+        await grow("a")
+        with self.assertRaises(StatusError) as cm:
+            await grow("b")
+        self.assertIn("only dynamically provisioned pvc can be resized", cm.exception.message)
+
+
 class ConfigFileTests(unittest.TestCase):
     def write(self, text: str, name: str = "admission.yaml") -> str:
         d = tempfile.mkdtemp()
