@@ -95,6 +95,11 @@ def _pvc_resize(ctx: PluginContext) -> Any:
     return PersistentVolumeClaimResize(ctx)
 
 
+def _node_restriction(ctx: PluginContext) -> Any:
+    from kubeapi.admission.noderestriction import NodeRestriction
+    return NodeRestriction(ctx)
+
+
 def _resource_quota(ctx: PluginContext) -> Any:
     from kubeapi.admission.resourcequota import ResourceQuota
     return ResourceQuota(ctx.storage, ctx.prefix, ctx.media_type, clock=ctx.clock, config=ctx.config.get("ResourceQuota"))
@@ -105,6 +110,7 @@ FACTORIES: dict[str, Factory] = {
     "NamespaceLifecycle": _namespace_lifecycle,
     "LimitRanger": _limit_ranger,
     "ServiceAccount": _service_account,
+    "NodeRestriction": _node_restriction,
     "TaintNodesByCondition": _taint_nodes,
     "AlwaysPullImages": _always_pull,
     "Priority": _priority,
