@@ -100,6 +100,11 @@ def _node_restriction(ctx: PluginContext) -> Any:
     return NodeRestriction(ctx)
 
 
+def _pod_security(ctx: PluginContext) -> Any:
+    from kubeapi.admission.podsecurity import PodSecurity
+    return PodSecurity(ctx)
+
+
 def _resource_quota(ctx: PluginContext) -> Any:
     from kubeapi.admission.resourcequota import ResourceQuota
     return ResourceQuota(ctx.storage, ctx.prefix, ctx.media_type, clock=ctx.clock, config=ctx.config.get("ResourceQuota"))
@@ -113,6 +118,7 @@ FACTORIES: dict[str, Factory] = {
     "NodeRestriction": _node_restriction,
     "TaintNodesByCondition": _taint_nodes,
     "AlwaysPullImages": _always_pull,
+    "PodSecurity": _pod_security,
     "Priority": _priority,
     "DefaultTolerationSeconds": _toleration_seconds,
     "DefaultStorageClass": _default_sc,
