@@ -182,6 +182,10 @@ class KubeAPIService(MultiService):
                 "webhook-cache-unauthorized-ttl": o["authorization-webhook-cache-unauthorized-ttl"],
             },
         )
+        for plugin in plugins:  # plugins that ask the authorizer (certificate approval/signing)
+            bind = getattr(plugin, "bind_server", None)
+            if bind is not None:
+                bind(server)
         server.add_health_check("etcd", self.storage.healthy)
         return server
 

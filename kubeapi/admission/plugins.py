@@ -105,6 +105,21 @@ def _pod_security(ctx: PluginContext) -> Any:
     return PodSecurity(ctx)
 
 
+def _cert_approval(ctx: PluginContext) -> Any:
+    from kubeapi.admission.certificates import CertificateApproval
+    return CertificateApproval()
+
+
+def _cert_signing(ctx: PluginContext) -> Any:
+    from kubeapi.admission.certificates import CertificateSigning
+    return CertificateSigning()
+
+
+def _cert_subject(ctx: PluginContext) -> Any:
+    from kubeapi.admission.certificates import CertificateSubjectRestriction
+    return CertificateSubjectRestriction()
+
+
 def _resource_quota(ctx: PluginContext) -> Any:
     from kubeapi.admission.resourcequota import ResourceQuota
     return ResourceQuota(ctx.storage, ctx.prefix, ctx.media_type, clock=ctx.clock, config=ctx.config.get("ResourceQuota"))
@@ -125,6 +140,9 @@ FACTORIES: dict[str, Factory] = {
     "StorageObjectInUseProtection": _storage_protection,
     "PersistentVolumeClaimResize": _pvc_resize,
     "RuntimeClass": _runtime_class,
+    "CertificateApproval": _cert_approval,
+    "CertificateSigning": _cert_signing,
+    "CertificateSubjectRestriction": _cert_subject,
     "DefaultIngressClass": _default_ic,
     "MutatingAdmissionWebhook": _mutating_webhook,
     "ValidatingAdmissionWebhook": _validating_webhook,
