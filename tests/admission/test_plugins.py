@@ -217,3 +217,37 @@ class ConfigFileTests(unittest.TestCase):
         self.assertIn("plugin 'Nope' is unknown", str(cm.exception))
         for e in (cm.exception,):
             self.assertNotIn("\n", str(e))
+
+
+class ServiceWiringTests(unittest.TestCase):
+    def test_bad_config_file_stops_the_server_with_one_line(self) -> None:
+        from kubeapi.service import build_admission
+
+        path = os.path.join(tempfile.mkdtemp(), "bad.yaml")
+        with open(path, "w") as f:
+            f.write("apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\nplugins: [{name: Nope}]\n")
+        with self.assertRaises(SystemExit) as cm:
+            build_admission(["NamespaceLifecycle"], None, "/registry", config_file=path)  # type: ignore[arg-type]
+        self.assertEqual(str(cm.exception).count("\n"), 0)
+        self.assertIn("--admission-control-config-file", str(cm.exception))
+
+    def test_unknown_plugin_name_is_refused(self) -> None:
+        from twisted.python import usage
+
+        from kubeapi.options import Options
+
+        with self.assertRaises(usage.UsageError) as cm:
+            Options().parseOptions(["--enable-admission-plugins=Bogus"])
+        self.assertIn("'Bogus' is unknown", str(cm.exception))
+
+    def test_default_chain_order(self) -> None:
+        from kubeapi.options import Options
+
+        o = Options()
+        o.parseOptions(["--enable-admission-plugins=AlwaysPullImages,NodeRestriction",
+                        "--disable-admission-plugins=DefaultIngressClass"])
+        names = o.admission_plugins()
+        self.assertEqual(names[:5], ["NamespaceLifecycle", "LimitRanger", "ServiceAccount", "NodeRestriction",
+                                     "TaintNodesByCondition"])
+        self.assertNotIn("DefaultIngressClass", names)
+        self.assertEqual(names[-1], "ResourceQuota")
