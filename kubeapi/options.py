@@ -54,7 +54,7 @@ DEFAULT_CERT_DIR = "/var/run/kubernetes"
 BOOL_FLAGS = ("anonymous-auth", "enable-priority-and-fairness", *authn_flags.BOOL_FLAGS)
 FILE_FLAGS = ("tls-cert-file", "tls-private-key-file", "client-ca-file", "etcd-cafile",
               "etcd-certfile", "etcd-keyfile", "authorization-webhook-config-file",
-              *authn_flags.FILE_FLAGS)
+              *authn_flags.FILE_FLAGS, "admission-control-config-file")
 
 def parse_bool(text: str) -> bool:
     """Go's strconv.ParseBool spellings."""
@@ -271,6 +271,8 @@ class Options(usage.Options):
          _bool("anonymous-auth")],
         ["enable-admission-plugins", None, "", "Admission plugins to turn on besides the defaults."],
         ["disable-admission-plugins", None, "", "Admission plugins to turn off."],
+        ["admission-control-config-file", None, None,
+         "AdmissionConfiguration (apiserver.config.k8s.io/v1) with per-plugin configuration."],
         ["max-requests-inflight", None, 400, "Limit on concurrent non-mutating requests (0 = none).",
          _positive_int("max-requests-inflight")],
         ["max-mutating-requests-inflight", None, 200,

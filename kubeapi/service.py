@@ -179,7 +179,8 @@ class KubeAPIService(MultiService):
 
         o = self.options
         catalog = self.catalog
-        plugins = build_admission(o.admission_plugins(), self.storage, o["etcd-prefix"])
+        plugins = build_admission(o.admission_plugins(), self.storage, o["etcd-prefix"],
+                                  o["storage-media-type"], o["admission-control-config-file"])
         server = APIServer(
             catalog, self.storage, self.allocators,
             prefix=o["etcd-prefix"],
@@ -201,6 +202,10 @@ class KubeAPIService(MultiService):
             },
             priority_and_fairness=o["enable-priority-and-fairness"],
         )
+        for plugin in plugins:  # plugins that ask the authorizer (certificate approval/signing)
+            bind = getattr(plugin, "bind_server", None)
+            if bind is not None:
+                bind(server)
         server.add_health_check("etcd", self.storage.healthy)
         from kubeapi.auth.authn import setup
 
@@ -334,6 +339,10 @@ class KubeAPIService(MultiService):
             self.controllers.append(
                 NamespaceController(self.apiserver.store, self.apiserver.catalog, reactor=self.reactor))
         self.controllers.append(install(self.apiserver, reactor=self.reactor))  # type: ignore[arg-type]
+        if "ServiceAccount" in o.admission_plugins():  # each namespace's `default` ServiceAccount
+            from kubeapi.controllers.serviceaccounts import ServiceAccountsController
+
+            self.controllers.append(ServiceAccountsController(self.apiserver.store, reactor=self.reactor))
         for c in self.controllers:
             c.startService()
         from kubeapi.auth.authn import setup
@@ -411,27 +420,22 @@ def _addr(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-# Admission plugins implemented here: upstream name -> factory(storage, prefix).
-def _namespace_lifecycle(storage: Storage, prefix: str) -> Any:
-    from kubeapi.admission.namespace_lifecycle import NamespaceLifecycle
-
-    return NamespaceLifecycle(storage, prefix)
-
-
-ADMISSION_FACTORIES: dict[str, Callable[[Storage, str], Any]] = {
-    "NamespaceLifecycle": _namespace_lifecycle,
-}
-
-
-def build_admission(names: list[str], storage: Storage, prefix: str) -> list[Any]:
+def build_admission(names: list[str], storage: Storage, prefix: str, media_type: str = "application/json",
+                    config_file: str | None = None) -> list[Any]:
     """The enabled plugins we implement, in upstream's order; the others are skipped."""
-    plugins, skipped = [], []
-    for name in names:
-        factory = ADMISSION_FACTORIES.get(name)
-        if factory is None:
-            skipped.append(name)
-            continue
-        plugins.append(factory(storage, prefix))
+    from kubeapi.admission import config as admission_config
+    from kubeapi.admission.plugins import PluginContext, build
+    from kubeapi.options import ADMISSION_PLUGINS
+
+    conf: dict[str, Any] = {}
+    if config_file:
+        try:
+            conf = admission_config.load(config_file, ADMISSION_PLUGINS)
+        except admission_config.AdmissionConfigError as e:
+            raise SystemExit(f"kubeapi: --admission-control-config-file: {e}") from None
+    from twisted.internet import reactor
+
+    plugins, skipped = build(names, PluginContext(storage, prefix, media_type, conf, clock=reactor))
     log.info("Loaded {n} admission plugin(s): {names}", n=len(plugins), names=", ".join(p.name for p in plugins))
     if skipped:
         log.info("Admission plugins not implemented here (skipped): {names}", names=", ".join(skipped))

@@ -3,7 +3,7 @@ plugins after it; any plugin may refuse by raising a StatusError."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kubeapi.api.types import ResourceDef
@@ -21,6 +21,8 @@ class Attributes:
     old_object: dict[str, Any] | None
     user: UserInfo | None
     dry_run: bool
+    # The request's `Warning: 299` texts; a plugin appends to warn without refusing (PodSecurity warn).
+    warnings: list[str] = field(default_factory=list)
 
 
 class AdmissionPlugin(Protocol):

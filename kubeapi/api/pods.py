@@ -209,18 +209,10 @@ def default_pod(pod: Obj) -> None:
         return
     default_pod_spec(spec)
     default_requests_from_limits(spec)
-    # What the ServiceAccount and Priority admission plugins fill in on a real cluster.
-    spec.setdefault("serviceAccountName", "default")
-    spec.setdefault("serviceAccount", spec["serviceAccountName"])
-    spec.setdefault("priority", 0)
-    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
-    tolerations = spec.setdefault("tolerations", [])
-    if isinstance(tolerations, list):
-        for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
-            if not any(isinstance(t, dict) and (t.get("key") == key or (
-                    not t.get("key") and t.get("operator") == "Exists")) for t in tolerations):
-                tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute",
-                                    "tolerationSeconds": 300})
+    # serviceAccount is the deprecated alias of serviceAccountName (kept equal by conversion);
+    # the name itself, priority and the default tolerations come from admission plugins.
+    if spec.get("serviceAccountName"):
+        spec.setdefault("serviceAccount", spec["serviceAccountName"])
 
 
 def prepare_pod(pod: Obj) -> None:

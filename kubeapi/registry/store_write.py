@@ -97,6 +97,7 @@ class WriteStore(ListWatchStore):
                 if errs:
                     raise self._invalid(name, errs)
                 attrs = self._attrs("CREATE", namespace, name, obj, None, "", opts.user, opts.dry_run)
+                attrs.warnings = opts.warnings
                 await self.admission.validate(attrs)
             key = self._key(namespace, name)
             if opts.dry_run:
@@ -174,6 +175,7 @@ class WriteStore(ListWatchStore):
                 raise self._not_found(name)
             new = meta.deepcopy(obj)
             attrs = self._attrs("CREATE", namespace, name, new, None, "", opts.user, opts.dry_run)
+            attrs.warnings = opts.warnings
             await self.admission.admit(attrs)
             try:
                 return await self._create_prepared(namespace, attrs.object or new, opts), True
@@ -275,6 +277,7 @@ class WriteStore(ListWatchStore):
                 self._spec_changed(new, old):
             nm["generation"] = int((old.get("metadata") or {}).get("generation") or 0) + 1
         attrs = self._attrs("UPDATE", namespace, name, new, old, subresource, opts.user, opts.dry_run)
+        attrs.warnings = opts.warnings
         await self.admission.admit(attrs)
         new = attrs.object or new
         if track:

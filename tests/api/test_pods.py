@@ -29,8 +29,9 @@ class PodDefaulting(unittest.TestCase):
         self.assertEqual(spec["schedulerName"], "default-scheduler")
         self.assertEqual(spec["securityContext"], {})
         self.assertIs(spec["enableServiceLinks"], True)
-        self.assertEqual(spec["serviceAccountName"], "default")
-        self.assertEqual(spec["priority"], 0)
+        # The service account, priority and default tolerations are admission's (tests/admission).
+        for k in ("serviceAccountName", "priority", "tolerations"):
+            self.assertNotIn(k, spec)
         c = spec["containers"][0]
         self.assertEqual(c["terminationMessagePath"], "/dev/termination-log")
         self.assertEqual(c["terminationMessagePolicy"], "File")
@@ -200,7 +201,7 @@ class PodFieldSelectors(unittest.TestCase):
         self.assertEqual(got["spec.nodeName"], "n1")
         self.assertEqual(got["spec.restartPolicy"], "Always")
         self.assertEqual(got["spec.schedulerName"], "default-scheduler")
-        self.assertEqual(got["spec.serviceAccountName"], "default")
+        self.assertEqual(got["spec.serviceAccountName"], "")  # assigned by ServiceAccount admission
         self.assertEqual(got["spec.hostNetwork"], "false")
         self.assertEqual(got["status.phase"], "Running")
         self.assertEqual(got["status.podIP"], "10.0.0.5")
