@@ -18,6 +18,7 @@ from kubeapi.api.validation import (
     validate_object_meta,
     validate_object_meta_update,
 )
+from kubeapi.auth.user import UserInfo
 
 GROUP = "certificates.k8s.io"
 CONDITION_TYPES = ("Approved", "Denied", "Failed")
@@ -80,6 +81,23 @@ def prepare_csr(csr: Obj) -> None:
     csr["status"] = {}
 
 
+def stamp_csr_requester(csr: Obj, user: UserInfo | None) -> None:
+    """Upstream's PrepareForCreate: the requester's identity replaces whatever the body claims."""
+    spec = csr.setdefault("spec", {})
+    for f in ("username", "uid", "groups", "extra"):
+        spec.pop(f, None)
+    if user is None:
+        return
+    if user.name:
+        spec["username"] = user.name
+    if user.uid:
+        spec["uid"] = user.uid
+    if user.groups:
+        spec["groups"] = list(user.groups)
+    if user.extra:
+        spec["extra"] = {k: list(v) for k, v in user.extra.items()}
+
+
 def approval_update(old: Obj, new: Obj) -> Obj:
     """/approval: only status.conditions come from the request."""
     out = old
@@ -124,7 +142,7 @@ CERTIFICATESIGNINGREQUESTS = facts.resource(
         col("RequestedDuration", "string", _duration, "Requested duration"),
         col("Condition", "string", csr_condition, "Condition of the request"),
     ),
-    validate=validate_csr, validate_update=validate_csr_update, prepare_for_create=prepare_csr,
+    validate=validate_csr, validate_update=validate_csr_update, prepare_for_create=prepare_csr, stamp_requester=stamp_csr_requester,
     update_strategies={"approval": approval_update},
     field_selectors={"spec.signerName": lambda o: get(o, "spec.signerName") or ""},
 )

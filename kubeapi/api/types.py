@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from kubeapi.auth.user import UserInfo
     from kubeapi.storage.interface import Storage
 
 Obj = dict[str, Any]
@@ -133,6 +134,8 @@ class ResourceDef:
     validate_update: Callable[[Obj, Obj], list[FieldError]] | None = None
     # Called on create only, after defaulting (e.g. pods: status.phase = Pending).
     prepare_for_create: Callable[[Obj], None] | None = None
+    # Also on create, with the requesting user (CSRs record who asked: spec.username, groups ...).
+    stamp_requester: Callable[[Obj, UserInfo | None], None] | None = None
     has_status: bool = False  # spec/status split: create & update ignore status, /status only status
     # Create keeps the client's status despite has_status (nodes: kubelets register with it).
     keep_status_on_create: bool = False

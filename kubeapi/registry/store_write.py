@@ -85,6 +85,8 @@ class WriteStore(ListWatchStore):
         m["creationTimestamp"] = meta.now_rfc3339()
         if rdef.prepare_for_create is not None:  # may read the uid (jobs' controller-uid selector)
             rdef.prepare_for_create(obj)
+        if rdef.stamp_requester is not None:
+            rdef.stamp_requester(obj, opts.user)
         generated = bool(m.get("generateName")) and not m.get("name")
         for attempt in range(MAX_GENERATE_NAME_ATTEMPTS):
             if generated:

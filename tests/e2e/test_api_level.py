@@ -163,9 +163,13 @@ class KindFamilyTests(unittest.TestCase):
         self.server.kubectl("apply", "-f", "-", input=yaml.safe_dump({
             "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": {"name": name},
             "spec": {"request": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0K",
-                     "signerName": "example.com/signer", "usages": ["client auth"]}}))
+                     "signerName": "example.com/signer", "usages": ["client auth"], "username": "mallory"}}))
         try:
             self.assertEqual(rows(self.server.kubectl("get", "csr", name).stdout)[1][-1], "Pending")
+            # The requester is who sent it (the plain port's admin), whatever the body claimed.
+            spec = json.loads(self.server.kubectl("get", "csr", name, "-o", "json").stdout)["spec"]
+            self.assertEqual((spec["username"], spec["groups"]), ("system:admin", ["system:masters",
+                                                                                   "system:authenticated"]))
             self.server.kubectl("certificate", "approve", name)
             self.assertEqual(rows(self.server.kubectl("get", "csr", name).stdout)[1][-1], "Approved")
         finally:
