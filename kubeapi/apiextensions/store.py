@@ -22,6 +22,11 @@ class CRDStore(ResourceStore):
     async def _reconcile(self, obj: Obj, wait: bool = True) -> None:
         if self.controller is None or obj.get("kind") != "CustomResourceDefinition":
             return
+        m = meta.meta(obj)
+        if m.get("deletionTimestamp") and not m.get("finalizers"):
+            # the write that removed the last finalizer: the CRD is gone, and the controller
+            # (which made this write from inside its own reconcile) must not wait on itself
+            return
         from twisted.internet.defer import Deferred
 
         d = Deferred.fromCoroutine(self.controller.reconcile(obj))
