@@ -28,7 +28,6 @@ from twisted.web.resource import Resource
 
 from kubeapi import sdnotify
 from kubeapi.options import DEFAULT_CERT_DIR, Options
-from kubeapi.server import certs
 from kubeapi.server.site import make_site
 from kubeapi.storage.interface import Storage
 
@@ -163,14 +162,14 @@ class KubeAPIService(MultiService):
 
     def _make_tls(self) -> Any:
         """The first-start PKI (kubeapi.auth.authn.pki) and the serving TLS (kubeapi.server.tls)."""
-        from kubeapi.auth.authn import setup
+        from kubeapi.auth.authn import pki, setup
 
         o = self.options
         try:
-            cert_dir = certs.usable_cert_dir(o["cert-dir"], explicit=o["cert-dir"] != DEFAULT_CERT_DIR)
+            cert_dir = pki.usable_cert_dir(o["cert-dir"], explicit=o["cert-dir"] != DEFAULT_CERT_DIR)
         except OSError as e:
             raise SystemExit(f"kubeapi: --cert-dir {o['cert-dir']}: {e}") from None
-        names = certs.serving_names(o["advertise-address"], self.allocators.first_service_ip())
+        names = pki.serving_names(o["advertise-address"], self.allocators.first_service_ip())
         self.pki = setup.prepare_pki(o, cert_dir, names)
         return setup.build_tls(o, self.pki)
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import signal
 import socket
 import ssl
-import stat
 import subprocess
 import sys
 import tempfile
@@ -17,159 +15,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from twisted.internet import reactor
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import SSL4ServerEndpoint
 from twisted.internet.threads import deferToThread
 from twisted.trial import unittest
-from twisted.web.resource import Resource
-from twisted.web.server import Site
 
-from kubeapi.server import certs
 from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 TWISTD = "import sys; from twisted.scripts.twistd import run; sys.argv[0] = 'twistd'; run()"
-
-
-class SelfSignedCertTests(unittest.TestCase):
-    def setUp(self) -> None:
-        self.dir = tempfile.mkdtemp(prefix="kubeapi-certs-")
-
-    def test_generated_once_with_sans_and_private_key(self) -> None:
-        names = certs.serving_names("192.168.7.7", "10.0.0.1")
-        cert_path, key_path = certs.ensure_self_signed(self.dir, names)
-        self.assertEqual(os.path.basename(cert_path), "apiserver.crt")
-        self.assertEqual(os.path.basename(key_path), "apiserver.key")
-        self.assertEqual(stat.S_IMODE(os.stat(key_path).st_mode), 0o600)
-        sans = set(certs.cert_names(cert_path))
-        self.assertEqual(sans, {"localhost", "127.0.0.1", "192.168.7.7", "10.0.0.1", "kubernetes",
-                                "kubernetes.default", "kubernetes.default.svc",
-                                "kubernetes.default.svc.cluster.local"})
-        before = Path(cert_path).read_bytes(), Path(key_path).read_bytes()
-        again = certs.ensure_self_signed(self.dir, certs.serving_names("10.9.9.9", "10.0.0.1"))
-        self.assertEqual(again, (cert_path, key_path))
-        self.assertEqual((Path(cert_path).read_bytes(), Path(key_path).read_bytes()), before)
-
-    def test_unparsable_files_are_replaced(self) -> None:
-        Path(self.dir, "apiserver.crt").write_text("garbage")
-        Path(self.dir, "apiserver.key").write_text("garbage")
-        cert_path, _ = certs.ensure_self_signed(self.dir, certs.serving_names("127.0.0.1", "10.0.0.1"))
-        self.assertIn("kubernetes.default.svc", certs.cert_names(cert_path))
-
-
-def _make_client_ca(directory: str) -> tuple[str, str, str]:
-    """A CA file, and a client cert+key (CN=alice, O=devs) signed by it."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-ca")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(1)
-          .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "alice"),
-                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "devs")])
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_name)
-            .public_key(key.public_key()).serial_number(2)
-            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(ca_key, hashes.SHA256()))
-    paths = [os.path.join(directory, n) for n in ("ca.crt", "client.crt", "client.key")]
-    Path(paths[0]).write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    Path(paths[1]).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    Path(paths[2]).write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                 serialization.NoEncryption()))
-    return paths[0], paths[1], paths[2]
-
-
-class WhoAmI(Resource):
-    isLeaf = True
-
-    def render_GET(self, request: Any) -> bytes:
-        cert = certs.verified_client_certificate(request.transport)
-        presented = certs.peer_certificate(request.transport) is not None
-        user, groups = certs.client_identity(cert) if cert is not None else ("", ())
-        return json.dumps({"user": user, "groups": list(groups), "presented": presented}).encode()
-
-
-class TLSListenerTests(unittest.TestCase):
-    def setUp(self) -> Deferred[None]:  # type: ignore[override]
-        self.dir = tempfile.mkdtemp(prefix="kubeapi-tls-")
-        self.ca, self.client_cert, self.client_key = _make_client_ca(self.dir)
-        self.cert, self.key = certs.ensure_self_signed(self.dir, certs.serving_names("127.0.0.1", "10.0.0.1"))
-        factory = certs.ServerTLSContextFactory(self.cert, self.key, self.ca)
-        d = SSL4ServerEndpoint(reactor, 0, factory, interface="127.0.0.1").listen(Site(WhoAmI()))
-
-        def listening(port: Any) -> None:
-            self.port = port
-            self.addCleanup(port.stopListening)
-
-        return d.addCallback(listening)
-
-    def _get(self, context: ssl.SSLContext) -> tuple[dict[str, Any], str | None, str | None]:
-        """Blocking HTTPS GET (run in a thread): (body, ALPN protocol, TLS version)."""
-        port = self.port.getHost().port
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-            with context.wrap_socket(raw, server_hostname="localhost") as tls:
-                tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                data = b""
-                while chunk := tls.recv(65536):
-                    data += chunk
-                alpn, version = tls.selected_alpn_protocol(), tls.version()
-        body = data.split(b"\r\n\r\n", 1)[1]
-        if b"transfer-encoding: chunked" in data.lower().split(b"\r\n\r\n")[0]:
-            size, rest = body.split(b"\r\n", 1)
-            body = rest[: int(size, 16)]
-        return json.loads(body), alpn, version
-
-    def _context(self, with_client_cert: bool) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(cafile=self.cert)  # trust the self-signed serving cert
-        ctx.set_alpn_protocols(["h2", "http/1.1"])
-        if with_client_cert:
-            ctx.load_cert_chain(self.client_cert, self.client_key)
-        return ctx
-
-    def test_client_cert_verified_against_client_ca(self) -> Deferred[None]:
-        def check(result: tuple[dict[str, Any], str | None, str | None]) -> None:
-            body, alpn, version = result
-            self.assertEqual(body, {"user": "alice", "groups": ["devs"], "presented": True})
-            self.assertEqual(alpn, "http/1.1")
-            self.assertIn(version, ("TLSv1.2", "TLSv1.3"))
-
-        return deferToThread(self._get, self._context(True)).addCallback(check)
-
-    def test_no_client_cert_is_allowed(self) -> Deferred[None]:
-        def check(result: tuple[dict[str, Any], str | None, str | None]) -> None:
-            self.assertEqual(result[0], {"user": "", "groups": [], "presented": False})
-
-        return deferToThread(self._get, self._context(False)).addCallback(check)
-
-    def test_untrusted_client_cert_is_not_an_identity(self) -> Deferred[None]:
-        other = tempfile.mkdtemp(prefix="kubeapi-other-")
-        _, cert, key = _make_client_ca(other)  # same subject, different CA
-        ctx = self._context(False)
-        ctx.load_cert_chain(cert, key)
-
-        def check(result: tuple[dict[str, Any], str | None, str | None]) -> None:
-            self.assertEqual(result[0], {"user": "", "groups": [], "presented": True})
-
-        return deferToThread(self._get, ctx).addCallback(check)
-
-    def test_tls_1_1_refused(self) -> Deferred[None]:
-        ctx = self._context(False)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
-        d: Deferred[Any] = deferToThread(self._get, ctx)
-        return self.assertFailure(d, ssl.SSLError, OSError)
-
-
-# ---------------------------------------------------------------------------------------------
-# `twistd -n kubeapi` as a subprocess.
 
 
 class TwistdTests(unittest.TestCase):

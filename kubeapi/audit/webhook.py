@@ -120,6 +120,7 @@ class WebhookBackend:
         self.initial_backoff = initial_backoff
         self.timeout = timeout
         self.inflight: set[defer.Deferred[None]] = set()
+        self.stopped = False
         self.client = HTTPClient(cast(Any, Agent(reactor, contextFactory=_TrustPolicy(target))))
 
     async def _post_once(self, body: bytes) -> None:
@@ -144,7 +145,7 @@ class WebhookBackend:
             except defer.CancelledError:
                 raise
             except Exception as e:
-                if attempt == RETRIES - 1:
+                if attempt == RETRIES - 1 or self.stopped:
                     raise OSError(f"sending {len(events)} audit events failed: {e}") from None
                 await task.deferLater(self.reactor, delay, lambda: None)
                 delay *= 2
@@ -159,6 +160,7 @@ class WebhookBackend:
         return d
 
     def stop(self) -> None:
-        """Abandon sends in flight (and their retry timers)."""
+        """Abandon sends in flight (and their retry timers); a final flush gets one try."""
+        self.stopped = True
         for d in list(self.inflight):
             d.cancel()

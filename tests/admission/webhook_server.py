@@ -11,7 +11,7 @@ from twisted.internet import reactor, ssl
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from kubeapi.server.certs import generate_self_signed
+from tests.support.tls import generate_self_signed
 
 
 class _Hook(Resource):

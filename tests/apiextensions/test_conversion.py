@@ -12,10 +12,10 @@ from twisted.internet import ssl
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from kubeapi.server.certs import generate_self_signed
 from tests.apiextensions.helpers import CRD_PATH, SCHEMA, CRDServerTestCase, crd, gizmo
 from tests.server.support import reactor
 from tests.support.net import free_port
+from tests.support.tls import generate_self_signed
 
 V1 = "/apis/example.dev/v1/namespaces/default/gizmos"
 V2 = "/apis/example.dev/v2/namespaces/default/gizmos"

@@ -16,9 +16,9 @@ from twisted.web.server import Site
 
 from kubeapi.audit.config import build_auditor
 from kubeapi.options import Options
-from kubeapi.server import certs
 from tests.audit.helpers import W
 from tests.server.support import ServerTestCase, reactor
+from tests.support import tls as certs
 from tests.support.net import free_port
 
 

@@ -25,8 +25,9 @@ from zope.interface import implementer
 from kubeapi.auth import authorizer as authz
 from kubeapi.auth.authenticator import verify_client_cert
 from kubeapi.auth.user import UserInfo
-from kubeapi.server.certs import ServerTLSContextFactory, generate_self_signed
+from kubeapi.server.tls import ServingTLS
 from tests.server.support import ServerTestCase
+from tests.support.tls import generate_self_signed
 
 W = "/apis/example.com/v1/namespaces/default/widgets"
 reactor: Any = _reactor
@@ -220,7 +221,7 @@ class ClientCertOverTLS(ServerTestCase):
             authz.AUTHORIZER_FACTORIES["TestRecorder"] = lambda _s: Recorder()
             self.addCleanup(authz.AUTHORIZER_FACTORIES.pop, "TestRecorder", None)
             server = await self.start_server(authorization_mode=("TestRecorder",), client_ca_file=ca_file)
-            tls = ServerTLSContextFactory(cert_file, key_file, ca_file)
+            tls = ServingTLS(cert_file, key_file, client_ca_files=[ca_file])
             port = reactor.listenSSL(0, Site(server.resource(secure=True)), tls,
                                      interface="127.0.0.1")
             self.addCleanup(port.stopListening)

@@ -19,8 +19,8 @@ from kubeapi.auth.authorizer import Attributes, Decision, EvaluationError, Privi
 from kubeapi.auth.node import NodeAuthorizer, NodeGraph
 from kubeapi.auth.user import UserInfo
 from kubeapi.auth.webhook_authz import WebhookAuthorizer, WebhookClient
-from kubeapi.server.certs import generate_self_signed
 from tests.support.storage import open_sqlite
+from tests.support.tls import generate_self_signed
 from tests.support.waiting import eventually
 
 reactor: Any = _reactor

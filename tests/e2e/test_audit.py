@@ -147,7 +147,7 @@ class AuditWebhookE2E(unittest.TestCase):
         import sys
         import time
 
-        from kubeapi.server import certs
+        from tests.support import tls as certs
         from tests.support.net import free_port
 
         tmp = tempfile.mkdtemp(prefix="kubeapi-audit-hook-")

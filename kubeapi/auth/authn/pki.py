@@ -23,6 +23,7 @@ import datetime
 import ipaddress
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,11 +40,39 @@ CA_DAYS = 3650
 LEAF_DAYS = 365
 RENEW_BEFORE = datetime.timedelta(days=30)
 
+SERVICE_DNS_NAMES = ("kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                     "kubernetes.default.svc.cluster.local")
+
 ADMIN: tuple[str, str, tuple[str, ...]] = ("admin", "kubernetes-admin", ("system:masters",))
 COMPONENTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("kube-scheduler", "system:kube-scheduler", ()),
     ("kube-controller-manager", "system:kube-controller-manager", ()),
 )
+
+
+def serving_names(advertise_address: str, service_ip: str, extra: Iterable[str] = ()) -> list[str]:
+    """The serving certificate's SANs, as upstream's: loopback, the advertise address, the
+    first service IP and the in-cluster names of the kubernetes Service."""
+    names = ["localhost", "127.0.0.1", advertise_address, service_ip, *SERVICE_DNS_NAMES, *extra]
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def usable_cert_dir(requested: str, *, explicit: bool, fallback: str = "certs") -> str:
+    """``requested`` when we can write there; otherwise, if the user did not choose it (the
+    root-only upstream default), ``fallback`` with a log line saying so.  Raises OSError
+    when an explicitly chosen directory is not writable."""
+    try:
+        os.makedirs(requested, exist_ok=True)
+        if os.access(requested, os.W_OK | os.X_OK):
+            return requested
+        raise PermissionError(f"{requested} is not writable")
+    except OSError:
+        if explicit:
+            raise
+    path = os.path.abspath(fallback)
+    os.makedirs(path, exist_ok=True)
+    log.warn("--cert-dir {requested} is not writable; using {path} instead", requested=requested, path=path)
+    return path
 
 
 @dataclass
