@@ -14,10 +14,9 @@ import treq
 from twisted.internet import defer
 from twisted.web.client import Agent
 
-from kubeapi import errors
+from kubeapi import errors, kubeconfig
 from kubeapi.admission.context import PluginContext
 from kubeapi.admission.interface import Attributes
-from kubeapi.auth.webhook_authz import _Policy
 from kubeapi.registry.patch_json import apply_json_patch
 from kubeapi.registry.selectors import label_selector_from_object
 
@@ -114,7 +113,7 @@ class WebhookPlugin:
     def _agent(self, ca: bytes) -> Agent:
         agent = self._agents.get(ca)
         if agent is None:
-            agent = self._agents[ca] = Agent(self._reactor(), contextFactory=_Policy(ca or None, None, None, False))
+            agent = self._agents[ca] = Agent(self._reactor(), contextFactory=kubeconfig.ca_bundle_policy(ca or None))
         return agent
 
     def _review(self, attrs: Attributes, obj: Obj | None) -> Obj:

@@ -19,12 +19,9 @@ from urllib.parse import urlsplit
 import orjson
 import treq
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.web.client import Agent
-from twisted.web.iweb import IPolicyForHTTPS
-from zope.interface import implementer
 
-from kubeapi import errors
+from kubeapi import errors, kubeconfig
 from kubeapi.registry import meta
 from kubeapi.registry.options import DeleteOptions, ListOptions, WriteOptions
 from kubeapi.registry.patch import APPLY_PATCH, CUSTOM_PATCH_TYPES
@@ -33,19 +30,6 @@ from kubeapi.registry.patch import media_type as patch_media_type
 
 Obj = dict[str, Any]
 TIMEOUT = 30.0  # upstream's default webhook timeout
-
-
-@implementer(IPolicyForHTTPS)
-class _TrustPolicy:
-    def __init__(self, ca_pem: bytes | None, server_name: str | None) -> None:
-        self.ca = Certificate.loadPEM(ca_pem) if ca_pem else None
-        self.server_name = server_name
-
-    def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
-        name = self.server_name or hostname.decode()
-        if self.ca is not None:
-            return optionsForClientTLS(name, trustRoot=self.ca)
-        return optionsForClientTLS(name)
 
 
 class WebhookConverter:
@@ -105,7 +89,7 @@ class WebhookConverter:
         url, server_name = await self._target()
         ca = base64.b64decode(self.config["caBundle"]) if self.config.get("caBundle") else None
         host = urlsplit(url).hostname or ""
-        agent = Agent(self.reactor, contextFactory=_TrustPolicy(ca, server_name or host))
+        agent = Agent(self.reactor, contextFactory=kubeconfig.ca_bundle_policy(ca, server_name or host))
         uid = str(uuid.uuid4())
         review = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "ConversionReview",
                   "request": {"uid": uid, "desiredAPIVersion": desired, "objects": objects}}

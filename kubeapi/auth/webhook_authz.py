@@ -10,85 +10,29 @@ authorizer allows the request.
 
 from __future__ import annotations
 
-import base64
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 import treq
-import yaml
-from twisted.internet import ssl
-from twisted.web.client import Agent, BrowserLikePolicyForHTTPS
-from twisted.web.iweb import IPolicyForHTTPS
-from zope.interface import implementer
+from twisted.web.client import Agent
 
+from kubeapi import kubeconfig
 from kubeapi.auth.authorizer import AUTHORIZER_FACTORIES, Attributes, Decision
 
 Obj = dict[str, Any]
 TIMEOUT = 30.0
 
 
-class WebhookConfigError(ValueError):
-    pass
-
-
-def _data(entry: Obj, key: str, base_dir: str) -> bytes | None:
-    if entry.get(f"{key}-data"):
-        return base64.b64decode(entry[f"{key}-data"])
-    path = entry.get(key)
-    if path:
-        with open(path if os.path.isabs(path) else os.path.join(base_dir, path), "rb") as f:
-            return f.read()
-    return None
-
-
-@implementer(IPolicyForHTTPS)
-class _Policy:
-    def __init__(self, ca: bytes | None, cert: bytes | None, key: bytes | None, insecure: bool) -> None:
-        self.trust = ssl.Certificate.loadPEM(ca) if ca else None
-        self.client = ssl.PrivateCertificate.loadPEM(key + b"\n" + cert) if cert and key else None
-        self.insecure = insecure
-        self.default = BrowserLikePolicyForHTTPS()
-
-    def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
-        if self.insecure:
-            return ssl.CertificateOptions(
-                privateKey=self.client.privateKey.original if self.client else None,
-                certificate=self.client.original if self.client else None, verify=False)
-        host = hostname.decode("ascii")
-        kw: dict[str, Any] = {}
-        if self.trust is not None:
-            kw["trustRoot"] = self.trust
-        if self.client is not None:
-            kw["clientCertificate"] = self.client
-        return ssl.optionsForClientTLS(host, **kw)
-
-
 class WebhookClient:
     """POSTs a review object to the kubeconfig's server and returns the decoded reply."""
 
     def __init__(self, kubeconfig_path: str, reactor: Any) -> None:
-        try:
-            with open(kubeconfig_path, encoding="utf-8") as f:
-                cfg = yaml.safe_load(f) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise WebhookConfigError(f"cannot read {kubeconfig_path}: {e}") from None
-        base = os.path.dirname(os.path.abspath(kubeconfig_path))
-        clusters = {c.get("name"): c.get("cluster") or {} for c in cfg.get("clusters") or []}
-        users = {u.get("name"): u.get("user") or {} for u in cfg.get("users") or []}
-        contexts = {c.get("name"): c.get("context") or {} for c in cfg.get("contexts") or []}
-        ctx = contexts.get(cfg.get("current-context")) or (next(iter(contexts.values()), {}))
-        cluster = clusters.get(ctx.get("cluster")) or next(iter(clusters.values()), None)
-        if not cluster or not cluster.get("server"):
-            raise WebhookConfigError(f"{kubeconfig_path}: no cluster with a server")
-        user = users.get(ctx.get("user")) or next(iter(users.values()), {})
-        self.url = str(cluster["server"])
-        self.token = user.get("token")
-        policy = _Policy(_data(cluster, "certificate-authority", base), _data(user, "client-certificate", base),
-                         _data(user, "client-key", base), bool(cluster.get("insecure-skip-tls-verify")))
-        self.agent = Agent(reactor, contextFactory=policy)
+        target = kubeconfig.load(kubeconfig_path)
+        self.url = target.server
+        self.token = target.token
+        self.agent = Agent(reactor, contextFactory=target.policy())
         self.reactor = reactor
 
     async def post(self, body: Obj) -> Obj:

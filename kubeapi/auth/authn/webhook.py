@@ -7,7 +7,6 @@ cached."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 import time
@@ -16,79 +15,22 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-import yaml
-from twisted.internet import ssl
-from twisted.web.iweb import IPolicyForHTTPS
-from zope.interface import implementer
 
+from kubeapi import kubeconfig
 from kubeapi.auth.authenticator import TokenError
 from kubeapi.auth.user import UserInfo
 
 log = logging.getLogger(__name__)
 
 
-def _bytes(entry: dict[str, Any], data_key: str, file_key: str, base: str) -> bytes | None:
-    if entry.get(data_key):
-        return base64.b64decode(entry[data_key])
-    path = entry.get(file_key)
-    if path:
-        import os
-
-        with open(path if os.path.isabs(path) else os.path.join(base, path), "rb") as f:
-            return f.read()
-    return None
-
-
-@implementer(IPolicyForHTTPS)
-class _Policy:
-    def __init__(self, ca: bytes | None, cert: bytes | None, key: bytes | None, insecure: bool) -> None:
-        self.trust = ssl.trustRootFromCertificates(
-            [ssl.Certificate.loadPEM(c) for c in _split_pem(ca)]) if ca else None
-        self.client = ssl.PrivateCertificate.loadPEM(cert + b"\n" + key) if cert and key else None
-        self.insecure = insecure
-
-    def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
-        if self.insecure:
-            return ssl.CertificateOptions(verify=False, privateKey=self.client.privateKey.original if self.client
-                                          else None, certificate=self.client.original if self.client else None)
-        kwargs: dict[str, Any] = {}
-        if self.trust is not None:
-            kwargs["trustRoot"] = self.trust
-        if self.client is not None:
-            kwargs["clientCertificate"] = self.client
-        return ssl.optionsForClientTLS(hostname.decode("ascii"), **kwargs)
-
-
-def _split_pem(data: bytes) -> list[bytes]:
-    out, marker = [], b"-----END CERTIFICATE-----"
-    for part in data.split(marker):
-        if b"-----BEGIN CERTIFICATE-----" in part:
-            out.append(part.strip() + b"\n" + marker + b"\n")
-    return out
-
-
 class WebhookConfig:
-    def __init__(self, path: str) -> None:
-        import os
+    """The webhook's kubeconfig: its URL, bearer token and TLS policy."""
 
-        with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f) or {}
-        base = os.path.dirname(os.path.abspath(path))
-        ctx_name = doc.get("current-context")
-        contexts = {c["name"]: c.get("context") or {} for c in doc.get("contexts") or []}
-        clusters = {c["name"]: c.get("cluster") or {} for c in doc.get("clusters") or []}
-        users = {u["name"]: u.get("user") or {} for u in doc.get("users") or []}
-        ctx = contexts.get(ctx_name) if ctx_name else next(iter(contexts.values()), {})
-        cluster = clusters.get((ctx or {}).get("cluster", ""), next(iter(clusters.values()), {}))
-        user = users.get((ctx or {}).get("user", ""), next(iter(users.values()), {}) if users else {})
-        if not cluster.get("server"):
-            raise ValueError(f"{path}: no cluster server (the webhook URL)")
-        self.url = cluster["server"]
-        self.token = user.get("token", "")
-        self.policy = _Policy(_bytes(cluster, "certificate-authority-data", "certificate-authority", base),
-                              _bytes(user, "client-certificate-data", "client-certificate", base),
-                              _bytes(user, "client-key-data", "client-key", base),
-                              bool(cluster.get("insecure-skip-tls-verify")))
+    def __init__(self, path: str) -> None:
+        target = kubeconfig.load(path)
+        self.url = target.server
+        self.token = target.token
+        self.policy = target.policy()
 
 
 class WebhookTokens:
