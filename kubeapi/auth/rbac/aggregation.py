@@ -53,12 +53,15 @@ class AggregationController:
         self._pending: Any = None
         self._running = False
         self._again = False
+        self._stopped = False
 
     def start(self) -> None:
+        self._stopped = False
         self.index.listeners.append(self._changed)
         self._changed("clusterroles")
 
     def stop(self) -> None:
+        self._stopped = True
         if self._changed in self.index.listeners:
             self.index.listeners.remove(self._changed)
         if self._pending is not None and self._pending.active():
@@ -66,7 +69,7 @@ class AggregationController:
         self._pending = None
 
     def _changed(self, resource: str) -> None:
-        if resource != "clusterroles":
+        if resource != "clusterroles" or self._stopped:
             return
         if self._running:
             self._again = True
