@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from kubeapi.api.types import FieldError
+from kubeapi.jsontypes import schema_type
 
 Schema = dict[str, Any]
 Obj = dict[str, Any]
@@ -19,22 +20,6 @@ ROOT_KEEP = ("apiVersion", "kind", "metadata")
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
-
-
-def _go_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 # ------------------------------------------------------------------------------- pruning
@@ -119,7 +104,7 @@ def validate(obj: Any, schema: Schema | None) -> list[FieldError]:
 
 
 def _type_error(path: str, value: Any, want: str) -> FieldError:
-    got = _go_type(value)
+    got = schema_type(value)
     return FieldError("FieldValueTypeInvalid", path, f'{path} in body must be of type {want}: "{got}"', got, True)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from kubeapi.errors import StatusError, bad_request
+from kubeapi.jsontypes import go_kind
 
 MAX_JSON_PATCH_OPERATIONS = 10000
 
@@ -255,11 +256,11 @@ def apply_json_patch(doc: Any, patch_ops: Any) -> Any:
     """RFC 6902.  A body that is not a list of operations is 400 BadRequest; more than
     10000 operations 413; an operation that does not apply 422 Invalid."""
     if not isinstance(patch_ops, list):
-        got = "object" if isinstance(patch_ops, dict) else _go_kind(patch_ops)
+        got = "object" if isinstance(patch_ops, dict) else go_kind(patch_ops)
         raise bad_request(f"json: cannot unmarshal {got} into Go value of type jsonpatch.Patch")
     for op in patch_ops:
         if not isinstance(op, dict):
-            raise bad_request(f"json: cannot unmarshal {_go_kind(op)} into Go value of type "
+            raise bad_request(f"json: cannot unmarshal {go_kind(op)} into Go value of type "
                               "jsonpatch.Operation")
     if len(patch_ops) > MAX_JSON_PATCH_OPERATIONS:
         raise StatusError(413, "RequestEntityTooLarge",
@@ -272,20 +273,6 @@ def apply_json_patch(doc: Any, patch_ops: Any) -> Any:
     except _PatchFailed:
         raise rejected() from None
     return out
-
-
-def _go_kind(v: Any) -> str:
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    if isinstance(v, dict):
-        return "object"
-    return "null"
 
 
 # --- RFC 7386 --------------------------------------------------------------------------------

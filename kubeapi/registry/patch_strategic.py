@@ -8,7 +8,8 @@ import copy
 from typing import Any
 
 from kubeapi.errors import StatusError, bad_request
-from kubeapi.registry.patch_json import _MISSING, _equal, _go_kind, rejected
+from kubeapi.jsontypes import go_kind
+from kubeapi.registry.patch_json import _MISSING, _equal, rejected
 from kubeapi.registry.schemacheck import items_schema, property_schema, resolve
 
 Schema = dict[str, Any]
@@ -301,7 +302,7 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any], schema: Schema |
 def apply_strategic_merge_patch(doc: dict[str, Any], patch: Any, schema: Schema | None) -> dict[str, Any]:
     """Kubernetes strategic merge patch, driven by the schema's patch markers."""
     if not isinstance(patch, dict):
-        raise bad_request(f"json: cannot unmarshal {_go_kind(patch)} into Go value of type "
+        raise bad_request(f"json: cannot unmarshal {go_kind(patch)} into Go value of type "
                           "map[string]interface {}")
     try:
         return _merge_map(copy.deepcopy(doc), copy.deepcopy(patch), resolve(schema))

@@ -16,6 +16,7 @@ from typing import Any
 from kubeapi.api import generated
 from kubeapi.api.types import FieldError
 from kubeapi.errors import StatusError, bad_request
+from kubeapi.jsontypes import go_kind, schema_type
 
 Schema = dict[str, Any]
 
@@ -65,31 +66,13 @@ def items_schema(schema: Schema | None) -> Schema | None:
     return resolve(items) if isinstance(items, dict) else None
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "unknown"
-
-
 def _type_ok(value: Any, schema: Schema) -> bool:
     if schema.get(_INT_OR_STRING):
         return isinstance(value, (int, str)) and not isinstance(value, bool)
     want = schema.get("type")
     if not want:
         return True
-    got = _json_type(value)
+    got = schema_type(value)
     if want == got:
         return True
     if want == "number" and got == "integer":
@@ -119,7 +102,7 @@ def _check(obj: Any, schema: Schema | None, path: str, errs: list[FieldError]) -
         return
     if not _type_ok(obj, schema):
         want = "integer,string" if schema.get(_INT_OR_STRING) else schema.get("type", "")
-        got = _json_type(obj)
+        got = schema_type(obj)
         errs.append(FieldError("FieldValueTypeInvalid", path,
                                f'{path or "body"} in body must be of type {want}: "{got}"', got, True))
         return
@@ -270,10 +253,6 @@ def strict_decoding_message(texts: list[str]) -> str:
     return "strict decoding error: " + ", ".join(texts)
 
 
-_GO_JSON_KIND = {"integer": "number", "number": "number", "boolean": "bool", "array": "array",
-                 "object": "object"}
-
-
 def default_type_meta(obj: dict[str, Any], api_version: str, kind: str) -> None:
     """apiVersion and kind omitted or empty take the endpoint's (as upstream's decoder defaults
     them from the URL); a non-string one is the 400 Go's TypeMeta decoding gives."""
@@ -282,7 +261,7 @@ def default_type_meta(obj: dict[str, Any], api_version: str, kind: str) -> None:
         if given is None or given == "":
             obj[key] = value
         elif not isinstance(given, str):
-            got = _GO_JSON_KIND.get(_json_type(given), "value")
+            got = go_kind(given)
             raise bad_request(f"couldn't get version/kind; json parse error: json: cannot unmarshal "
                               f"{got} into Go struct field .{key} of type string")
 

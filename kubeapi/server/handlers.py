@@ -14,6 +14,7 @@ import orjson
 from kubeapi import protobuf
 from kubeapi.api.types import ResourceDef
 from kubeapi.errors import StatusError, bad_request, method_not_allowed, too_large, unsupported_media_type
+from kubeapi.jsontypes import go_kind
 from kubeapi.registry import patch_json, schemacheck
 from kubeapi.server import negotiation, params, responses, tables, watchstream
 from kubeapi.server.context import RequestContext
@@ -208,7 +209,7 @@ def _decode_object(ctx: RequestContext, rdef: ResourceDef, data: bytes, limit: i
                                                e.message.startswith("the body of the request was not"))):
             raise
         if e.message == "the body of the request was not a JSON or YAML object":
-            got = patch_json._go_kind(orjson.loads(data))
+            got = go_kind(orjson.loads(data))
             why = f"json: cannot unmarshal {got} into Go value of type {_GO_META_STRUCT}"
         elif "max depth" in e.message:
             why = e.message.removeprefix("couldn't get version/kind; json parse error: ")
@@ -220,7 +221,7 @@ def _decode_object(ctx: RequestContext, rdef: ResourceDef, data: bytes, limit: i
             v = obj.get(field)
             if v is not None and not isinstance(v, str):
                 raise _unrecognized(rdef, f"couldn't get version/kind; json parse error: json: cannot "
-                                          f"unmarshal {patch_json._go_kind(v)} into Go struct field "
+                                          f"unmarshal {go_kind(v)} into Go struct field "
                                           f".{field} of type string", data)
     return obj
 
