@@ -12,24 +12,21 @@ from __future__ import annotations
 
 import copy
 import datetime
-from collections.abc import Callable
 from typing import Any
 
-from twisted.application.service import Service
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.task import LoopingCall, deferLater
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kubeapi.api.types import Catalog, ResourceDef
+from kubeapi.controllers.nswatch import NamespaceWatcher, StoreLookup
 from kubeapi.errors import StatusError
 from kubeapi.registry.options import DeleteOptions, ListOptions, WriteOptions
-from kubeapi.registry.store import ResourceStore, WatchHandle
 
 log = Logger()
 
 Obj = dict[str, Any]
-StoreLookup = Callable[[str, str, str], ResourceStore]
 FINALIZER = "kubernetes"
 # Waits between passes over a namespace that still has content (seconds); after the last
 # one the namespace waits for the next resync.
@@ -40,82 +37,28 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class NamespaceController(Service):
+class NamespaceController(NamespaceWatcher):
     """See the module docstring.  ``stores`` is ``APIServer.store``."""
 
     name = "namespace-controller"
 
     def __init__(self, stores: StoreLookup, catalog: Catalog, *, resync: float = 30.0,
                  reactor: Any = None) -> None:
-        self.stores = stores
+        super().__init__(stores, resync=resync, reactor=reactor)
         self.catalog = catalog
-        self.resync = resync
-        if reactor is None:
-            from twisted.internet import reactor as default_reactor
-
-            reactor = default_reactor
-        self.reactor = reactor
-        self._watch: WatchHandle | None = None
-        self._loop: LoopingCall | None = None
         self._active: dict[str, Deferred[None]] = {}
         self._again: set[str] = set()
-        self._stopping = False
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def startService(self) -> None:
-        super().startService()
-        self._stopping = False
-        self._loop = LoopingCall(self._resync)
-        self._loop.clock = self.reactor
-        self._loop.start(self.resync, now=True).addErrback(
-            lambda f: log.failure("namespace controller resync died", f))
 
     def stopService(self) -> Deferred[Any] | None:
         super().stopService()
-        self._stopping = True
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
-        self._loop = None
-        self._stop_watch()
         pending = list(self._active.values())
         for d in pending:
             d.cancel()
         self._active.clear()
         return None
 
-    def _stop_watch(self) -> None:
-        if self._watch is not None:
-            try:
-                self._watch.stop()
-            except Exception:
-                pass
-            self._watch = None
-
-    # -- events ------------------------------------------------------------------------------
-
-    def _resync(self) -> Deferred[None]:
-        d = Deferred.fromCoroutine(self._list_and_watch())
-        d.addErrback(lambda f: log.warn("namespace controller: resync failed: {err}", err=f.getErrorMessage()))
-        return d
-
-    async def _list_and_watch(self) -> None:
-        store = self.stores("", "v1", "namespaces")
-        listed = await store.list("", ListOptions())
-        for ns in listed.get("items", []):
-            self._observe(ns)
-        if self._watch is None and not self._stopping:
-            rv = str(listed.get("metadata", {}).get("resourceVersion", ""))
-            self._watch = await store.watch("", ListOptions(resource_version=rv), self._on_event)
-            if self._stopping:
-                self._stop_watch()
-
-    def _on_event(self, kind: str, obj: Obj) -> None:
-        if kind in ("ADDED", "MODIFIED"):
-            self._observe(obj)
-        elif kind == "ERROR":
-            # The watch ended (e.g. 410 Gone); the next resync lists again and re-watches.
-            self._watch = None
+    async def seen(self, ns: Obj) -> None:
+        self._observe(ns)
 
     def _observe(self, ns: Obj) -> None:
         meta = ns.get("metadata", {})
