@@ -20,7 +20,13 @@ from twisted.python import usage
 from kubeapi.audit.flags import AUDIT_PARAMETERS
 from kubeapi.audit.flags import validate as validate_audit
 from kubeapi.auth.authn import flags as authn_flags
-from kubeapi.timefmt import parse_duration
+from kubeapi.flagtypes import boolean as _bool
+from kubeapi.flagtypes import duration as _duration
+from kubeapi.flagtypes import ip as _ip
+from kubeapi.flagtypes import non_negative as _positive_int
+from kubeapi.flagtypes import one_of as _one_of
+from kubeapi.flagtypes import parse_bool
+from kubeapi.flagtypes import port as _port
 
 # Upstream's --authorization-mode names, in upstream's order.  Each but ABAC is implemented
 # (kubeapi.auth.authorizer.AUTHORIZER_FACTORIES); ABAC is refused with its own line.
@@ -55,16 +61,6 @@ BOOL_FLAGS = ("anonymous-auth", "enable-priority-and-fairness", *authn_flags.BOO
 FILE_FLAGS = ("tls-cert-file", "tls-private-key-file", "client-ca-file", "etcd-cafile",
               "etcd-certfile", "etcd-keyfile", "authorization-webhook-config-file",
               *authn_flags.FILE_FLAGS, "admission-control-config-file")
-
-def parse_bool(text: str) -> bool:
-    """Go's strconv.ParseBool spellings."""
-    t = str(text).strip()
-    if t in ("1", "t", "T", "true", "TRUE", "True"):
-        return True
-    if t in ("0", "f", "F", "false", "FALSE", "False"):
-        return False
-    raise ValueError(f"invalid boolean {text!r}")
-
 
 def parse_port_range(text: str) -> tuple[int, int]:
     """``30000-32767`` (or a single port, or ``base+size``) → inclusive (low, high)."""
@@ -109,52 +105,6 @@ def _split(value: str) -> list[str]:
     return [p.strip() for p in value.split(",") if p.strip()]
 
 
-def _port(flag: str, allow_zero: bool) -> Callable[[str], int]:
-    def coerce(value: str) -> int:
-        try:
-            n = int(value)
-        except ValueError:
-            raise ValueError(f"--{flag}: {value!r} is not a port number") from None
-        low = 0 if allow_zero else 1
-        if not (low <= n <= 65535):
-            raise ValueError(f"--{flag}: {n} must be between {low} and 65535, inclusive")
-        return n
-    return coerce
-
-
-def _positive_int(flag: str) -> Callable[[str], int]:
-    def coerce(value: str) -> int:
-        try:
-            n = int(value)
-        except ValueError:
-            raise ValueError(f"--{flag}: {value!r} is not an integer") from None
-        if n < 0:
-            raise ValueError(f"--{flag}: {n} must not be negative")
-        return n
-    return coerce
-
-
-def _ip(flag: str) -> Callable[[str], str]:
-    def coerce(value: str) -> str:
-        try:
-            return str(ipaddress.ip_address(value.strip()))
-        except ValueError:
-            raise ValueError(f"--{flag}: {value!r} is not a valid IP address") from None
-    return coerce
-
-
-def _duration(flag: str) -> Callable[[str], float]:
-    def coerce(value: str) -> float:
-        try:
-            d = parse_duration(value)
-        except ValueError:
-            raise ValueError(f"--{flag}: invalid duration {value!r} (use e.g. 30s, 5m, 1h)") from None
-        if d < 0:
-            raise ValueError(f"--{flag}: duration {value!r} must not be negative")
-        return d
-    return coerce
-
-
 def _cidr(value: str) -> str:
     parts = _split(value)
     if not parts or len(parts) > 2:
@@ -178,23 +128,6 @@ def _node_ports(value: str) -> str:
         raise ValueError(f"--service-node-port-range: {value!r} is not a valid port range "
                          f"(use e.g. 30000-32767)") from None
     return f"{low}-{high}"
-
-
-def _bool(flag: str) -> Callable[[str], bool]:
-    def coerce(value: str) -> bool:
-        try:
-            return parse_bool(value)
-        except ValueError:
-            raise ValueError(f"--{flag}: {value!r} is not a boolean (true or false)") from None
-    return coerce
-
-
-def _one_of(flag: str, values: tuple[str, ...]) -> Callable[[str], str]:
-    def coerce(value: str) -> str:
-        if value not in values:
-            raise ValueError(f"--{flag}: {value!r} is not supported (one of {', '.join(values)})")
-        return value
-    return coerce
 
 
 # Kept here as plain names so that `twistd kubeapi --help` imports neither the codec nor the

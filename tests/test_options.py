@@ -8,7 +8,8 @@ import tempfile
 from twisted.python import usage
 from twisted.trial import unittest
 
-from kubeapi.options import Options, parse_duration
+from kubeapi.options import Options
+from kubeapi.timefmt import parse_duration
 
 
 def parse(*args: str) -> Options:
@@ -126,7 +127,7 @@ class BadValueTests(unittest.TestCase):
         (["--secure-port=70000"], "--secure-port: 70000 must be between 1 and 65535, inclusive"),
         (["--secure-port=0"], "--secure-port: 0 must be between 1 and 65535"),
         (["--insecure-port=-1"], "--insecure-port: -1 must be between 0 and 65535"),
-        (["--secure-port=https"], "--secure-port: 'https' is not a port number"),
+        (["--secure-port=https"], 'invalid argument "https" for "--secure-port" flag: strconv.ParseInt: parsing "https": invalid syntax'),
         (["--bind-address=example"], "--bind-address: 'example' is not a valid IP address"),
         (["--service-cluster-ip-range=10.0.0.0/33"], "--service-cluster-ip-range: '10.0.0.0/33' is not a valid CIDR"),
         (["--service-cluster-ip-range=10.0.0.0/31"], "too small"),
@@ -134,9 +135,9 @@ class BadValueTests(unittest.TestCase):
         (["--service-node-port-range=abc"], "is not a valid port range"),
         (["--authorization-mode=AlwaysAllow,Magic"], "--authorization-mode: 'Magic' is not a valid mode"),
         (["--enable-admission-plugins=Nope"], "--enable-admission-plugins: plugin 'Nope' is unknown"),
-        (["--request-timeout=5 minutes"], "--request-timeout: invalid duration '5 minutes'"),
-        (["--etcd-compaction-interval=5x"], "--etcd-compaction-interval: invalid duration"),
-        (["--anonymous-auth=maybe"], "--anonymous-auth: 'maybe' is not a boolean"),
+        (["--request-timeout=5 minutes"], 'invalid argument "5 minutes" for "--request-timeout" flag: time: invalid duration "5 minutes"'),
+        (["--etcd-compaction-interval=5x"], 'for "--etcd-compaction-interval" flag: time: invalid duration "5x"'),
+        (["--anonymous-auth=maybe"], 'invalid argument "maybe" for "--anonymous-auth" flag: strconv.ParseBool'),
         (["--tls-cert-file=/nonexistent/a.crt", "--tls-private-key-file=/nonexistent/a.key"],
          "--tls-cert-file: cannot read /nonexistent/a.crt"),
         (["--client-ca-file=/nonexistent/ca.crt"], "--client-ca-file: cannot read"),

@@ -4,53 +4,16 @@ heavy imports so that ``--help`` stays quick."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
-from kubeapi.timefmt import parse_duration
+from kubeapi.flagtypes import boolean as _bool
+from kubeapi.flagtypes import duration as _dur
+from kubeapi.flagtypes import integer as _int
+from kubeapi.flagtypes import number as _float
 
 BLOCKING, BLOCKING_STRICT, BATCH = "blocking", "blocking-strict", "batch"
 MODES = (BATCH, BLOCKING, BLOCKING_STRICT)
 FORMATS = ("legacy", "json")
-
-
-def _int(flag: str) -> Callable[[str], int]:
-    def coerce(value: str) -> int:
-        try:
-            return int(value)
-        except ValueError:
-            raise ValueError(f'invalid argument "{value}" for "--{flag}" flag: parse error') from None
-    return coerce
-
-
-def _float(flag: str) -> Callable[[str], float]:
-    def coerce(value: str) -> float:
-        try:
-            return float(value)
-        except ValueError:
-            raise ValueError(f'invalid argument "{value}" for "--{flag}" flag: parse error') from None
-    return coerce
-
-
-def _bool(flag: str) -> Callable[[str], bool]:
-    def coerce(value: str) -> bool:
-        t = str(value).strip()
-        if t in ("1", "t", "T", "true", "TRUE", "True"):
-            return True
-        if t in ("0", "f", "F", "false", "FALSE", "False"):
-            return False
-        raise ValueError(f'invalid argument "{value}" for "--{flag}" flag: parse error')
-    return coerce
-
-
-def _dur(flag: str) -> Callable[[str], float]:
-    def coerce(value: str) -> float:
-        try:
-            return parse_duration(value)
-        except ValueError:
-            raise ValueError(f'invalid argument "{value}" for "--{flag}" flag: time: invalid '
-                             f'duration "{value}"') from None
-    return coerce
 
 
 def _batch_flags(plugin: str, max_size: int, throttle: bool) -> list[list[Any]]:

@@ -63,7 +63,7 @@ class Flags(unittest.TestCase):
                       self.refused("--audit-log-truncate-enabled=true", "--audit-log-truncate-max-event-size=100",
                                    "--audit-log-truncate-max-batch-size=10"))
         self.assertIn("cannot read", self.refused("--audit-policy-file=/nonexistent/p.yaml"))
-        self.assertIn("parse error", self.refused("--audit-log-maxage=soon"))
+        self.assertIn('invalid argument "soon" for "--audit-log-maxage" flag: strconv.ParseInt', self.refused("--audit-log-maxage=soon"))
         self.assertIn("invalid duration", self.refused("--audit-webhook-initial-backoff=soon"))
 
     def test_bad_policy_file_is_one_line(self) -> None:

@@ -30,7 +30,7 @@ class Flags(unittest.TestCase):
         for args, message in [
             (["--logging-format=xml"], "--logging-format: 'xml' is not supported (one of text, json)"),
             (["--enable-priority-and-fairness=maybe"],
-             "--enable-priority-and-fairness: 'maybe' is not a boolean (true or false)"),
+             'invalid argument "maybe" for "--enable-priority-and-fairness" flag: strconv.ParseBool: parsing "maybe": invalid syntax'),
             (["--authorization-mode=ABAC"], "--authorization-mode: ABAC is not supported by kubeapi"),
         ]:
             with self.assertRaises(usage.UsageError) as e:

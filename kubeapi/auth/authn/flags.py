@@ -9,31 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubeapi.timefmt import parse_duration
-
-
-def _duration(flag: str) -> Any:
-    def coerce(value: str) -> float:
-        try:
-            d = parse_duration(value)
-        except ValueError:
-            raise ValueError(f"--{flag}: invalid duration {value!r} (use e.g. 30s, 5m, 1h)") from None
-        if d < 0:
-            raise ValueError(f"--{flag}: duration {value!r} must not be negative")
-        return d
-    return coerce
-
-
-def _bool(flag: str) -> Any:
-    def coerce(value: str) -> bool:
-        t = str(value).strip()
-        if t in ("1", "t", "T", "true", "TRUE", "True"):
-            return True
-        if t in ("0", "f", "F", "false", "FALSE", "False"):
-            return False
-        raise ValueError(f"--{flag}: {value!r} is not a boolean (true or false)")
-    return coerce
-
+from kubeapi.flagtypes import boolean as _bool
+from kubeapi.flagtypes import duration as _duration
 
 PARAMETERS: list[list[Any]] = [
     ["tls-min-version", None, "VersionTLS12", "Minimum TLS version: VersionTLS12, VersionTLS13."],
