@@ -4,7 +4,7 @@ decode(body) turns an enveloped body into the dict the same object would be as J
 is the inverse. Schemas come from the generated tables in kubeapi/protobuf/tables/.
 """
 
-from kubeapi.protobuf.codec import EncodeError
+from kubeapi.protobuf.encode import EncodeError
 from kubeapi.protobuf.envelope import (
     CONTENT_TYPE,
     WATCH_CONTENT_TYPE,

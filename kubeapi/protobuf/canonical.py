@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubeapi.protobuf.codec import _SPECIAL_ENCODERS, EncodeError, decode_message, encode_message
+from kubeapi.protobuf.codec import decode_message
+from kubeapi.protobuf.encode import _SPECIAL_ENCODERS, EncodeError, encode_message
 from kubeapi.protobuf.schema import (
     INLINE,
     MAP,

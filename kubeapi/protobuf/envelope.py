@@ -6,7 +6,8 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from kubeapi.protobuf.codec import ENVELOPE_MAGIC, decode_message, encode_message
+from kubeapi.protobuf.codec import ENVELOPE_MAGIC, decode_message
+from kubeapi.protobuf.encode import encode_message
 from kubeapi.protobuf.schema import UnsupportedKind, message_for_kind
 from kubeapi.protobuf.wire import LENGTH, ProtobufDecodeError, field_bytes, iter_fields
 

@@ -286,7 +286,8 @@ class RoundTripTests(unittest.TestCase):
 
 def _duration_round_trip(text: str) -> str:
     """None of the served kinds carries a metav1.Duration, so exercise its codec directly."""
-    from kubeapi.protobuf.codec import DURATION, decode_value, encode_value
+    from kubeapi.protobuf.codec import DURATION, decode_value
+    from kubeapi.protobuf.encode import encode_value
 
     value = decode_value(DURATION, encode_value(DURATION, text))
     assert isinstance(value, str)
