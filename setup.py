@@ -11,7 +11,6 @@ setup(
     install_requires=[
         "twisted[tls,http2]>=24.3",
         "cel-python>=0.5",
-        "klein>=24.8",
         "treq>=24.9",
         "pyopenssl>=24.0",
         "service-identity>=24.1",

@@ -1,4 +1,4 @@
-"""APIServer: everything a request needs, in one object the Klein app closes over."""
+"""APIServer: everything a request needs, in one object the root resource (server/app.py) holds."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ _http_log = Logger(namespace="kubeapi.httplog")
 
 
 def handle(server: APIServer, request: Any, secure: bool) -> defer.Deferred[bytes]:
-    """Entry point from the Klein route; the Deferred fires with the body to write."""
+    """Entry point from the root resource (server/app.py); the Deferred fires with the body to write."""
     return defer.ensureDeferred(run(server, request, secure))
 
 

@@ -1,5 +1,5 @@
 """Writing responses: every reply carries Audit-Id, Cache-Control and a Content-Type, and
-every error is a ``kind: Status`` body.  Functions return the body; Klein writes it."""
+every error is a ``kind: Status`` body.  Functions return the body; the root resource writes it."""
 
 from __future__ import annotations
 
