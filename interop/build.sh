@@ -7,7 +7,7 @@
 # a binary already there that reports the expected version is reused.
 # Everything comes from the Go module proxy; nothing is vendored.
 #
-# Usage: interop/build.sh [component ...]   (default: all, in the order below)
+# Usage: interop/build.sh [component ...]   (default: all but e2e.test, in the order below)
 set -eu
 
 K8S_VERSION=v1.34.4
@@ -64,11 +64,32 @@ build_kwok() {
     echo "build.sh: built kwok in $(( $(date +%s) - start ))s"
 }
 
+build_e2e() {
+    # e2e.test reports its version with --version too (the ginkgo suite's flag).
+    if [ -x "$BIN/e2e.test" ] && "$BIN/e2e.test" --version 2>&1 | grep -q -- "$K8S_VERSION"; then
+        echo "build.sh: e2e.test $K8S_VERSION already in $BIN"
+        return 0
+    fi
+    echo "build.sh: building e2e.test $K8S_VERSION ($(date -u +%H:%M:%S))"
+    start=$(date +%s)
+    # The e2e package pulls test-only modules the components do not: resolve them in a copy
+    # of this module (-mod=mod) so go.mod/go.sum here stay the components' own.
+    work=$(mktemp -d)
+    cp "$HERE/go.mod" "$HERE/go.sum" "$HERE/tools.go" "$work/"
+    (cd "$work" && go test -c -mod=mod -trimpath -p "${BUILD_JOBS:-2}" -ldflags "$ldflags" \
+        -o "$BIN/e2e.test.tmp" k8s.io/kubernetes/test/e2e)
+    rm -rf "$work"
+    mv "$BIN/e2e.test.tmp" "$BIN/e2e.test"
+    echo "build.sh: built e2e.test in $(( $(date +%s) - start ))s"
+}
+
+# e2e.test (upstream conformance, python -m tests.interop.conformance) only when named.
 [ $# -gt 0 ] || set -- kube-scheduler kube-controller-manager kwok kube-apiserver
 for component in "$@"; do
     case $component in
         kwok) build_kwok ;;
         kube-scheduler|kube-controller-manager|kube-apiserver) build_k8s "$component" ;;
+        e2e.test) build_e2e ;;
         *) echo "build.sh: unknown component $component" >&2; exit 2 ;;
     esac
 done
