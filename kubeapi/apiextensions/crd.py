@@ -248,7 +248,7 @@ class CRDResourceDef(ResourceDef):
         from kubeapi.apiextensions.store import CRDStore
 
         store = CRDStore(self, server.storage, server.hook_context, prefix=server.prefix,
-                         admission=server.admission)
+                         admission=server.admission, admission_observer=server.metrics.observe_admission)
         store.controller = getattr(server, "crd_controller", None)
         return store
 

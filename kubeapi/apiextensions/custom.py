@@ -56,7 +56,8 @@ class CustomResourceDef(ResourceDef):
 
             return ConvertingStore(self, self.at_rest.make_store(server), server)
         store = CustomResourceStore(self, server.storage, server.hook_context, prefix=server.prefix,
-                                    admission=server.admission)
+                                    admission=server.admission,
+                                    admission_observer=server.metrics.observe_admission)
         store.controller = getattr(server, "crd_controller", None)
         return store
 

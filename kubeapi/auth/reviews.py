@@ -133,9 +133,10 @@ def _read(server: APIServer, ctx: RequestContext, rdef: ResourceDef) -> Obj:
 
 
 def _reply(ctx: RequestContext, obj: Obj) -> bytes:
-    from kubeapi.server.handlers import _output
+    """201 with the review; reviews have no Table or metadata form, so ``as=`` is a 406."""
+    from kubeapi.server import negotiation
 
-    out = _output(ctx)
+    out = negotiation.negotiate(ctx.header("accept"), frozenset(), ctx.protobuf)
     return responses.write_object(ctx, 201, obj, out.media_type, out.content_type)
 
 

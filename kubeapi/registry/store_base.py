@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from kubeapi import errors
-from kubeapi.admission.chain import AdmissionChain
+from kubeapi.admission.chain import AdmissionChain, Observer
 from kubeapi.admission.interface import AdmissionPlugin, Attributes
 from kubeapi.api.types import FieldError, HookContext, ResourceDef
 from kubeapi.protobuf import canonical
@@ -104,14 +104,14 @@ def _without(obj: Obj, *keys: str) -> Obj:
 class StoreBase:
     def __init__(self, rdef: ResourceDef, storage: Storage, ctx: HookContext, *,
                  prefix: str = "/registry", admission: Sequence[AdmissionPlugin] = (),
-                 clock: Any = None, bookmark_interval: float = 60.0,
+                 admission_observer: Observer | None = None, clock: Any = None, bookmark_interval: float = 60.0,
                  media_type: str = codec.JSON) -> None:
         self.rdef = rdef
         self.media_type = media_type  # --storage-media-type: how writes are encoded
         self.storage = storage
         self.ctx = ctx
         self.prefix = prefix
-        self.admission = AdmissionChain(admission)
+        self.admission = AdmissionChain(admission, admission_observer)
         self.clock = clock
         self.bookmark_interval = bookmark_interval
         self._is_namespace = rdef.group == "" and rdef.kind == "Namespace"

@@ -157,7 +157,8 @@ class APIServer:
         if make is not None:
             return make(self)  # type: ignore[no-any-return]
         return ResourceStore(rdef, storage, self.hook_context, prefix=self.prefix,
-                             admission=self.admission, media_type=self.storage_media_type)
+                             admission=self.admission, admission_observer=self.metrics.observe_admission,
+                             media_type=self.storage_media_type)
 
     def store(self, group: str, version: str, plural: str) -> ResourceStore:
         """The generic store serving that resource (built lazily from the catalog)."""

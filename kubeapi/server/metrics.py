@@ -25,6 +25,7 @@ _LABELS = ("verb", "dry_run", "group", "version", "resource", "subresource", "sc
 disable_created_metrics()  # upstream exposes no *_created series
 _LONG_LABELS = ("verb", "group", "version", "resource", "subresource", "scope", "component")
 _SIZE_BUCKETS = tuple(1000.0 * 10**i for i in range(7))  # 1 kB .. 1 GB, as upstream
+_ADMISSION_BUCKETS = (0.005, 0.025, 0.1, 0.5, 1.0, 2.5)  # upstream's, for step and controller
 _APF_WAIT_BUCKETS = (0, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30)
 _BUCKETS = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10,
             15, 20, 30, 45, 60)
@@ -115,10 +116,32 @@ class Metrics:
             "Etcd request latency in seconds for each operation and object type.",
             ("operation", "group", "resource"), buckets=_BUCKETS, registry=self.registry)
         self._flowcontrol()
+        self._admission()
         # (group, resource, events received, initializations) per cached resource; set by the
         # APIServer when its storage is a watch cache.
         self.watch_cache_stats: Callable[[], Iterable[tuple[str, str, int, int]]] | None = None
         self.registry.register(_WatchCacheCollector(self))
+
+    def _admission(self) -> None:
+        """apiserver_admission_*: each admission step and each plugin's time, rejected or not."""
+        self.admission_step = Histogram(
+            "apiserver_admission_step_admission_duration_seconds",
+            "Admission sub-step latency histogram in seconds, broken out for each operation and API "
+            "resource and step type (validate or admit).",
+            ("type", "operation", "rejected"), buckets=_ADMISSION_BUCKETS, registry=self.registry)
+        self.admission_controller = Histogram(
+            "apiserver_admission_controller_admission_duration_seconds",
+            "Admission controller latency histogram in seconds, identified by name and broken out for "
+            "each operation and API resource and type (validate or admit).",
+            ("name", "type", "operation", "rejected"), buckets=_ADMISSION_BUCKETS, registry=self.registry)
+
+    def observe_admission(self, plugin: str, phase: str, operation: str, rejected: bool, seconds: float) -> None:
+        """The AdmissionChain's observer: a plugin's time, or the whole step's when plugin is ""."""
+        flag = "true" if rejected else "false"
+        if plugin:
+            self.admission_controller.labels(plugin, phase, operation, flag).observe(seconds)
+        else:
+            self.admission_step.labels(phase, operation, flag).observe(seconds)
 
     def _flowcontrol(self) -> None:
         """apiserver_flowcontrol_*: what API Priority and Fairness does, per level and schema."""

@@ -14,6 +14,9 @@ from twisted.trial import unittest
 from twisted.web.client import HTTPConnectionPool
 from twisted.web.server import Site
 
+from kubeapi import errors
+from kubeapi.admission.always import AlwaysAdmit
+from kubeapi.admission.interface import Attributes
 from kubeapi.server.apiserver import APIServer
 from kubeapi.server.storagemetrics import count_objects
 from kubeapi.storage.cache import WatchCache
@@ -66,5 +69,54 @@ class WatchCacheMetrics(unittest.TestCase):
             objects = {s.labels["resource"]: s.value for s in fams["apiserver_storage_objects"].samples}
             self.assertEqual(objects["namespaces"], 2)
             self.assertEqual(objects["widgets.example.com"], 0)
+
+        return defer.ensureDeferred(go())
+
+
+class RefuseNoPrefix:
+    """A mutating plugin that refuses namespaces named ``no-*`` (test data for the chain)."""
+
+    name = "RefuseNoPrefix"
+
+    async def admit(self, attrs: Attributes) -> None:
+        if attrs.name.startswith("no-") or ((attrs.object or {}).get("metadata") or {}).get("name", "").startswith("no-"):
+            raise errors.forbidden("namespaces", "", attrs.name, "not this one")
+
+
+class AdmissionMetrics(unittest.TestCase):
+    def test_step_and_controller_series(self) -> defer.Deferred[None]:
+        async def go() -> None:
+            tmp = tempfile.mkdtemp(prefix="kubeapi-ops-admission-")
+            self.addCleanup(shutil.rmtree, tmp, True)
+            backend = SQLiteStorage(os.path.join(tmp, "db.sqlite"))
+            await backend.open()
+            self.addCleanup(lambda: defer.ensureDeferred(backend.close()))
+            server = APIServer(small_catalog(), backend, None,  # type: ignore[arg-type]
+                               admission=[AlwaysAdmit(), RefuseNoPrefix()])
+            port = reactor.listenTCP(0, Site(server.resource(secure=False)), interface="127.0.0.1")
+            self.addCleanup(port.stopListening)
+            pool = HTTPConnectionPool(reactor, persistent=False)
+            self.addCleanup(pool.closeCachedConnections)
+            url = f"http://127.0.0.1:{port.getHost().port}"
+            for name, code in (("yes", 201), ("no-thanks", 403)):
+                r = await treq.post(url + "/api/v1/namespaces", json={"metadata": {"name": name}}, pool=pool)
+                self.assertEqual(r.code, code, await r.text())
+            r = await treq.get(url + "/metrics", pool=pool)
+            fams = {f.name: f for f in text_string_to_metric_families((await r.content()).decode())}
+
+            def counts(family: str) -> dict[tuple[str, ...], float]:
+                keys = ("name", "type", "operation", "rejected")
+                return {tuple(s.labels[k] for k in keys if k in s.labels): s.value
+                        for s in fams[family].samples if s.name.endswith("_count")}
+
+            controller = counts("apiserver_admission_controller_admission_duration_seconds")
+            self.assertEqual(controller[("AlwaysAdmit", "admit", "CREATE", "false")], 2)
+            self.assertEqual(controller[("RefuseNoPrefix", "admit", "CREATE", "true")], 1)
+            self.assertEqual(controller[("RefuseNoPrefix", "admit", "CREATE", "false")], 1)
+            step = counts("apiserver_admission_step_admission_duration_seconds")
+            self.assertEqual(step[("admit", "CREATE", "true")], 1)
+            self.assertEqual(step[("admit", "CREATE", "false")], 1)
+            self.assertEqual(step[("validate", "CREATE", "false")], 1)  # only the admitted one
+            self.assertNotIn(("validate", "CREATE", "true"), step)
 
         return defer.ensureDeferred(go())

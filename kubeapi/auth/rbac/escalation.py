@@ -42,7 +42,7 @@ def _has_aggregation(obj: Obj | None) -> bool:
 
 
 class EscalationCheck:
-    name = "RBACEscalation"
+    name = ""  # RBAC's own check on role writes (upstream: in its registry), not an admission plugin
 
     def __init__(self, server: Any, index: RBACIndex) -> None:
         self.server = server
