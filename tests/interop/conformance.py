@@ -21,9 +21,10 @@ from tests.interop.cluster import BIN, Cluster, missing_reason
 
 E2E = BIN / "e2e.test"
 FOCUS = r"\[sig-api-machinery\].*\[Conformance\]"
-# Specs whose servers must run inside pods (webhooks, conversion webhooks, the sample
-# aggregated API server): kwok runs no containers, so they cannot pass here.
-NEEDS_CONTAINERS = (r"AdmissionWebhook|CustomResourceConversionWebhook|"
+# Specs whose servers must run inside pods (admission webhooks, CRD conversion webhooks, which
+# the field-selector spec deploys too, the sample aggregated API server): kwok runs no
+# containers, so they cannot pass here.
+NEEDS_CONTAINERS = (r"AdmissionWebhook|CustomResourceConversionWebhook|CustomResourceFieldSelectors|"
                     r"Aggregator Should be able to support the 1\.17 Sample API Server")
 
 
