@@ -21,7 +21,7 @@ from kubeapi.server.apiserver import APIServer
 from kubeapi.server.storagemetrics import count_objects
 from kubeapi.storage.cache import WatchCache
 from kubeapi.storage.embedded import SQLiteStorage
-from tests.server.support import reactor, small_catalog
+from tests.server.support import ServerTestCase, reactor, small_catalog
 
 
 class WatchCacheMetrics(unittest.TestCase):
@@ -79,30 +79,20 @@ class RefuseNoPrefix:
     name = "RefuseNoPrefix"
 
     async def admit(self, attrs: Attributes) -> None:
-        if attrs.name.startswith("no-") or ((attrs.object or {}).get("metadata") or {}).get("name", "").startswith("no-"):
-            raise errors.forbidden("namespaces", "", attrs.name, "not this one")
+        name = attrs.name or ((attrs.object or {}).get("metadata") or {}).get("name", "")
+        if name.startswith("no-"):
+            raise errors.forbidden("namespaces", "", name, "not this one")
 
 
-class AdmissionMetrics(unittest.TestCase):
+class AdmissionMetrics(ServerTestCase):
     def test_step_and_controller_series(self) -> defer.Deferred[None]:
         async def go() -> None:
-            tmp = tempfile.mkdtemp(prefix="kubeapi-ops-admission-")
-            self.addCleanup(shutil.rmtree, tmp, True)
-            backend = SQLiteStorage(os.path.join(tmp, "db.sqlite"))
-            await backend.open()
-            self.addCleanup(lambda: defer.ensureDeferred(backend.close()))
-            server = APIServer(small_catalog(), backend, None,  # type: ignore[arg-type]
-                               admission=[AlwaysAdmit(), RefuseNoPrefix()])
-            port = reactor.listenTCP(0, Site(server.resource(secure=False)), interface="127.0.0.1")
-            self.addCleanup(port.stopListening)
-            pool = HTTPConnectionPool(reactor, persistent=False)
-            self.addCleanup(pool.closeCachedConnections)
-            url = f"http://127.0.0.1:{port.getHost().port}"
+            await self.start_server(admission=[AlwaysAdmit(), RefuseNoPrefix()])
             for name, code in (("yes", 201), ("no-thanks", 403)):
-                r = await treq.post(url + "/api/v1/namespaces", json={"metadata": {"name": name}}, pool=pool)
-                self.assertEqual(r.code, code, await r.text())
-            r = await treq.get(url + "/metrics", pool=pool)
-            fams = {f.name: f for f in text_string_to_metric_families((await r.content()).decode())}
+                got, out, _ = await self.call("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
+                self.assertEqual(got, code, out)
+            _, text, _ = await self.call("GET", "/metrics")
+            fams = {f.name: f for f in text_string_to_metric_families(text)}
 
             def counts(family: str) -> dict[tuple[str, ...], float]:
                 keys = ("name", "type", "operation", "rejected")
