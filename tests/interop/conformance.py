@@ -27,6 +27,9 @@ FOCUS = r"\[sig-api-machinery\].*\[Conformance\]"
 NEEDS_CONTAINERS = (r"AdmissionWebhook|CustomResourceConversionWebhook|CustomResourceFieldSelectors|"
                     r"Aggregator Should be able to support the 1\.17 Sample API Server")
 
+# Ginkgo's suite-level setup and report nodes, which the JUnit report lists beside the specs.
+SUITE_NODES = ("[SynchronizedBeforeSuite]", "[SynchronizedAfterSuite]", "[ReportBeforeSuite]", "[ReportAfterSuite]")
+
 
 def counts(junit: Path) -> tuple[dict[str, int], list[str]]:
     """(passed/failed/skipped counts, names of the failed specs) from ginkgo's JUnit report."""
@@ -34,8 +37,7 @@ def counts(junit: Path) -> tuple[dict[str, int], list[str]]:
     failed: list[str] = []
     for case in ET.parse(junit).getroot().iter("testcase"):
         name = case.get("name", "")
-        if not name or name.startswith("[SynchronizedBeforeSuite]") or name.startswith("[SynchronizedAfterSuite]") \
-                or name.startswith("[ReportAfterSuite]") or name.startswith("[ReportBeforeSuite]"):
+        if not name or name.startswith(SUITE_NODES):
             continue
         if case.find("skipped") is not None:
             tally["skipped"] += 1
