@@ -19,7 +19,7 @@ import orjson
 
 from kubeapi.api import generated
 from kubeapi.api.types import Catalog, ResourceDef
-from kubeapi.openapi import meta
+from kubeapi.openapi import crd_schema, meta
 from kubeapi.openapi.gnostic_v2 import encode_v2
 from kubeapi.openapi.naming import definition_name, gv_path, op_prefix, tag
 from kubeapi.openapi.operations import (
@@ -71,20 +71,20 @@ def _rewrite_refs(node: Any, prefix: str) -> Any:
 def kind_schema(r: ResourceDef, prefix: str) -> Schema:
     """The schema of ``r``'s kind: its ResourceDef schema (or an open object), with
     apiVersion/kind/metadata filled in and the GVK extension set."""
-    if r.schema and r.facts is not None and prefix == V2_PREFIX:
-        s: Schema = _rewrite_refs(_to_v2(r.schema), prefix)
-    elif r.schema:
-        s = _rewrite_refs(copy.deepcopy(r.schema), prefix)
+    if getattr(r, "crd_name", ""):
+        s: Schema = crd_schema.published(r.schema or {"type": "object"}, prefix)
     else:
-        s = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-    s.setdefault("type", "object")
-    s.setdefault("description", f"{r.kind} ({r.group_version})")
-    props = s.setdefault("properties", {})
-    props.setdefault("apiVersion", {"type": "string", "description": "The versioned schema of this object."})
-    props.setdefault("kind", {"type": "string", "description": "The REST resource this object represents."})
-    md = props.get("metadata")
-    if not md or not (md.get("properties") or md.get("$ref") or md.get("allOf")):
-        props["metadata"] = _meta_ref(prefix, meta.OBJECT_META, "Standard object's metadata.")
+        if r.schema and r.facts is not None and prefix == V2_PREFIX:
+            s = _rewrite_refs(_to_v2(r.schema), prefix)
+        elif r.schema:
+            s = _rewrite_refs(copy.deepcopy(r.schema), prefix)
+        else:
+            s = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        s.setdefault("type", "object")
+        props = s.setdefault("properties", {})
+        md = props.get("metadata")
+        if not md or not (md.get("properties") or md.get("$ref") or md.get("allOf")):
+            props["metadata"] = _meta_ref(prefix, meta.OBJECT_META, crd_schema.METADATA_DESCRIPTION)
     s["x-kubernetes-group-version-kind"] = [_gvk(r)]
     return s
 
@@ -190,11 +190,24 @@ def _definitions(resources: list[ResourceDef], prefix: str) -> dict[str, Schema]
         found = _generated_definition(name, prefix)
         if found is None:
             found = fallback.get(name)
+        elif name in fallback:
+            _describe(found, fallback[name])
         if found is None:
             continue
         defs[name] = found
         _refs(found, pending)
     return dict(sorted(defs.items()))
+
+
+def _describe(generated_schema: Schema, ours: Schema) -> None:
+    """Our descriptions of the shared meta types (the generated tables carry none) on their
+    generated schemas, where ``kubectl explain`` shows them."""
+    if "description" in ours:
+        generated_schema.setdefault("description", ours["description"])
+    props = generated_schema.get("properties") or {}
+    for name, sub in (ours.get("properties") or {}).items():
+        if name in props and "description" in sub:
+            props[name].setdefault("description", sub["description"])
 
 
 # --- Swagger 2.0 -----------------------------------------------------------------------------

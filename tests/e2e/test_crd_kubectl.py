@@ -142,3 +142,38 @@ class CRDKubectlTests(unittest.TestCase):
         self.assertIn("NotFound", p.stderr)
         p = self.server.kubectl("get", "-n", "mon", "checks", check=False)
         self.assertNotEqual(p.returncode, 0)
+
+    def test_open_crd_is_published_as_kubectl_expects(self) -> None:
+        # A CRD whose schema is only an open object: explain has no description to show, the
+        # Swagger 2.0 definition is a bare object (kubectl's v2 validation cannot express an open
+        # one), and any fields are accepted.
+        open_crd = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: blobs.open.example.dev}
+spec:
+  group: open.example.dev
+  scope: Namespaced
+  names: {plural: blobs, singular: blob, kind: Blob}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+"""
+        self.server.kubectl("apply", "-f", "-", input=open_crd)
+        self.server.kubectl("wait", "--for=condition=Established", "crd/blobs.open.example.dev", "--timeout=20s")
+        out = self.k("explain", "blobs")
+        self.assertRegex(out, r"(?s)DESCRIPTION:\s*<empty>\s*FIELDS:.*apiVersion\t<string>\n\s+APIVersion defines")
+        self.assertIn("metadata\t<ObjectMeta>\n    Standard object's metadata", out)
+        out = self.k("explain", "blobs.metadata")
+        self.assertRegex(out, r"(?s)creationTimestamp\t<string>\n\s+CreationTimestamp is a timestamp")
+        v2 = json.loads(self.k("get", "--raw", "/openapi/v2"))["definitions"]["dev.example.open.v1.Blob"]
+        self.assertEqual(v2, {"type": "object", "x-kubernetes-group-version-kind": [
+            {"group": "open.example.dev", "kind": "Blob", "version": "v1"}]})
+        self.server.kubectl("apply", "-n", "mon", "-f", "-", input=(
+            '{"apiVersion": "open.example.dev/v1", "kind": "Blob", "metadata": {"name": "b"}, '
+            '"a": {"b": [{"c": "d"}]}}'))
+        got = json.loads(self.k("get", "-n", "mon", "blob", "b", "-o", "json"))
+        self.assertEqual(got["a"], {"b": [{"c": "d"}]})
+        self.k("delete", "crd", "blobs.open.example.dev", "--timeout=30s")
