@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.trial import unittest
 
 from kubeapi.openapi.crd_schema import published
@@ -26,7 +28,7 @@ def _type_meta(prefix: str) -> dict[str, object]:
             "metadata": {"allOf": [ref]} if prefix == V3 else ref}
 
 
-NESTED = {
+NESTED: dict[str, Any] = {
     "type": "object", "required": ["spec", "st"],
     "properties": {
         "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True,
@@ -71,10 +73,10 @@ class PublishedTests(unittest.TestCase):
 
     def test_v3_keeps_the_schema_and_adds_type_meta(self) -> None:
         got = published(NESTED, V3)
-        want = {k: v for k, v in NESTED["properties"].items() if k not in ("metadata", "emb")}  # type: ignore[union-attr]
+        want = {k: v for k, v in NESTED["properties"].items() if k not in ("metadata", "emb")}
         props = got["properties"]
         self.assertEqual({k: props[k] for k in want}, want)
         self.assertEqual(_plain(props["metadata"]), {"allOf": [{"$ref": V3 + META}]})
         self.assertEqual(props["emb"]["required"], ["kind", "apiVersion"])
         self.assertEqual(_plain(props["emb"]["properties"]), {"spec": {"type": "object"}, **_type_meta(V3)})
-        self.assertEqual(NESTED["properties"]["st"]["required"], ["a", "b"])  # type: ignore[index]
+        self.assertEqual(NESTED["properties"]["st"]["required"], ["a", "b"])
