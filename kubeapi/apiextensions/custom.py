@@ -14,7 +14,7 @@ from typing import Any
 from kubeapi import errors
 from kubeapi.api.types import Column, FieldError, ResourceDef, ScaleSpec
 from kubeapi.apiextensions import jsonpath, rules, values
-from kubeapi.registry import meta, schemacheck
+from kubeapi.registry import meta
 from kubeapi.registry.options import ListOptions, WriteOptions
 from kubeapi.registry.patch import CUSTOM_PATCH_TYPES, STRATEGIC_MERGE_PATCH
 from kubeapi.registry.patch import media_type as patch_media_type
@@ -197,6 +197,9 @@ class CustomResourceStore(ResourceStore):
         values.apply_defaults(obj, self.rdef.schema)  # defaults also apply to what was stored before
         return obj
 
+    def _undeclared_fields(self, obj: Obj) -> builtins.list[str]:
+        return sorted(values.prune(obj, self.rdef.schema))
+
     def _decode_body(self, obj: Obj, opts: WriteOptions, patching: bool = False) -> Obj:
         r = self.rdef
         obj.setdefault("kind", r.kind)
@@ -204,17 +207,8 @@ class CustomResourceStore(ResourceStore):
         if not isinstance(obj.get("metadata", {}), dict):
             raise errors.bad_request(f"unable to decode metadata: json: cannot unmarshal "
                                      f"{type(obj['metadata']).__name__} into Go value of type map[string]interface {{}}")
-        pruned = values.prune(obj, r.schema)
-        if pruned:
-            mode = opts.field_validation or "Warn"
-            if mode == "Strict":
-                err = schemacheck.strict_decoding_error(pruned)
-                if not patching:
-                    err.message = f'{r.kind} in version "{r.version}" cannot be handled as a {r.kind}: ' + err.message
-                raise err
-            if mode == "Warn":
-                opts.warnings.extend(w for w in schemacheck.unknown_field_warnings(pruned)
-                                     if w not in opts.warnings)
+        self._field_validation(obj, opts, "" if patching else
+                               f'{r.kind} in version "{r.version}" cannot be handled as a {r.kind}: ')
         values.apply_defaults(obj, r.schema)
         return obj
 

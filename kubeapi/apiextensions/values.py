@@ -12,6 +12,7 @@ from typing import Any
 
 from kubeapi.api.types import FieldError
 from kubeapi.jsontypes import schema_type
+from kubeapi.registry import schemacheck
 
 Schema = dict[str, Any]
 Obj = dict[str, Any]
@@ -41,8 +42,8 @@ def _prune(v: Any, s: Schema | None, path: str, out: list[str], root: bool) -> N
         embedded = bool(s.get("x-kubernetes-embedded-resource"))
         for k in list(v):
             if (root or embedded) and k in ROOT_KEEP:
-                if k == "metadata" and isinstance(v[k], dict) and embedded and not root:
-                    continue
+                if k == "metadata" and isinstance(v[k], dict):
+                    _prune_object_meta(v, _join(path, k), out)
                 continue
             if k in props:
                 _prune(v[k], props[k], _join(path, k), out, False)
@@ -54,6 +55,15 @@ def _prune(v: Any, s: Schema | None, path: str, out: list[str], root: bool) -> N
     elif isinstance(v, list) and isinstance(s.get("items"), dict):
         for i, item in enumerate(v):
             _prune(item, s["items"], f"{path}[{i}]", out, False)
+
+
+def _prune_object_meta(parent: dict[str, Any], path: str, out: list[str]) -> None:
+    """An object's metadata is an ObjectMeta whatever the CRD's schema says: what ObjectMeta
+    lacks goes (as upstream's typed decoding drops it)."""
+    unknown = schemacheck.unknown_fields(parent["metadata"], schemacheck.OBJECT_META, path)
+    if unknown:
+        out.extend(unknown)
+        parent["metadata"] = schemacheck.prune(parent["metadata"], schemacheck.OBJECT_META)
 
 
 # ------------------------------------------------------------------------------- defaulting

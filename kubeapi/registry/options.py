@@ -33,6 +33,8 @@ class WriteOptions:
     warnings: list[str] = field(default_factory=list)
     # Paths of fields the request body gave twice (JSON); reported like unknown fields.
     duplicates: list[str] = field(default_factory=list)
+    # The same for a YAML body, in Go's YAML decoder's words (``line 3: key "a" already set in map``).
+    yaml_duplicates: list[str] = field(default_factory=list)
 
 
 @dataclass

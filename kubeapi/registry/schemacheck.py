@@ -11,6 +11,8 @@ chooses (``decode_error_message`` renders the built-in form).  ``unknown_fields`
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from kubeapi.api import generated
@@ -23,6 +25,10 @@ Schema = dict[str, Any]
 _PRESERVE = "x-kubernetes-preserve-unknown-fields"
 _INT_OR_STRING = "x-kubernetes-int-or-string"
 _EMBEDDED = "x-kubernetes-embedded-resource"
+
+
+# An object's metadata, wherever an object is (the root, an embedded resource).
+OBJECT_META: Schema = {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
 
 
 def resolve(schema: Schema | None) -> Schema | None:
@@ -219,27 +225,18 @@ def _prune(obj: Any, schema: Schema | None) -> None:
             _prune(v, sub)
 
 
-def strict_decoding_error(paths: list[str]) -> StatusError:
-    """fieldValidation=Strict on create/update: 400 BadRequest as upstream words it."""
-    parts = [f'unknown field "{p}"' for p in paths]
-    return bad_request("strict decoding error: " + ", ".join(parts))
-
-
-def unknown_field_warnings(paths: list[str]) -> list[str]:
-    """fieldValidation=Warn: one warning text per field; the server renders each as a
-    ``Warning: 299 - "<text>"`` header."""
-    return [f'unknown field "{p}"' for p in paths]
-
-
 # Go keeps at most this many strict-decoding errors (duplicate and unknown fields) per body.
 MAX_STRICT_ERRORS = 100
 
 
-def strict_errors(duplicates: list[str], unknown: list[str]) -> list[str]:
-    """The texts of a body's strict-decoding errors, deduplicated and capped as Go caps them."""
+def strict_errors(duplicates: list[str], unknown: list[str], yaml_duplicates: Sequence[str] = ()) -> list[str]:
+    """The texts of a body's strict-decoding errors (each one warning under Warn),
+    deduplicated and capped as Go caps them."""
     out: list[str] = []
     seen: set[str] = set()
-    for text in [f'duplicate field "{p}"' for p in duplicates] + [f'unknown field "{p}"' for p in unknown]:
+    texts = [*yaml_duplicates, *(f'duplicate field "{p}"' for p in duplicates),
+             *(f'unknown field "{p}"' for p in unknown)]
+    for text in texts:
         if text in seen:
             continue
         seen.add(text)
@@ -249,8 +246,19 @@ def strict_errors(duplicates: list[str], unknown: list[str]) -> list[str]:
     return out
 
 
+def yaml_unmarshal_errors(lines: list[str]) -> str:
+    """Go's YAML decoder lists all its complaints about one document in one error."""
+    return "yaml: unmarshal errors:\n  " + "\n  ".join(lines)
+
+
 def strict_decoding_message(texts: list[str]) -> str:
-    return "strict decoding error: " + ", ".join(texts)
+    """fieldValidation=Strict: the errors of ``strict_errors`` in one message, as upstream words it."""
+    yaml_lines = [t for t in texts if _YAML_DUPLICATE.match(t)]
+    rest = [t for t in texts if not _YAML_DUPLICATE.match(t)]
+    return "strict decoding error: " + ", ".join(([yaml_unmarshal_errors(yaml_lines)] if yaml_lines else []) + rest)
+
+
+_YAML_DUPLICATE = re.compile(r"line \d+: key .* already set in map$")
 
 
 def default_type_meta(obj: dict[str, Any], api_version: str, kind: str) -> None:

@@ -147,6 +147,22 @@ class StoreBase:
             out = canonical.canonicalize(out)  # what Go would store: no empty omitempty fields
         return out
 
+    def _undeclared_fields(self, obj: Obj) -> list[str]:
+        """Dotted paths of the fields of ``obj`` its kind does not declare."""
+        r = self.rdef
+        return canonical.unknown_fields(obj) if canonical.supports(r.api_version, r.kind) else []
+
+    def _field_validation(self, obj: Obj, opts: WriteOptions, prefix: str) -> None:
+        """Duplicate and undeclared fields: refused (fieldValidation=Strict), warned about (Warn,
+        the default) or let go (Ignore; undeclared ones are dropped)."""
+        strict = schemacheck.strict_errors(opts.duplicates, self._undeclared_fields(obj), opts.yaml_duplicates)
+        if strict:
+            mode = opts.field_validation or "Warn"
+            if mode == "Strict":
+                raise errors.bad_request(prefix + schemacheck.strict_decoding_message(strict))
+            if mode == "Warn":
+                opts.warnings.extend(w for w in strict if w not in opts.warnings)
+
     def _decode_body(self, obj: Obj, opts: WriteOptions, patching: bool = False) -> Obj:
         """What upstream's decoder does to a request body of a built-in kind: unknown fields are
         refused (fieldValidation=Strict), warned about (Warn, the default) or dropped (Ignore),
@@ -159,13 +175,7 @@ class StoreBase:
             out_of_range = schemacheck.int_range_error(obj, r.schema, r.kind)
             if out_of_range:
                 raise errors.bad_request(prefix + out_of_range)
-        strict = schemacheck.strict_errors(opts.duplicates, canonical.unknown_fields(obj) if typed else [])
-        if strict:
-            mode = opts.field_validation or "Warn"
-            if mode == "Strict":
-                raise errors.bad_request(prefix + schemacheck.strict_decoding_message(strict))
-            if mode == "Warn":
-                opts.warnings.extend(w for w in strict if w not in opts.warnings)
+        self._field_validation(obj, opts, prefix)
         if not typed:
             return obj
         try:

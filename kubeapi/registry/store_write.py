@@ -4,9 +4,11 @@ strategy's PrepareForCreate/PrepareForUpdate, validation, admission and the CAS 
 
 from __future__ import annotations
 
+import copy
+
 from kubeapi import errors
 from kubeapi.protobuf import canonical
-from kubeapi.registry import codec, managedfields, meta, scale
+from kubeapi.registry import apply_errors, codec, managedfields, meta, scale
 from kubeapi.registry.options import WriteOptions
 from kubeapi.registry.podspecupdates import POD_SPEC_SUBRESOURCES, pod_spec_update
 from kubeapi.registry.store_base import (
@@ -418,6 +420,13 @@ class WriteStore(ListWatchStore):
             raise errors.bad_request("error decoding YAML: the applied configuration is not an object")
         if (config.get("metadata") or {}).get("managedFields") is not None:
             raise errors.bad_request("metadata.managedFields must be nil")
+        undeclared = self._undeclared_fields(copy.deepcopy(config))
+        if undeclared:
+            r = self.rdef
+            m = config.get("metadata") or {}
+            raise apply_errors.undeclared_fields_error(
+                config, r.schema, undeclared, str(m.get("namespace") or ""), str(m.get("name") or ""),
+                r.group, r.version, r.kind)
         merged = patching.apply_server_side(current, config, self.rdef.schema)
         return managedfields.apply(current, config, merged, self._manager(opts), self.rdef.api_version,
                                    self.rdef.schema, force=opts.force, subresource=subresource,

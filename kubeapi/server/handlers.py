@@ -16,6 +16,7 @@ from kubeapi.api.types import ResourceDef
 from kubeapi.errors import StatusError, bad_request, method_not_allowed, too_large, unsupported_media_type
 from kubeapi.jsontypes import go_kind
 from kubeapi.registry import patch_json, schemacheck
+from kubeapi.registry.options import WriteOptions
 from kubeapi.server import negotiation, params, responses, tables, watchstream
 from kubeapi.server.context import RequestContext
 from kubeapi.server.discovery import subresource_info
@@ -150,7 +151,7 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         return _reply(ctx, out, rdef, 200, lst)
     if verb == "create":
         wopts = params.write_options(ctx, "CreateOptions")
-        obj = _decode_object(ctx, rdef, _read_body(ctx, limit), limit, wopts.duplicates)
+        obj = _decode_object(ctx, rdef, _read_body(ctx, limit), limit, wopts)
         if not sub:
             _defaults(rdef, obj)
             _check_namespace(obj, ns, rdef)
@@ -158,7 +159,7 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         return _reply(ctx, out, rdef, 201, created)
     if verb == "update":
         wopts = params.write_options(ctx, "UpdateOptions")
-        obj = _decode_object(ctx, rdef, _read_body(ctx, limit), limit, wopts.duplicates)
+        obj = _decode_object(ctx, rdef, _read_body(ctx, limit), limit, wopts)
         if not sub or sub == "status":
             _defaults(rdef, obj)
         _check_namespace(obj, ns, rdef)
@@ -167,8 +168,10 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         return _reply(ctx, out, rdef, 201 if was_created else 200, updated)
     if verb == "patch":
         wopts = params.write_options(ctx, "PatchOptions")
-        ptype, patch = negotiation.normalize_patch(ctx.header("content-type"), _read_body(ctx, limit), limit)
+        ptype, patch = negotiation.normalize_patch(ctx.header("content-type"), _read_body(ctx, limit), limit,
+                                                   wopts.yaml_duplicates)
         ctx.patch_type = ptype
+        _apply_duplicates(wopts)
         if ptype != "application/apply-patch+yaml" and "force" in ctx.query:
             raise StatusError(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: "
                               "may not be specified for non-apply patch", {"group": "meta.k8s.io",
@@ -196,14 +199,27 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
 _GO_META_STRUCT = 'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
 
 
-def _decode_object(ctx: RequestContext, rdef: ResourceDef, data: bytes, limit: int,
-                   duplicates: list[str] | None = None) -> Obj:
+def _apply_duplicates(wopts: WriteOptions) -> None:
+    """An applied configuration's duplicate keys: refused under fieldValidation=Strict, warned
+    about under Warn, in upstream's words."""
+    if not wopts.yaml_duplicates:
+        return
+    mode = wopts.field_validation or "Warn"
+    if mode == "Strict":
+        raise bad_request("error strict decoding YAML: error converting YAML to JSON: "
+                          + schemacheck.yaml_unmarshal_errors(wopts.yaml_duplicates))
+    if mode == "Warn":
+        wopts.warnings.extend(w for w in wopts.yaml_duplicates if w not in wopts.warnings)
+    wopts.yaml_duplicates = []
+
+
+def _decode_object(ctx: RequestContext, rdef: ResourceDef, data: bytes, limit: int, wopts: WriteOptions) -> Obj:
     """A create/update body; one whose kind cannot even be read is refused as upstream's
     decoder does (``the object provided is unrecognized ...``)."""
     ctype = ctx.header("content-type")
     is_json = negotiation.media_type_of(ctype) in ("", JSON, "*/*")
     try:
-        obj = negotiation.decode_body(ctype, data, limit, duplicates)
+        obj = negotiation.decode_body(ctype, data, limit, wopts.duplicates, wopts.yaml_duplicates)
     except StatusError as e:
         if not (is_json and e.code == 400 and (e.message.startswith("couldn't get version/kind") or
                                                e.message.startswith("the body of the request was not"))):

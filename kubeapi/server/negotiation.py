@@ -250,9 +250,39 @@ def _expanded_size(node: Any, memo: dict[int, int], active: set[int], total: lis
     return size
 
 
-def decode_yaml(body: bytes) -> Any:
+def _duplicate_keys(node: Any, out: list[str], seen: set[int]) -> None:
+    """Keys given twice in one mapping, as Go's YAML decoder reports them."""
+    if id(node) in seen:  # an alias: its node was checked where it was anchored
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        keys: set[tuple[str, str]] = set()
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
+                ident = (k.tag, k.value)
+                if ident in keys:
+                    shown = f'"{k.value}"' if k.tag == "tag:yaml.org,2002:str" else k.value
+                    out.append(f"line {k.start_mark.line + 1}: key {shown} already set in map")
+                keys.add(ident)
+            _duplicate_keys(v, out, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            _duplicate_keys(child, out, seen)
+
+
+def decode_yaml(body: bytes, duplicates: list[str] | None = None) -> Any:
+    """A YAML document as JSON-compatible data, bounded in depth and alias expansion; with
+    ``duplicates`` given, keys set twice are listed there (in Go's words) rather than the
+    last one silently winning unnoticed."""
     try:
-        obj = yaml.load(body, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        loader = _Loader(body)
+        try:
+            node = loader.get_single_node()
+            if duplicates is not None and node is not None:
+                _duplicate_keys(node, duplicates, set())
+            obj = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except _TooDeep:
         raise bad_request(f"error converting YAML to JSON: yaml: exceeded max depth of {MAX_JSON_DEPTH}") from None
     except _Excessive:
@@ -293,16 +323,16 @@ def decode_protobuf(body: bytes) -> Any:
     return obj
 
 
-def decode_body(content_type: str | None, body: bytes, limit: int,
-                duplicates: list[str] | None = None) -> dict[str, Any]:
+def decode_body(content_type: str | None, body: bytes, limit: int, duplicates: list[str] | None = None,
+                yaml_duplicates: list[str] | None = None) -> dict[str, Any]:
     """A create/update body as a dict; 413/415/400 as upstream would answer.  Duplicate JSON
-    fields are appended to ``duplicates`` when it is given."""
+    fields are appended to ``duplicates``, duplicate YAML keys to ``yaml_duplicates``."""
     check_size(body, limit)
     media = media_type_of(content_type)
     if media in ("", JSON, "*/*"):
         obj = decode_json(body, duplicates)
     elif media in (YAML, "application/x-yaml", "text/yaml"):
-        obj = decode_yaml(body)
+        obj = decode_yaml(body, yaml_duplicates)
     elif media == PROTOBUF:
         obj = decode_protobuf(body)
     else:
@@ -312,15 +342,17 @@ def decode_body(content_type: str | None, body: bytes, limit: int,
     return obj
 
 
-def normalize_patch(content_type: str | None, body: bytes, limit: int) -> tuple[str, bytes]:
+def normalize_patch(content_type: str | None, body: bytes, limit: int,
+                    yaml_duplicates: list[str] | None = None) -> tuple[str, bytes]:
     """Check a PATCH body; apply-patch YAML is parsed safely here and passed on as JSON
-    (valid YAML too), so the store never parses untrusted YAML itself."""
+    (valid YAML too), so the store never parses untrusted YAML itself.  Its duplicate keys
+    go to ``yaml_duplicates``."""
     check_size(body, limit)
     media = media_type_of(content_type)
     if media not in PATCH_TYPES:
         raise unsupported_media_type(media, PATCH_TYPES)
     if media == "application/apply-patch+yaml":
-        parsed = decode_yaml(body)
+        parsed = decode_yaml(body, yaml_duplicates)
         return media, orjson.dumps(parsed, option=orjson.OPT_NON_STR_KEYS)
     decode_json(body)  # validates size/depth/syntax before the store sees it
     return media, body

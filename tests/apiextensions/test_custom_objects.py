@@ -36,6 +36,56 @@ class CustomObjectTests(CRDServerTestCase):
         self.assertEqual(out["message"], 'Gizmo in version "v1" cannot be handled as a Gizmo: strict decoding '
                                          'error: unknown field "spec.bogus"')
 
+    async def test_unknown_metadata_fields(self) -> None:
+        # metadata is an ObjectMeta whatever the CRD's schema says: its unknown fields are
+        # refused (Strict), or warned about and dropped, like any other.
+        body = gizmo(bogus=1)
+        body["metadata"]["bogusMeta"] = 1
+        code, out, _ = await self.call("POST", NS + "?fieldValidation=Strict", body)
+        self.assertEqual(code, 400)
+        self.assertEqual(out["message"], 'Gizmo in version "v1" cannot be handled as a Gizmo: strict decoding '
+                                         'error: unknown field "metadata.bogusMeta", unknown field "spec.bogus"')
+        code, out, headers = await self.call("POST", NS, body)
+        self.assertEqual(code, 201, out)
+        self.assertNotIn("bogusMeta", out["metadata"])
+        self.assertIn('299 - "unknown field \\"metadata.bogusMeta\\""', headers.getRawHeaders("warning", []))
+
+    async def test_apply_refuses_undeclared_fields(self) -> None:
+        # Server-side apply types the configuration first: an undeclared field is an error in
+        # every fieldValidation mode, named in structured-merge-diff's notation.
+        config = (b"apiVersion: example.dev/v1\nkind: Gizmo\nmetadata: {name: ap, bogusMeta: 1}\n"
+                  b"spec:\n  ports: [{name: http, extra: 1}]\n  typo: 2\n")
+        for mode in ("Strict", "Warn", "Ignore"):
+            code, out, _ = await self.call("PATCH", f"{NS}/ap?fieldManager=m&fieldValidation={mode}", raw=config,
+                                           headers={"Content-Type": "application/apply-patch+yaml"})
+            self.assertEqual(code, 400, mode)
+            self.assertEqual(out["message"], (
+                "failed to create typed patch object (/ap; example.dev/v1, Kind=Gizmo): errors:\n"
+                "  .metadata.bogusMeta: field not declared in schema\n"
+                '  .spec.ports[name="http"].extra: field not declared in schema\n'
+                "  .spec.typo: field not declared in schema"))
+        code, _, _ = await self.call("GET", NS + "/ap")
+        self.assertEqual(code, 404)
+
+    async def test_duplicate_yaml_keys(self) -> None:
+        # Go's YAML decoder names each key given twice by its line: refused under Strict,
+        # warned about under Warn, for a YAML create and for an applied configuration alike.
+        doc = b"apiVersion: example.dev/v1\nkind: Gizmo\nmetadata:\n  name: dup\nspec:\n  size: 1\n  size: 2\n"
+        yaml_ct = {"Content-Type": "application/yaml"}
+        apply_ct = {"Content-Type": "application/apply-patch+yaml"}
+        code, out, _ = await self.call("POST", NS + "?fieldValidation=Strict", raw=doc, headers=yaml_ct)
+        self.assertEqual((code, out["message"]), (400, 'Gizmo in version "v1" cannot be handled as a Gizmo: strict '
+                                                       'decoding error: yaml: unmarshal errors:\n  line 7: key '
+                                                       '"size" already set in map'))
+        code, out, _ = await self.call("PATCH", NS + "/dup?fieldManager=m&fieldValidation=Strict", raw=doc,
+                                       headers=apply_ct)
+        self.assertEqual((code, out["message"]), (400, "error strict decoding YAML: error converting YAML to JSON: "
+                                                       'yaml: unmarshal errors:\n  line 7: key "size" already set '
+                                                       "in map"))
+        code, out, headers = await self.call("PATCH", NS + "/dup?fieldManager=m", raw=doc, headers=apply_ct)
+        self.assertEqual((code, out["spec"]["size"]), (201, 2))
+        self.assertEqual(headers.getRawHeaders("warning"), ['299 - "line 7: key \\"size\\" already set in map"'])
+
     async def test_schema_errors(self) -> None:
         code, out, _ = await self.call("POST", NS, gizmo(size="big", color="green", label="TooLongName", note=None,
                                                          port=True, ports=[{"name": "a"}, {"name": "a"}]))

@@ -10,8 +10,8 @@ from kubeapi.registry.schemacheck import (
     check_types,
     decode_error_message,
     prune,
-    strict_decoding_error,
-    unknown_field_warnings,
+    strict_decoding_message,
+    strict_errors,
     unknown_fields,
 )
 
@@ -81,7 +81,10 @@ class UnknownFieldTests(unittest.TestCase):
         self.assertIn("top", self.OBJ, "prune must copy")
 
     def test_messages(self) -> None:
-        err = strict_decoding_error(["spec.foo", "top"])
-        self.assertEqual((err.code, err.reason), (400, "BadRequest"))
-        self.assertEqual(err.message, 'strict decoding error: unknown field "spec.foo", unknown field "top"')
-        self.assertEqual(unknown_field_warnings(["spec.foo"]), ['unknown field "spec.foo"'])
+        texts = strict_errors(["spec.dup"], ["spec.foo", "top", "top"], ['line 3: key "a" already set in map'])
+        self.assertEqual(texts, ['line 3: key "a" already set in map', 'duplicate field "spec.dup"',
+                                 'unknown field "spec.foo"', 'unknown field "top"'])
+        self.assertEqual(strict_decoding_message(texts), (
+            'strict decoding error: yaml: unmarshal errors:\n  line 3: key "a" already set in map, '
+            'duplicate field "spec.dup", unknown field "spec.foo", unknown field "top"'))
+        self.assertEqual(len(strict_errors([], [f"f{i}" for i in range(150)])), 100)
