@@ -120,6 +120,11 @@ def _cert_subject(ctx: PluginContext) -> Any:
     return CertificateSubjectRestriction()
 
 
+def _validating_policy(ctx: PluginContext) -> Any:
+    from kubeapi.admission.policy import ValidatingAdmissionPolicy
+    return ValidatingAdmissionPolicy(ctx)
+
+
 def _resource_quota(ctx: PluginContext) -> Any:
     from kubeapi.admission.resourcequota import ResourceQuota
     return ResourceQuota(ctx.storage, ctx.prefix, ctx.media_type, clock=ctx.clock, config=ctx.config.get("ResourceQuota"))
@@ -145,6 +150,7 @@ FACTORIES: dict[str, Factory] = {
     "CertificateSubjectRestriction": _cert_subject,
     "DefaultIngressClass": _default_ic,
     "MutatingAdmissionWebhook": _mutating_webhook,
+    "ValidatingAdmissionPolicy": _validating_policy,
     "ValidatingAdmissionWebhook": _validating_webhook,
     "ResourceQuota": _resource_quota,
     "AlwaysDeny": _always_deny,

@@ -21,7 +21,8 @@ from kubeapi.registry.patch_json import apply_json_patch
 from kubeapi.registry.selectors import label_selector_from_object
 
 Obj = dict[str, Any]
-_SKIP = {("admissionregistration.k8s.io", p) for p in (
+# Admission's own configuration is not subject to webhooks or policies (no lock-out).
+SKIPPED_RESOURCES = {("admissionregistration.k8s.io", p) for p in (
     "mutatingwebhookconfigurations", "validatingwebhookconfigurations", "validatingadmissionpolicies",
     "validatingadmissionpolicybindings", "mutatingadmissionpolicies", "mutatingadmissionpolicybindings")}
 
@@ -65,6 +66,56 @@ def _labels(obj: Any) -> dict[str, str]:
     return ((obj or {}).get("metadata") or {}).get("labels") or {} if isinstance(obj, dict) else {}
 
 
+async def selectors_match(ctx: PluginContext, spec: Obj, attrs: Attributes) -> bool:
+    """``spec``'s objectSelector (the new or the old object's labels) and namespaceSelector (the
+    request namespace's labels; cluster-scoped objects are not subject to it) both select."""
+    try:
+        obj_sel = label_selector_from_object(spec.get("objectSelector") or {})
+        ns_sel = label_selector_from_object(spec.get("namespaceSelector") or {})
+    except ValueError:
+        return False
+    if not obj_sel.empty and not (obj_sel.matches(_labels(attrs.object)) or
+                                    (attrs.old_object is not None and obj_sel.matches(_labels(attrs.old_object)))):
+        return False
+    if not ns_sel.empty:
+        r = attrs.resource
+        if r.group == "" and r.plural == "namespaces":
+            labels = _labels(attrs.object if attrs.object is not None else attrs.old_object)
+        elif attrs.namespace:
+            labels = _labels(await ctx.get("namespaces", "", attrs.namespace))
+        else:
+            return True
+        if not ns_sel.matches(labels):
+            return False
+    return True
+
+
+def admission_request(attrs: Attributes, obj: Obj | None) -> Obj:
+    """The AdmissionRequest of ``attrs``: what webhooks are sent and policies see as ``request``."""
+    r = attrs.resource
+    user = attrs.user
+    req: Obj = {
+        "uid": str(uuid.uuid4()),
+        "kind": {"group": r.group, "version": r.version, "kind": r.kind},
+        "resource": {"group": r.group, "version": r.version, "resource": r.plural},
+        "requestKind": {"group": r.group, "version": r.version, "kind": r.kind},
+        "requestResource": {"group": r.group, "version": r.version, "resource": r.plural},
+        "name": attrs.name or ((obj or {}).get("metadata") or {}).get("name", ""),
+        "operation": attrs.operation,
+        "userInfo": {"username": user.name, **({"uid": user.uid} if user.uid else {}),
+                     **({"groups": list(user.groups)} if user.groups else {}),
+                     **({"extra": {k: list(v) for k, v in user.extra.items()}} if user.extra else {})}
+        if user is not None else {},
+        "object": obj, "oldObject": attrs.old_object, "dryRun": attrs.dry_run,
+    }
+    if attrs.subresource:
+        req["subResource"] = attrs.subresource
+        req["requestSubResource"] = attrs.subresource
+    if attrs.namespace:
+        req["namespace"] = attrs.namespace
+    return req
+
+
 class WebhookPlugin:
     """One instance per kind (mutating or validating); ``name`` is upstream's plugin name."""
 
@@ -89,26 +140,7 @@ class WebhookPlugin:
     async def _matches(self, hook: Obj, attrs: Attributes) -> bool:
         if not any(rule_matches(rule, attrs) for rule in hook.get("rules") or []):
             return False
-        try:
-            obj_sel = label_selector_from_object(hook.get("objectSelector") or {})
-            ns_sel = label_selector_from_object(hook.get("namespaceSelector") or {})
-        except ValueError:
-            return False
-        if not obj_sel.empty and not (obj_sel.matches(_labels(attrs.object)) or
-                                        (attrs.old_object is not None and obj_sel.matches(_labels(attrs.old_object)))):
-            return False
-        if not ns_sel.empty:
-            r = attrs.resource
-            if r.group == "" and r.plural == "namespaces":
-                labels = _labels(attrs.object if attrs.object is not None else attrs.old_object)
-            elif attrs.namespace:
-                ns = await self._ctx.get("namespaces", "", attrs.namespace)
-                labels = _labels(ns)
-            else:
-                return True  # cluster-scoped objects are not subject to namespaceSelector
-            if not ns_sel.matches(labels):
-                return False
-        return True
+        return await selectors_match(self._ctx, hook, attrs)
 
     def _agent(self, ca: bytes) -> Agent:
         agent = self._agents.get(ca)
@@ -117,28 +149,8 @@ class WebhookPlugin:
         return agent
 
     def _review(self, attrs: Attributes, obj: Obj | None) -> Obj:
-        r = attrs.resource
-        user = attrs.user
-        req: Obj = {
-            "uid": str(uuid.uuid4()),
-            "kind": {"group": r.group, "version": r.version, "kind": r.kind},
-            "resource": {"group": r.group, "version": r.version, "resource": r.plural},
-            "requestKind": {"group": r.group, "version": r.version, "kind": r.kind},
-            "requestResource": {"group": r.group, "version": r.version, "resource": r.plural},
-            "name": attrs.name or ((obj or {}).get("metadata") or {}).get("name", ""),
-            "operation": attrs.operation,
-            "userInfo": {"username": user.name, **({"uid": user.uid} if user.uid else {}),
-                         **({"groups": list(user.groups)} if user.groups else {}),
-                         **({"extra": {k: list(v) for k, v in user.extra.items()}} if user.extra else {})}
-            if user is not None else {},
-            "object": obj, "oldObject": attrs.old_object, "dryRun": attrs.dry_run,
-        }
-        if attrs.subresource:
-            req["subResource"] = attrs.subresource
-            req["requestSubResource"] = attrs.subresource
-        if attrs.namespace:
-            req["namespace"] = attrs.namespace
-        return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req}
+        return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                "request": admission_request(attrs, obj)}
 
     async def _call(self, hook: Obj, review: Obj) -> Obj:
         cc = hook.get("clientConfig") or {}
@@ -233,7 +245,7 @@ class WebhookPlugin:
         return bool(changed)
 
     async def admit(self, attrs: Attributes) -> None:
-        if not self.mutating or (attrs.resource.group, attrs.resource.plural) in _SKIP:
+        if not self.mutating or (attrs.resource.group, attrs.resource.plural) in SKIPPED_RESOURCES:
             return
         hooks = [h for h in await self._webhooks() if await self._matches(h, attrs)]
         last_change = -1
@@ -249,7 +261,7 @@ class WebhookPlugin:
                     self._apply(hook, attrs, response)
 
     async def validate(self, attrs: Attributes) -> None:
-        if self.mutating or (attrs.resource.group, attrs.resource.plural) in _SKIP:
+        if self.mutating or (attrs.resource.group, attrs.resource.plural) in SKIPPED_RESOURCES:
             return
         hooks = [h for h in await self._webhooks() if await self._matches(h, attrs)]
         if not hooks:

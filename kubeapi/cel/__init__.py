@@ -5,6 +5,13 @@ policies.  Built on ``celpy`` (cel-python); Kubernetes' extension functions that
 use are added in ``kubeapi.cel.library``.
 """
 
-from kubeapi.cel.engine import CompileError, CostEstimate, EvalError, Program, compile_rule
+from kubeapi.cel.engine import (
+    CompileError,
+    CostEstimate,
+    EvalError,
+    Program,
+    compile_expression,
+    compile_rule,
+)
 
-__all__ = ["CompileError", "CostEstimate", "EvalError", "Program", "compile_rule"]
+__all__ = ["CompileError", "CostEstimate", "EvalError", "Program", "compile_expression", "compile_rule"]

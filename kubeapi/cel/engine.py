@@ -211,16 +211,34 @@ class Program:
         bindings: dict[str, Any] = {"self": celpy.json_to_cel(self_value)}
         if self.uses_old_self:
             bindings["oldSelf"] = celpy.json_to_cel(old_self)
+        return self.evaluate_bindings(bindings)
+
+    def evaluate_bindings(self, bindings: dict[str, Any]) -> Any:
+        """Evaluate with ``bindings`` (celpy values) as the activation."""
         start = time.perf_counter()
         try:
             result = self._program.evaluate(bindings)
         except Exception as e:  # celpy raises its own CELEvalError and Python errors alike
-            raise EvalError(str(e) or type(e).__name__) from None
+            raise EvalError(error_text(e)) from None
         finally:
             self.last_seconds = time.perf_counter() - start
         if isinstance(result, Exception):
-            raise EvalError(str(result.args[0]) if result.args else type(result).__name__)
+            raise EvalError(error_text(result))
         return result
+
+
+def error_text(e: BaseException) -> str:
+    """An evaluation error in cel-go's words (``no such overload``, ``no such key: x``), which
+    is what upstream's messages quote."""
+    args: tuple[Any, ...] = tuple(getattr(e, "args", ()))
+    cause = args[1] if len(args) > 1 and isinstance(args[1], type) else None
+    first = str(args[0]) if args else ""
+    if cause is TypeError or first.startswith("found no matching overload"):
+        return "no such overload"
+    if cause is KeyError:
+        key = first.rsplit(": ", 1)[-1].strip("'") if "no such member" in first else ""
+        return f"no such key: {key}" if key else "no such key"
+    return first or str(e) or type(e).__name__
 
 
 def compile_rule(rule: str, schema: Schema) -> Program:
@@ -241,12 +259,20 @@ def _compile_cached(rule: str, schema_json: str) -> Program:
         text = str(e).strip().splitlines()
         raise CompileError("ERROR: <input>: Syntax error: " + (text[0] if text else "invalid expression")) \
             from None
+    program = env.program(ast, functions=FUNCTIONS)
+    if schema is None:
+        return Program(rule, False, 0, program)
     analyzer = _Analyzer(schema)
     cost = analyzer.cost(ast)
     if analyzer.errors:
         raise CompileError(f"ERROR: <input>: {analyzer.errors[0]}")
-    program = env.program(ast, functions=FUNCTIONS)
     return Program(rule, analyzer.uses_old_self, cost, program)
+
+
+def compile_expression(expression: str) -> Program:
+    """An admission policy's expression: no schema to check it against at write time (the
+    policy's types are checked later, against the kinds it matches), so only its syntax."""
+    return _compile_cached(expression, "null")
 
 
 def to_python(value: Any) -> Any:

@@ -1,0 +1,169 @@
+"""ValidatingAdmissionPolicy: CEL validations, declared in the API, bound to requests.
+
+A policy says what it can match (``matchConstraints``) and what it checks (``variables``,
+``matchConditions``, ``validations``); a binding names a policy, narrows what it applies to
+(``matchResources``) and says what a failed validation does (``validationActions``: Deny, Warn,
+Audit).  Each request of a matched kind is checked against every (policy, binding) pair whose
+matching selects it, with ``object``, ``oldObject``, ``request``, ``namespaceObject`` and
+``variables`` bound.  Expressions are compiled once per text (``kubeapi.cel``); an expression
+that errors is a refusal unless the policy's ``failurePolicy`` is Ignore.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kubeapi import errors
+from kubeapi.admission.context import PluginContext
+from kubeapi.admission.interface import Attributes
+from kubeapi.admission.webhook import SKIPPED_RESOURCES, admission_request, rule_matches, selectors_match
+from kubeapi.cel import CompileError, EvalError, compile_expression
+from kubeapi.cel.engine import to_python
+
+Obj = dict[str, Any]
+_CODES = {"Unauthorized": 401, "Forbidden": 403, "Invalid": 422, "RequestEntityTooLarge": 413}
+
+
+@dataclass
+class _Failure:
+    """One validation that did not pass: its message and the Status reason it asks for."""
+
+    message: str
+    reason: str = "Invalid"
+
+
+def _variables(declared: list[Obj], bindings: dict[str, Any]) -> Any:
+    """``variables``, in the order declared (a later one may use an earlier one).  One that
+    errors holds its error, so that only the expressions reading it fail."""
+    import celpy
+    from celpy import celtypes
+
+    out: dict[Any, Any] = {}
+    for v in declared:
+        try:
+            value = compile_expression(str(v.get("expression", ""))).evaluate_bindings(
+                {**bindings, "variables": celtypes.MapType(out)})
+        except (CompileError, EvalError) as e:
+            value = celpy.CELEvalError(str(e))
+        out[celtypes.StringType(str(v.get("name")))] = value
+    return celtypes.MapType(out)
+
+
+def _matches(match: Obj | None, attrs: Attributes) -> bool:
+    """``match``'s resource rules select the request and its exclusions do not."""
+    match = match or {}
+    rules = match.get("resourceRules")
+    if rules is not None and not any(_rule(rule, attrs) for rule in rules):
+        return False
+    return not any(_rule(rule, attrs) for rule in match.get("excludeResourceRules") or [])
+
+
+def _rule(rule: Obj, attrs: Attributes) -> bool:
+    names = rule.get("resourceNames") or []
+    return rule_matches(rule, attrs) and (not names or attrs.name in names)
+
+
+class ValidatingAdmissionPolicy:
+    name = "ValidatingAdmissionPolicy"
+
+    def __init__(self, ctx: PluginContext) -> None:
+        self._ctx = ctx
+
+    async def admit(self, attrs: Attributes) -> None:
+        return None
+
+    async def validate(self, attrs: Attributes) -> None:
+        r = attrs.resource
+        if (r.group, r.plural) in SKIPPED_RESOURCES:
+            return
+        policies = await self._ctx.list("validatingadmissionpolicies")
+        if not policies:
+            return
+        by_name = {p["metadata"]["name"]: p for p in policies}
+        bindings = sorted(await self._ctx.list("validatingadmissionpolicybindings"),
+                          key=lambda b: b["metadata"]["name"])
+        namespace_object: Any = None
+        for binding in bindings:
+            spec = binding.get("spec") or {}
+            policy = by_name.get(spec.get("policyName"))
+            if policy is None:
+                continue
+            pspec = policy.get("spec") or {}
+            if not _matches(pspec.get("matchConstraints"), attrs) or \
+                    not await selectors_match(self._ctx, pspec.get("matchConstraints") or {}, attrs):
+                continue
+            if spec.get("matchResources") is not None and (
+                    not _matches(spec["matchResources"], attrs) or
+                    not await selectors_match(self._ctx, spec["matchResources"], attrs)):
+                continue
+            if namespace_object is None and attrs.namespace:
+                namespace_object = await self._ctx.get("namespaces", "", attrs.namespace) or {}
+            failure = self._evaluate(pspec, attrs, namespace_object)
+            if failure is not None:
+                self._act(policy, binding, failure, attrs)
+
+    def _evaluate(self, spec: Obj, attrs: Attributes, namespace_object: Any) -> _Failure | None:
+        """The first validation of ``spec`` that fails for this request, if any."""
+        import celpy
+
+        bindings = {
+            "object": celpy.json_to_cel(attrs.object),
+            "oldObject": celpy.json_to_cel(attrs.old_object),
+            "request": celpy.json_to_cel(admission_request(attrs, attrs.object)),
+            "namespaceObject": celpy.json_to_cel(namespace_object or None),
+            "params": celpy.json_to_cel(None),
+        }
+        bindings["variables"] = _variables(list(spec.get("variables") or []), bindings)
+        ignore = spec.get("failurePolicy") == "Ignore"
+        for condition in spec.get("matchConditions") or []:
+            expression = str(condition.get("expression", ""))
+            try:
+                if not to_python(compile_expression(expression).evaluate_bindings(bindings)):
+                    return None
+            except (CompileError, EvalError) as e:
+                if ignore:
+                    return None
+                return _Failure(f"expression '{expression}' resulted in error: {e}")
+        for validation in spec.get("validations") or []:
+            expression = str(validation.get("expression", ""))
+            try:
+                passed = to_python(compile_expression(expression).evaluate_bindings(bindings)) is True
+            except (CompileError, EvalError) as e:
+                if ignore:
+                    continue
+                return _Failure(f"expression '{expression}' resulted in error: {e}")
+            if not passed:
+                return _Failure(self._message(validation, bindings), str(validation.get("reason") or "Invalid"))
+        return None
+
+    @staticmethod
+    def _message(validation: Obj, bindings: dict[str, Any]) -> str:
+        """messageExpression's string when it yields one, else message, else the expression."""
+        if validation.get("messageExpression"):
+            try:
+                text = to_python(compile_expression(str(validation["messageExpression"])).evaluate_bindings(bindings))
+                if isinstance(text, str) and text.strip():
+                    return text
+            except (CompileError, EvalError):
+                pass
+        return str(validation.get("message") or f"failed expression: {validation.get('expression', '')}")
+
+    @staticmethod
+    def _act(policy: Obj, binding: Obj, failure: _Failure, attrs: Attributes) -> None:
+        actions = (binding.get("spec") or {}).get("validationActions") or []
+        text = f"ValidatingAdmissionPolicy '{policy['metadata']['name']}' with binding " \
+               f"'{binding['metadata']['name']}' denied request: {failure.message}"
+        if "Warn" in actions:
+            attrs.warnings.append(f"Validation failed for ValidatingAdmissionPolicy "
+                                  f"'{policy['metadata']['name']}' with binding "
+                                  f"'{binding['metadata']['name']}': {failure.message}")
+        if "Deny" not in actions:
+            return
+        r = attrs.resource
+        name = attrs.name or ((attrs.object or {}).get("metadata") or {}).get("name", "")
+        qualified = f"{r.plural}.{r.group}" if r.group else r.plural
+        raise errors.StatusError(_CODES.get(failure.reason, 422), failure.reason,
+                                 f'{qualified} "{name}" is forbidden: {text}',
+                                 {"name": name, "group": r.group, "kind": r.plural,
+                                  "causes": [{"message": text}]})

@@ -1,0 +1,123 @@
+"""ValidatingAdmissionPolicy end to end with real kubectl: the refusals kube-apiserver v1.34
+gives for the same policy (compared side by side), Warn bindings, match conditions, exclusions
+and failurePolicy Ignore."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.trial import unittest
+
+from tests.e2e.harness import shared_server, unique_namespace
+
+POLICY = """
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: NAME.example.com}
+spec:
+  failurePolicy: FAILURE
+  matchConstraints:
+    namespaceSelector: {matchLabels: {LABEL: "true"}}
+    resourceRules:
+    - {operations: [CREATE, UPDATE], apiGroups: [apps], apiVersions: [v1], resources: [deployments]}
+    excludeResourceRules:
+    - {operations: [CREATE, UPDATE], apiGroups: [apps], apiVersions: [v1], resources: [deployments],
+       resourceNames: [exempt]}
+  matchConditions:
+  - {name: not-skipped, expression: "!has(object.metadata.labels) || !('skip' in object.metadata.labels)"}
+  variables:
+  - {name: replicas, expression: object.spec.replicas}
+  - {name: odd, expression: "variables.replicas % 2 == 1"}
+  validations:
+  - {expression: "variables.replicas > 1", messageExpression: "'wants replicas > 1, got ' + string(variables.replicas)"}
+  - {expression: "object.spec.replicas != 5", message: "not five", reason: Forbidden}
+  - {expression: "variables.odd"}
+  - {expression: "object.spec.replicas < 9 || object.spec.maxRetries < 10"}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: NAME-binding.example.com}
+spec:
+  policyName: NAME.example.com
+  validationActions: [ACTIONS]
+"""
+
+
+class PolicyTests(unittest.TestCase):
+    def setUp(self) -> None:
+        self.server = shared_server()
+
+    def policy(self, name: str, actions: str = "Deny", failure: str = "Fail") -> str:
+        ns = unique_namespace(self.server, name)
+        self.server.kubectl("label", "namespace", ns, f"{ns}=true")
+        doc = POLICY.replace("NAME", ns).replace("LABEL", ns).replace("ACTIONS", actions) \
+            .replace("FAILURE", failure)
+        self.server.kubectl("apply", "-f", "-", input=doc)
+        self.addCleanup(self.server.kubectl, "delete", "validatingadmissionpolicy", f"{ns}.example.com",
+                        "validatingadmissionpolicybinding", f"{ns}-binding.example.com", check=False)
+        return ns
+
+    def create(self, ns: str, name: str, replicas: int, *extra: str) -> tuple[int, str]:
+        p = self.server.kubectl("create", "deployment", name, "-n", ns, "--image=nginx",
+                                f"--replicas={replicas}", *extra, check=False)
+        return p.returncode, p.stderr
+
+    def test_deny(self) -> None:
+        ns = self.policy("vap-deny")
+        prefix = f"ValidatingAdmissionPolicy '{ns}.example.com' with binding '{ns}-binding.example.com' denied request: "
+        code, err = self.create(ns, "one", 1)
+        self.assertEqual(code, 1)
+        self.assertIn(f'deployments.apps "one" is forbidden: {prefix}wants replicas > 1, got 1', err)
+        _, err = self.create(ns, "five", 5)
+        self.assertIn(f"Error from server (Forbidden): {prefix}not five", err.replace(
+            'error: failed to create deployment: deployments.apps "five" is forbidden: ', "Error from server (Forbidden): "))
+        _, err = self.create(ns, "four", 4)
+        self.assertIn(f"{prefix}failed expression: variables.odd", err)
+        _, err = self.create(ns, "eleven", 11)
+        self.assertIn(f"{prefix}expression 'object.spec.replicas < 9 || object.spec.maxRetries < 10' resulted in "
+                      "error: no such key: maxRetries", err)
+        self.assertEqual(self.create(ns, "three", 3), (0, ""))
+        self.assertEqual(self.create(ns, "exempt", 1)[0], 0)  # excludeResourceRules by name
+        # The raw Status: 422 Invalid by default, the validation's reason (Forbidden: 403) otherwise.
+        code, _, raw = self.server.raw("POST", f"/apis/apps/v1/namespaces/{ns}/deployments", _deployment("raw", 5))
+        status = json.loads(raw)
+        self.assertEqual((code, status["reason"], status["code"]), (403, "Forbidden", 403))
+        self.assertEqual(status["details"], {"name": "raw", "group": "apps", "kind": "deployments",
+                                             "causes": [{"message": prefix + "not five"}]})
+        # A match condition that errors is a refusal like a validation that errors.
+        labels = "object.metadata.labels"
+        self.server.kubectl("patch", "validatingadmissionpolicy", f"{ns}.example.com", "--type=json", "-p",
+                            json.dumps([{"op": "replace", "path": "/spec/matchConditions/0/expression",
+                                         "value": f"!('skip' in {labels})"}]))
+        code, _, raw = self.server.raw("POST", f"/apis/apps/v1/namespaces/{ns}/deployments", _deployment("bare", 3))
+        self.assertEqual(code, 422)
+        self.assertIn(f"{prefix}expression '!('skip' in {labels})' resulted in error: no such key: labels",
+                      json.loads(raw)["message"])
+
+    def test_match_conditions_and_failure_policy(self) -> None:
+        ns = self.policy("vap-ignore", failure="Ignore")
+        path = f"/apis/apps/v1/namespaces/{ns}/deployments"
+        self.assertEqual(self.server.raw("POST", path, _deployment("one", 1))[0], 422)
+        # A match condition that is false: the policy does not apply.
+        self.assertEqual(self.server.raw("POST", path, _deployment("skipped", 1, skip="yes"))[0], 201)
+        # failurePolicy Ignore: an expression that errors does not refuse.
+        self.assertEqual(self.create(ns, "eleven", 11)[0], 0)
+        # Another kind, another namespace: not matched.
+        self.assertEqual(self.server.kubectl("create", "deployment", "one", "--image=nginx", "--replicas=1",
+                                             "-n", unique_namespace(self.server, "vap-other"),
+                                             check=False).returncode, 0)
+
+    def test_warn_binding(self) -> None:
+        ns = self.policy("vap-warn", actions="Warn")
+        code, err = self.create(ns, "one", 1)
+        self.assertEqual(code, 0)
+        self.assertIn(f"Warning: Validation failed for ValidatingAdmissionPolicy '{ns}.example.com' with binding "
+                      f"'{ns}-binding.example.com': wants replicas > 1, got 1", err)
+
+
+def _deployment(name: str, replicas: int, **labels: str) -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
+                       "spec": {"replicas": replicas, "selector": {"matchLabels": {"a": "b"}}, "template": {
+                           "metadata": {"labels": {"a": "b"}},
+                           "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
