@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubeapi import errors
+from kubeapi.admission.cel_conditions import conditions_match, evaluate, expression_error, request_bindings
 from kubeapi.admission.context import PluginContext
 from kubeapi.admission.interface import Attributes
 from kubeapi.admission.webhook import SKIPPED_RESOURCES, admission_request, rule_matches, selectors_match
 from kubeapi.cel import CompileError, EvalError, compile_expression
-from kubeapi.cel.engine import to_python
 
 Obj = dict[str, Any]
 _CODES = {"Unauthorized": 401, "Forbidden": 403, "Invalid": 422, "RequestEntityTooLarge": 413}
@@ -107,32 +107,24 @@ class ValidatingAdmissionPolicy:
         """The first validation of ``spec`` that fails for this request, if any."""
         import celpy
 
-        bindings = {
-            "object": celpy.json_to_cel(attrs.object),
-            "oldObject": celpy.json_to_cel(attrs.old_object),
-            "request": celpy.json_to_cel(admission_request(attrs, attrs.object)),
-            "namespaceObject": celpy.json_to_cel(namespace_object or None),
-            "params": celpy.json_to_cel(None),
-        }
+        bindings = request_bindings(attrs, admission_request(attrs, attrs.object))
+        bindings["namespaceObject"] = celpy.json_to_cel(namespace_object or None)
+        bindings["params"] = celpy.json_to_cel(None)
         bindings["variables"] = _variables(list(spec.get("variables") or []), bindings)
         ignore = spec.get("failurePolicy") == "Ignore"
-        for condition in spec.get("matchConditions") or []:
-            expression = str(condition.get("expression", ""))
-            try:
-                if not to_python(compile_expression(expression).evaluate_bindings(bindings)):
-                    return None
-            except (CompileError, EvalError) as e:
-                if ignore:
-                    return None
-                return _Failure(f"expression '{expression}' resulted in error: {e}")
+        matched, error = conditions_match(list(spec.get("matchConditions") or []), bindings)
+        if error is not None:
+            return None if ignore else _Failure(error)
+        if not matched:
+            return None
         for validation in spec.get("validations") or []:
             expression = str(validation.get("expression", ""))
             try:
-                passed = to_python(compile_expression(expression).evaluate_bindings(bindings)) is True
+                passed = evaluate(expression, bindings) is True
             except (CompileError, EvalError) as e:
                 if ignore:
                     continue
-                return _Failure(f"expression '{expression}' resulted in error: {e}")
+                return _Failure(expression_error(expression, e))
             if not passed:
                 return _Failure(self._message(validation, bindings), str(validation.get("reason") or "Invalid"))
         return None
@@ -142,7 +134,7 @@ class ValidatingAdmissionPolicy:
         """messageExpression's string when it yields one, else message, else the expression."""
         if validation.get("messageExpression"):
             try:
-                text = to_python(compile_expression(str(validation["messageExpression"])).evaluate_bindings(bindings))
+                text = evaluate(str(validation["messageExpression"]), bindings)
                 if isinstance(text, str) and text.strip():
                     return text
             except (CompileError, EvalError):

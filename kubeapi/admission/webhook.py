@@ -15,6 +15,7 @@ from twisted.internet import defer
 from twisted.web.client import Agent
 
 from kubeapi import errors, kubeconfig
+from kubeapi.admission.cel_conditions import conditions_match, request_bindings
 from kubeapi.admission.context import PluginContext
 from kubeapi.admission.interface import Attributes
 from kubeapi.registry.patch_json import apply_json_patch
@@ -64,6 +65,26 @@ def rule_matches(rule: Obj, attrs: Attributes) -> bool:
 
 def _labels(obj: Any) -> dict[str, str]:
     return ((obj or {}).get("metadata") or {}).get("labels") or {} if isinstance(obj, dict) else {}
+
+
+def _dial_error(e: BaseException, url: str) -> str:
+    """A failed connection in Go's net package's words, which operators grep logs for."""
+    from urllib.parse import urlsplit
+
+    from twisted.internet import error as neterr
+
+    reasons = getattr(e, "reasons", None)
+    causes = [r.value for r in reasons] if reasons else [e]
+    where = urlsplit(url)
+    address = f"{where.hostname}:{where.port or 443}"
+    for cause in causes:
+        if isinstance(cause, neterr.ConnectionRefusedError):
+            return f"dial tcp {address}: connect: connection refused"
+        if isinstance(cause, (neterr.TimeoutError, neterr.TCPTimedOutError)):
+            return f"dial tcp {address}: i/o timeout"
+        if isinstance(cause, neterr.DNSLookupError):
+            return f"dial tcp: lookup {where.hostname}: no such host"
+    return "; ".join(str(c) or type(c).__name__ for c in causes)
 
 
 async def selectors_match(ctx: PluginContext, spec: Obj, attrs: Attributes) -> bool:
@@ -140,7 +161,19 @@ class WebhookPlugin:
     async def _matches(self, hook: Obj, attrs: Attributes) -> bool:
         if not any(rule_matches(rule, attrs) for rule in hook.get("rules") or []):
             return False
-        return await selectors_match(self._ctx, hook, attrs)
+        if not await selectors_match(self._ctx, hook, attrs):
+            return False
+        conditions = hook.get("matchConditions")
+        if not conditions:
+            return True
+        matched, error = conditions_match(conditions, request_bindings(attrs, admission_request(attrs, attrs.object)))
+        if error is not None and (hook.get("failurePolicy") or "Fail") == "Fail":
+            r = attrs.resource
+            name = attrs.name or ((attrs.object or {}).get("metadata") or {}).get("name", "")
+            raise errors.StatusError(403, "Forbidden", f'{r.plural}{"." + r.group if r.group else ""} "{name}" '
+                                     f"is forbidden: {error}",
+                                     {"name": name, **({"group": r.group} if r.group else {}), "kind": r.plural})
+        return matched
 
     def _agent(self, ca: bytes) -> Agent:
         agent = self._agents.get(ca)
@@ -167,6 +200,7 @@ class WebhookPlugin:
         if "v1" not in (hook.get("admissionReviewVersions") or ["v1"]):
             raise WebhookCallError("webhook does not accept v1 AdmissionReview")
         timeout = float(hook.get("timeoutSeconds") or 10)
+        url = f'{url}{"&" if "?" in str(url) else "?"}timeout={int(timeout)}s'  # as upstream tells the webhook
         try:
             headers: dict[bytes | str, list[bytes | str]] = {"Content-Type": ["application/json"],
                                                              "Accept": ["application/json"]}
@@ -178,9 +212,7 @@ class WebhookPlugin:
         except defer.CancelledError:
             raise WebhookCallError(f'failed to call webhook: Post "{url}": context deadline exceeded') from None
         except Exception as e:
-            reasons = getattr(e, "reasons", None)
-            why = "; ".join(r.getErrorMessage() for r in reasons) if reasons else (str(e) or type(e).__name__)
-            raise WebhookCallError(f'failed to call webhook: Post "{url}": {why}') from None
+            raise WebhookCallError(f'failed to call webhook: Post "{url}": {_dial_error(e, url)}') from None
         if resp.code < 200 or resp.code >= 300:
             raise WebhookCallError(f"received invalid webhook response: expected response code 200, got {resp.code}")
         try:

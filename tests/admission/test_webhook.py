@@ -70,12 +70,37 @@ class WebhookTests(AdmissionCase):
         with self.assertRaises(StatusError) as e:
             await s["configmaps"].create("default", cm("b"), W)
         self.assertEqual(e.exception.code, 500)
-        self.assertIn('failed calling webhook "must.example.com": failed to call webhook: Post "' + dead,
+        self.assertIn(f'failed calling webhook "must.example.com": failed to call webhook: Post "{dead}?timeout=5s": '
+                      f'dial tcp 127.0.0.1:{dead.split(":")[2].split("/")[0]}: connect: connection refused',
                       e.exception.message)
         with self.assertRaises(StatusError) as e:
             await s["configmaps"].create("default", cm("c"), WriteOptions(dry_run=True))
         self.assertEqual((e.exception.code, e.exception.message),
                          (400, 'admission webhook "must.example.com" does not support dry run'))
+
+    @async_test
+    async def test_match_conditions(self) -> None:
+        # Only what every matchCondition admits is sent; a condition that errors refuses the
+        # request (failurePolicy Fail) or lets it through without the webhook (Ignore).
+        url, ca, seen = webhook_server.start(self)
+        mut, val = self.cfg_stores()
+        conditions = [{"name": "labelled", "expression": "'deny' in object.metadata.labels"}]
+        await val.create("", webhook_server.configuration("ValidatingWebhookConfiguration", "cond.example.com",
+                                                          url + "/deny", ca, matchConditions=conditions), W)
+        s = self.stores()
+        await s["configmaps"].create("default", cm("nolabel", other="x"), W)
+        self.assertEqual(seen, [])
+        with self.assertRaises(StatusError) as e:
+            await s["configmaps"].create("default", cm("called", deny="yes"), W)
+        self.assertEqual(e.exception.code, 403)
+        self.assertEqual(len(seen), 1)
+        with self.assertRaises(StatusError) as e:
+            await s["configmaps"].create("default", {"metadata": {"name": "bare"}}, W)
+        self.assertEqual((e.exception.code, e.exception.reason, e.exception.message, e.exception.details),
+                         (403, "Forbidden", 'configmaps "bare" is forbidden: expression \'\'deny\' in '
+                          "object.metadata.labels' resulted in error: no such key: labels",
+                          {"name": "bare", "kind": "configmaps"}))
+        self.assertEqual(len(seen), 1)
 
     @async_test
     async def test_selectors_and_default_code(self) -> None:

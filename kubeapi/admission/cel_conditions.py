@@ -1,0 +1,45 @@
+"""What admission's CEL expressions see, and how match conditions decide.
+
+Webhooks and ValidatingAdmissionPolicies share the variables (``object``, ``oldObject``,
+``request``; policies add ``namespaceObject``, ``params`` and ``variables``) and the rule for
+``matchConditions``: all true, and the webhook or policy applies; one false, and it does not;
+one that errors is a refusal unless the failure policy is Ignore.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubeapi.admission.interface import Attributes
+from kubeapi.cel import CompileError, EvalError, compile_expression
+from kubeapi.cel.engine import to_python
+
+Obj = dict[str, Any]
+
+
+def request_bindings(attrs: Attributes, request: Obj) -> dict[str, Any]:
+    import celpy
+
+    return {"object": celpy.json_to_cel(attrs.object), "oldObject": celpy.json_to_cel(attrs.old_object),
+            "request": celpy.json_to_cel(request)}
+
+
+def expression_error(expression: str, error: Exception) -> str:
+    return f"expression '{expression}' resulted in error: {error}"
+
+
+def evaluate(expression: str, bindings: dict[str, Any]) -> Any:
+    """The expression's value as plain Python; CompileError or EvalError when it has none."""
+    return to_python(compile_expression(expression).evaluate_bindings(bindings))
+
+
+def conditions_match(conditions: list[Obj], bindings: dict[str, Any]) -> tuple[bool, str | None]:
+    """(whether every condition holds, the error text of the first that could not be evaluated)."""
+    for condition in conditions:
+        expression = str(condition.get("expression", ""))
+        try:
+            if evaluate(expression, bindings) is not True:
+                return False, None
+        except (CompileError, EvalError) as e:
+            return False, expression_error(expression, e)
+    return True, None
