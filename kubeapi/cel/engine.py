@@ -235,6 +235,8 @@ def error_text(e: BaseException) -> str:
     first = str(args[0]) if args else ""
     if cause is TypeError or first.startswith("found no matching overload"):
         return "no such overload"
+    if cause is ValueError and len(args) > 2 and args[2]:  # a library function's own message
+        return str(args[2][0])
     if cause is KeyError:
         key = first.rsplit(": ", 1)[-1].strip("'") if "no such member" in first else ""
         return f"no such key: {key}" if key else "no such key"

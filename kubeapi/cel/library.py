@@ -8,6 +8,8 @@ from typing import Any
 
 from celpy import celtypes
 
+from kubeapi.cel.library_k8s import FUNCTIONS as KUBERNETES_FUNCTIONS
+
 
 def _list(v: Any) -> list[Any]:
     return list(v)
@@ -111,4 +113,5 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "replace": replace,
     "substring": substring,
     "charAt": char_at,
+    **KUBERNETES_FUNCTIONS,
 }
