@@ -179,7 +179,7 @@ class KubeAPIService(MultiService):
         o = self.options
         catalog = self.catalog
         plugins = build_admission(o.admission_plugins(), self.storage, o["etcd-prefix"],
-                                  o["storage-media-type"], o["admission-control-config-file"])
+                                  o["storage-media-type"], o["admission-control-config-file"], catalog)
         server = APIServer(
             catalog, self.storage, self.allocators,
             prefix=o["etcd-prefix"],
@@ -420,7 +420,7 @@ def _addr(host: str, port: int) -> str:
 
 
 def build_admission(names: list[str], storage: Storage, prefix: str, media_type: str = "application/json",
-                    config_file: str | None = None) -> list[Any]:
+                    config_file: str | None = None, catalog: Any = None) -> list[Any]:
     """The enabled plugins we implement, in upstream's order; the others are skipped."""
     from kubeapi.admission import config as admission_config
     from kubeapi.admission.plugins import PluginContext, build
@@ -434,7 +434,7 @@ def build_admission(names: list[str], storage: Storage, prefix: str, media_type:
             raise SystemExit(f"kubeapi: --admission-control-config-file: {e}") from None
     from twisted.internet import reactor
 
-    plugins, skipped = build(names, PluginContext(storage, prefix, media_type, conf, clock=reactor))
+    plugins, skipped = build(names, PluginContext(storage, prefix, media_type, conf, clock=reactor, catalog=catalog))
     log.info("Loaded {n} admission plugin(s): {names}", n=len(plugins), names=", ".join(p.name for p in plugins))
     if skipped:
         log.info("Admission plugins not implemented here (skipped): {names}", names=", ".join(skipped))

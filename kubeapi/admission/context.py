@@ -17,6 +17,7 @@ class PluginContext:
     media_type: str = "application/json"
     config: dict[str, Any] = field(default_factory=dict)  # plugin name -> its configuration object
     clock: Any = None  # IReactorTime for plugins that schedule work (quota recounts); None in unit tests
+    catalog: Any = None  # the served kinds (a Catalog), for plugins that look a kind up (policy params)
 
     def key(self, segment: str, namespace: str, name: str = "") -> str:
         base = f"{self.prefix.rstrip('/')}/{segment}/"

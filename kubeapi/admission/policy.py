@@ -20,6 +20,7 @@ from kubeapi.admission.context import PluginContext
 from kubeapi.admission.interface import Attributes
 from kubeapi.admission.webhook import SKIPPED_RESOURCES, admission_request, rule_matches, selectors_match
 from kubeapi.cel import CompileError, EvalError, compile_expression
+from kubeapi.registry.selectors import label_selector_from_object
 
 Obj = dict[str, Any]
 _CODES = {"Unauthorized": 401, "Forbidden": 403, "Invalid": 422, "RequestEntityTooLarge": 413}
@@ -31,6 +32,7 @@ class _Failure:
 
     message: str
     reason: str = "Invalid"
+    configuration: bool = False  # the binding or policy cannot be applied (failurePolicy decides)
 
 
 def _variables(declared: list[Obj], bindings: dict[str, Any]) -> Any:
@@ -99,17 +101,55 @@ class ValidatingAdmissionPolicy:
                 continue
             if namespace_object is None and attrs.namespace:
                 namespace_object = await self._ctx.get("namespaces", "", attrs.namespace) or {}
-            failure = self._evaluate(pspec, attrs, namespace_object)
-            if failure is not None:
+            params, failure = await self._params(pspec, spec, attrs)
+            for param in params:
+                failure = failure or self._evaluate(pspec, attrs, namespace_object, param)
+            if failure is not None and not (failure.configuration and pspec.get("failurePolicy") == "Ignore"):
                 self._act(policy, binding, failure, attrs)
 
-    def _evaluate(self, spec: Obj, attrs: Attributes, namespace_object: Any) -> _Failure | None:
+    async def _params(self, pspec: Obj, spec: Obj, attrs: Attributes) -> tuple[list[Any], _Failure | None]:
+        """The parameter objects the binding names (``[None]`` for a policy without paramKind),
+        or why there are none to validate with."""
+        kind = pspec.get("paramKind")
+        if not kind:
+            return [None], None
+        ref = spec.get("paramRef")
+        if not ref:
+            return [], _Failure("failed to configure binding: no paramRef in binding", configuration=True)
+        group, _, version = str(kind.get("apiVersion", "")).rpartition("/")
+        catalog = self._ctx.catalog
+        rdef = catalog.by_kind(group, str(kind.get("kind", ""))) if catalog is not None else None
+        if rdef is None:
+            return [], _Failure(f"failed to configure policy: failed to find resource referenced by paramKind: "
+                                f"'{kind.get('apiVersion', '')}, Kind={kind.get('kind', '')}'", configuration=True)
+        namespace = ""
+        if rdef.namespaced:
+            namespace = str(ref.get("namespace") or attrs.namespace)
+            if not namespace:
+                return [], _Failure("failed to configure binding: cannot use namespaced paramRef in policy "
+                                    "binding that matches cluster-scoped resources", configuration=True)
+        if ref.get("name"):
+            found = await self._ctx.get(rdef.key_segment, namespace, str(ref["name"]))
+            params = [found] if found is not None else []
+        else:
+            try:
+                selector = label_selector_from_object(ref.get("selector") or {})
+            except ValueError:
+                return [], _Failure("failed to configure binding: invalid paramRef selector", configuration=True)
+            params = [p for p in await self._ctx.list(rdef.key_segment, namespace)
+                      if selector.matches(((p.get("metadata") or {}).get("labels")) or {})]
+        if not params and ref.get("parameterNotFoundAction") != "Allow":
+            return [], _Failure("failed to configure binding: no params found for policy binding with `Deny` "
+                                "parameterNotFoundAction")
+        return params, None
+
+    def _evaluate(self, spec: Obj, attrs: Attributes, namespace_object: Any, param: Any) -> _Failure | None:
         """The first validation of ``spec`` that fails for this request, if any."""
         import celpy
 
         bindings = request_bindings(attrs, admission_request(attrs, attrs.object))
         bindings["namespaceObject"] = celpy.json_to_cel(namespace_object or None)
-        bindings["params"] = celpy.json_to_cel(None)
+        bindings["params"] = celpy.json_to_cel(param)
         bindings["variables"] = _variables(list(spec.get("variables") or []), bindings)
         ignore = spec.get("failurePolicy") == "Ignore"
         matched, error = conditions_match(list(spec.get("matchConditions") or []), bindings)

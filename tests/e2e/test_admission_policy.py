@@ -121,3 +121,48 @@ def _deployment(name: str, replicas: int, **labels: str) -> dict[str, Any]:
                        "spec": {"replicas": replicas, "selector": {"matchLabels": {"a": "b"}}, "template": {
                            "metadata": {"labels": {"a": "b"}},
                            "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+
+
+PARAMS = """
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: NS.example.com}
+spec:
+  paramKind: {apiVersion: v1, kind: ConfigMap}
+  matchConstraints:
+    namespaceSelector: {matchLabels: {NS: "true"}}
+    resourceRules:
+    - {operations: [CREATE, UPDATE], apiGroups: [apps], apiVersions: [v1], resources: [deployments]}
+  validations:
+  - {expression: "object.spec.replicas <= int(params.data.max)", messageExpression: "'at most ' + params.data.max"}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: NS-binding.example.com}
+spec:
+  policyName: NS.example.com
+  validationActions: [Deny]
+  paramRef: {name: limits, parameterNotFoundAction: Deny}
+"""
+
+
+class PolicyParamTests(unittest.TestCase):
+    def test_params_from_the_request_namespace(self) -> None:
+        server = shared_server()
+        ns = unique_namespace(server, "vap-params")
+        server.kubectl("label", "namespace", ns, f"{ns}=true")
+        server.kubectl("apply", "-f", "-", input=PARAMS.replace("NS", ns))
+        self.addCleanup(server.kubectl, "delete", "validatingadmissionpolicy", f"{ns}.example.com",
+                        "validatingadmissionpolicybinding", f"{ns}-binding.example.com", check=False)
+        prefix = f"ValidatingAdmissionPolicy '{ns}.example.com' with binding '{ns}-binding.example.com' denied request: "
+
+        def create(name: str, replicas: int) -> str:
+            p = server.kubectl("create", "deployment", name, "-n", ns, "--image=nginx", f"--replicas={replicas}",
+                               check=False)
+            return p.stderr if p.returncode else "created"
+
+        self.assertIn(prefix + "failed to configure binding: no params found for policy binding with `Deny` "
+                      "parameterNotFoundAction", create("a", 3))
+        server.kubectl("create", "configmap", "limits", "-n", ns, "--from-literal=max=2")
+        self.assertIn(prefix + "at most 2", create("b", 3))
+        self.assertEqual(create("c", 2), "created")
