@@ -19,7 +19,9 @@ from kubeapi.admission.cel_conditions import conditions_match, evaluate, express
 from kubeapi.admission.context import PluginContext
 from kubeapi.admission.interface import Attributes
 from kubeapi.admission.webhook import SKIPPED_RESOURCES, admission_request, rule_matches, selectors_match
+from kubeapi.auth.user import UserInfo
 from kubeapi.cel import CompileError, EvalError, compile_expression
+from kubeapi.cel import authorizer as authz
 from kubeapi.registry.selectors import label_selector_from_object
 
 Obj = dict[str, Any]
@@ -71,6 +73,21 @@ class ValidatingAdmissionPolicy:
 
     def __init__(self, ctx: PluginContext) -> None:
         self._ctx = ctx
+        self.authorizer: Any = None  # the server's, for ``authorizer`` checks (set by the APIServer)
+
+    def use_authorizer(self, authorizer: Any) -> None:
+        self.authorizer = authorizer
+
+    async def _ask(self, check: authz.Check) -> authz.Decision:
+        from kubeapi.auth import authorizer as auth
+
+        if self.authorizer is None:
+            return authz.Decision(False, error="no authorizer")
+        decision, reason = await self.authorizer.authorize(auth.Attributes(
+            user=check.user, verb=check.verb, is_resource_request=not check.path, path=check.path,
+            namespace=check.namespace, api_group=check.group, resource=check.resource,
+            subresource=check.subresource, name=check.name))
+        return authz.Decision(decision == auth.Decision.ALLOW, reason)
 
     async def admit(self, attrs: Attributes) -> None:
         return None
@@ -102,8 +119,9 @@ class ValidatingAdmissionPolicy:
             if namespace_object is None and attrs.namespace:
                 namespace_object = await self._ctx.get("namespaces", "", attrs.namespace) or {}
             params, failure = await self._params(pspec, spec, attrs)
+            session = authz.Session(attrs.user or UserInfo(name=""), self._ask)
             for param in params:
-                failure = failure or self._evaluate(pspec, attrs, namespace_object, param)
+                failure = failure or await self._evaluate_in_rounds(pspec, attrs, namespace_object, param, session)
             if failure is not None and not (failure.configuration and pspec.get("failurePolicy") == "Ignore"):
                 self._act(policy, binding, failure, attrs)
 
@@ -143,13 +161,28 @@ class ValidatingAdmissionPolicy:
                                 "parameterNotFoundAction")
         return params, None
 
-    def _evaluate(self, spec: Obj, attrs: Attributes, namespace_object: Any, param: Any) -> _Failure | None:
+    async def _evaluate_in_rounds(self, spec: Obj, attrs: Attributes, namespace_object: Any, param: Any,
+                                  session: authz.Session) -> _Failure | None:
+        """``_evaluate``, rerun while its ``authorizer`` checks need answers (see kubeapi.cel.authorizer)."""
+        for _ in range(authz.MAX_ROUNDS):
+            failure = self._evaluate(spec, attrs, namespace_object, param, session)
+            if not session.pending:
+                return failure
+            await session.answer_pending()
+        return _Failure("authorizer checks did not settle")
+
+    def _evaluate(self, spec: Obj, attrs: Attributes, namespace_object: Any, param: Any,
+                  session: authz.Session) -> _Failure | None:
         """The first validation of ``spec`` that fails for this request, if any."""
         import celpy
 
+        r = attrs.resource
         bindings = request_bindings(attrs, admission_request(attrs, attrs.object))
         bindings["namespaceObject"] = celpy.json_to_cel(namespace_object or None)
         bindings["params"] = celpy.json_to_cel(param)
+        bindings["authorizer"] = authz.AuthorizerValue(session, session.user, authz.check_for(
+            session.user, group=r.group, resource=r.plural, subresource=attrs.subresource,
+            namespace=attrs.namespace, name=attrs.name))
         bindings["variables"] = _variables(list(spec.get("variables") or []), bindings)
         ignore = spec.get("failurePolicy") == "Ignore"
         matched, error = conditions_match(list(spec.get("matchConditions") or []), bindings)

@@ -8,6 +8,7 @@ from typing import Any
 
 from celpy import celtypes
 
+from kubeapi.cel.authorizer import FUNCTIONS as AUTHORIZER_FUNCTIONS
 from kubeapi.cel.library_k8s import FUNCTIONS as KUBERNETES_FUNCTIONS
 
 
@@ -114,4 +115,5 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "substring": substring,
     "charAt": char_at,
     **KUBERNETES_FUNCTIONS,
+    **AUTHORIZER_FUNCTIONS,
 }

@@ -121,6 +121,9 @@ class APIServer:
         self.add_create_handler("authentication.k8s.io", "selfsubjectreviews", self_subject_review)
         self.add_subresource_handler("serviceaccounts", "token", token_request)
         self.authorizer: Authorizer = build_authorizer(authorization_mode, self)
+        for plugin in self.admission:  # policies' CEL may ask the authorizer (``authorizer.check``)
+            if hasattr(plugin, "use_authorizer"):
+                plugin.use_authorizer(self.authorizer)
         from kubeapi.auth import reviews
 
         reviews.install(self)

@@ -9,7 +9,7 @@ from typing import Any
 
 from twisted.trial import unittest
 
-from tests.e2e.harness import shared_server, unique_namespace
+from tests.e2e.harness import ServerProcess, shared_server, unique_namespace
 
 POLICY = """
 apiVersion: admissionregistration.k8s.io/v1
@@ -166,3 +166,67 @@ class PolicyParamTests(unittest.TestCase):
         server.kubectl("create", "configmap", "limits", "-n", ns, "--from-literal=max=2")
         self.assertIn(prefix + "at most 2", create("b", 3))
         self.assertEqual(create("c", 2), "created")
+
+
+AUTHZ = """
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: NS.example.com}
+spec:
+  matchConstraints:
+    namespaceSelector: {matchLabels: {NS: "true"}}
+    resourceRules:
+    - {operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [configmaps]}
+  validations:
+  - expression: "!has(object.metadata.labels) || !('tier' in object.metadata.labels) ||
+                 authorizer.group('').resource('secrets').namespace(request.namespace).check('delete').allowed()"
+    messageExpression: "'only those who may delete secrets may set tier: ' +
+                        authorizer.group('').resource('secrets').namespace(request.namespace).check('delete').reason()"
+  - expression: "authorizer.path('/healthz').check('get').allowed()"
+    messageExpression: "'healthz: ' + authorizer.path('/healthz').check('get').reason()"
+  - expression: "!authorizer.serviceAccount(request.namespace, 'nobody').group('').resource('pods').check('list').allowed()"
+    messageExpression: "'nobody: ' + authorizer.serviceAccount(request.namespace, 'nobody').group('').resource('pods').check('list').reason()"
+"""
+
+
+class PolicyAuthorizerTests(unittest.TestCase):
+    def test_authorizer_checks(self) -> None:
+        # The admin may delete secrets (RBAC: system:masters); a service account with no roles
+        # may not: the policy lets one set the label and refuses the other.
+        server = ServerProcess("--authorization-mode=RBAC")
+        server.start()
+        self.addCleanup(server.cleanup)
+        ns = unique_namespace(server, "vap-authz")
+        server.kubectl("label", "namespace", ns, f"{ns}=true")
+        server.kubectl("apply", "-f", "-", input=AUTHZ.replace("NS", ns) + BINDING.replace("NS", ns))
+        self.addCleanup(server.kubectl, "delete", "validatingadmissionpolicy", f"{ns}.example.com",
+                        "validatingadmissionpolicybinding", f"{ns}-binding.example.com", check=False)
+        server.kubectl("create", "configmap", "admin", "-n", ns, "--from-literal=a=b")
+        server.kubectl("label", "configmap", "admin", "-n", ns, "tier=gold")  # UPDATE: not matched
+        p = server.kubectl("create", "configmap", "labelled", "-n", ns, "--from-literal=a=b", "-o", "name",
+                           "--dry-run=server", check=False)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        server.kubectl("create", "serviceaccount", "writer", "-n", ns)
+        server.kubectl("create", "role", "cm-writer", "-n", ns, "--verb=create", "--resource=configmaps")
+        server.kubectl("create", "rolebinding", "cm-writer", "-n", ns, "--role=cm-writer",
+                       f"--serviceaccount={ns}:writer")
+        tiered = ('{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tiered", '
+                  '"labels": {"tier": "gold"}}}')
+        as_writer = f"--as=system:serviceaccount:{ns}:writer"
+        p = server.kubectl("create", "-n", ns, "-f", "-", as_writer, input=tiered, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("denied request: only those who may delete secrets may set tier: ", p.stderr)
+        p = server.kubectl("create", "-n", ns, "-f", "-", as_writer, input=tiered.replace('"tier"', '"other"').replace("tiered", "other"),
+                           check=False)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        server.kubectl("create", "-n", ns, "-f", "-", input=tiered)  # the admin may
+
+
+BINDING = """---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: NS-binding.example.com}
+spec:
+  policyName: NS.example.com
+  validationActions: [Deny]
+"""
