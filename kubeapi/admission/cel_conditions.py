@@ -18,10 +18,17 @@ Obj = dict[str, Any]
 
 
 def request_bindings(attrs: Attributes, request: Obj) -> dict[str, Any]:
+    """``object``, ``oldObject`` and ``request`` (whose object and oldObject are the same
+    values: converting an object to CEL costs about as much as evaluating an expression)."""
     import celpy
+    from celpy import celtypes
 
-    return {"object": celpy.json_to_cel(attrs.object), "oldObject": celpy.json_to_cel(attrs.old_object),
-            "request": celpy.json_to_cel(request)}
+    obj, old = celpy.json_to_cel(attrs.object), celpy.json_to_cel(attrs.old_object)
+    req = celtypes.MapType({celtypes.StringType(k): celpy.json_to_cel(v) for k, v in request.items()
+                            if k not in ("object", "oldObject")})
+    req[celtypes.StringType("object")] = obj
+    req[celtypes.StringType("oldObject")] = old
+    return {"object": obj, "oldObject": old, "request": req}
 
 
 def expression_error(expression: str, error: Exception) -> str:

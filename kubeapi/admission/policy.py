@@ -16,6 +16,7 @@ from typing import Any
 
 from kubeapi import errors
 from kubeapi.admission.cel_conditions import conditions_match, evaluate, expression_error, request_bindings
+from kubeapi.admission.configcache import ConfigCache
 from kubeapi.admission.context import PluginContext
 from kubeapi.admission.interface import Attributes
 from kubeapi.admission.webhook import SKIPPED_RESOURCES, admission_request, rule_matches, selectors_match
@@ -73,6 +74,8 @@ class ValidatingAdmissionPolicy:
 
     def __init__(self, ctx: PluginContext) -> None:
         self._ctx = ctx
+        self._policies = ConfigCache(ctx, "validatingadmissionpolicies")
+        self._bindings = ConfigCache(ctx, "validatingadmissionpolicybindings")
         self.authorizer: Any = None  # the server's, for ``authorizer`` checks (set by the APIServer)
 
     def use_authorizer(self, authorizer: Any) -> None:
@@ -96,13 +99,12 @@ class ValidatingAdmissionPolicy:
         r = attrs.resource
         if (r.group, r.plural) in SKIPPED_RESOURCES:
             return
-        policies = await self._ctx.list("validatingadmissionpolicies")
+        policies = await self._policies.items()
         if not policies:
             return
         by_name = {p["metadata"]["name"]: p for p in policies}
-        bindings = sorted(await self._ctx.list("validatingadmissionpolicybindings"),
-                          key=lambda b: b["metadata"]["name"])
-        namespace_object: Any = None
+        bindings = await self._bindings.items()
+        base: dict[str, Any] | None = None  # object, oldObject, request, namespaceObject: once per request
         for binding in bindings:
             spec = binding.get("spec") or {}
             policy = by_name.get(spec.get("policyName"))
@@ -116,12 +118,12 @@ class ValidatingAdmissionPolicy:
                     not _matches(spec["matchResources"], attrs) or
                     not await selectors_match(self._ctx, spec["matchResources"], attrs)):
                 continue
-            if namespace_object is None and attrs.namespace:
-                namespace_object = await self._ctx.get("namespaces", "", attrs.namespace) or {}
+            if base is None:
+                base = await self._base_bindings(attrs)
             params, failure = await self._params(pspec, spec, attrs)
             session = authz.Session(attrs.user or UserInfo(name=""), self._ask)
             for param in params:
-                failure = failure or await self._evaluate_in_rounds(pspec, attrs, namespace_object, param, session)
+                failure = failure or await self._evaluate_in_rounds(pspec, attrs, base, param, session)
             if failure is not None and not (failure.configuration and pspec.get("failurePolicy") == "Ignore"):
                 self._act(policy, binding, failure, attrs)
 
@@ -161,24 +163,31 @@ class ValidatingAdmissionPolicy:
                                 "parameterNotFoundAction")
         return params, None
 
-    async def _evaluate_in_rounds(self, spec: Obj, attrs: Attributes, namespace_object: Any, param: Any,
+    async def _base_bindings(self, attrs: Attributes) -> dict[str, Any]:
+        import celpy
+
+        namespace = await self._ctx.get("namespaces", "", attrs.namespace) if attrs.namespace else None
+        bindings = request_bindings(attrs, admission_request(attrs, attrs.object))
+        bindings["namespaceObject"] = celpy.json_to_cel(namespace)
+        return bindings
+
+    async def _evaluate_in_rounds(self, spec: Obj, attrs: Attributes, base: dict[str, Any], param: Any,
                                   session: authz.Session) -> _Failure | None:
         """``_evaluate``, rerun while its ``authorizer`` checks need answers (see kubeapi.cel.authorizer)."""
         for _ in range(authz.MAX_ROUNDS):
-            failure = self._evaluate(spec, attrs, namespace_object, param, session)
+            failure = self._evaluate(spec, attrs, base, param, session)
             if not session.pending:
                 return failure
             await session.answer_pending()
         return _Failure("authorizer checks did not settle")
 
-    def _evaluate(self, spec: Obj, attrs: Attributes, namespace_object: Any, param: Any,
+    def _evaluate(self, spec: Obj, attrs: Attributes, base: dict[str, Any], param: Any,
                   session: authz.Session) -> _Failure | None:
         """The first validation of ``spec`` that fails for this request, if any."""
         import celpy
 
         r = attrs.resource
-        bindings = request_bindings(attrs, admission_request(attrs, attrs.object))
-        bindings["namespaceObject"] = celpy.json_to_cel(namespace_object or None)
+        bindings = dict(base)
         bindings["params"] = celpy.json_to_cel(param)
         bindings["authorizer"] = authz.AuthorizerValue(session, session.user, authz.check_for(
             session.user, group=r.group, resource=r.plural, subresource=attrs.subresource,

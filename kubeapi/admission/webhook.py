@@ -16,6 +16,7 @@ from twisted.web.client import Agent
 
 from kubeapi import errors, kubeconfig
 from kubeapi.admission.cel_conditions import conditions_match, request_bindings
+from kubeapi.admission.configcache import ConfigCache
 from kubeapi.admission.context import PluginContext
 from kubeapi.admission.interface import Attributes
 from kubeapi.registry.patch_json import apply_json_patch
@@ -143,7 +144,8 @@ class WebhookPlugin:
     def __init__(self, ctx: PluginContext, mutating: bool, clock: Any = None) -> None:
         self.mutating = mutating
         self.name = "MutatingAdmissionWebhook" if mutating else "ValidatingAdmissionWebhook"
-        self._segment = "mutatingwebhookconfigurations" if mutating else "validatingwebhookconfigurations"
+        self._configs = ConfigCache(ctx, "mutatingwebhookconfigurations" if mutating else
+                                    "validatingwebhookconfigurations")
         self._ctx = ctx
         self._clock = clock
         self._agents: dict[bytes, Agent] = {}
@@ -155,7 +157,7 @@ class WebhookPlugin:
         return reactor
 
     async def _webhooks(self) -> list[Obj]:
-        configs = sorted(await self._ctx.list(self._segment), key=lambda c: c["metadata"]["name"])
+        configs = await self._configs.items()
         return [w for c in configs for w in c.get("webhooks") or [] if isinstance(w, dict)]
 
     async def _matches(self, hook: Obj, attrs: Attributes) -> bool:
