@@ -198,7 +198,7 @@ class CustomResourceStore(ResourceStore):
         return obj
 
     def _undeclared_fields(self, obj: Obj) -> builtins.list[str]:
-        return sorted(values.prune(obj, self.rdef.schema))
+        return values.prune(obj, self.rdef.schema)  # in document order, as Go reports them
 
     def _decode_body(self, obj: Obj, opts: WriteOptions, patching: bool = False) -> Obj:
         r = self.rdef

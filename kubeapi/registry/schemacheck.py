@@ -229,13 +229,33 @@ def _prune(obj: Any, schema: Schema | None) -> None:
 MAX_STRICT_ERRORS = 100
 
 
-def strict_errors(duplicates: list[str], unknown: list[str], yaml_duplicates: Sequence[str] = ()) -> list[str]:
-    """The texts of a body's strict-decoding errors (each one warning under Warn),
-    deduplicated and capped as Go caps them."""
+def document_order(obj: Any) -> dict[str, int]:
+    """Each field path of a decoded body (``spec.ports[0].name``) and its place in the
+    document: Go reports strict-decoding errors in the order it meets them."""
+    order: dict[str, int] = {}
+    stack: list[tuple[str, Any]] = [("", obj)]
+    while stack:  # depth-first, in document order, without recursion
+        path, node = stack.pop()
+        if path:
+            order.setdefault(path, len(order))
+        if isinstance(node, dict):
+            stack.extend(reversed([(_child(path, k), v) for k, v in node.items()]))
+        elif isinstance(node, list):
+            stack.extend(reversed([(f"{path}[{i}]", v) for i, v in enumerate(node)]))
+    return order
+
+
+def strict_errors(duplicates: list[str], unknown: list[str], yaml_duplicates: Sequence[str] = (),
+                  order: dict[str, int] | None = None) -> list[str]:
+    """The texts of a body's strict-decoding errors (each one warning under Warn), in the
+    document's order when ``order`` (``document_order``) is given, deduplicated and capped as
+    Go caps them."""
     out: list[str] = []
     seen: set[str] = set()
-    texts = [*yaml_duplicates, *(f'duplicate field "{p}"' for p in duplicates),
-             *(f'unknown field "{p}"' for p in unknown)]
+    found = [(p, f'duplicate field "{p}"') for p in duplicates] + [(p, f'unknown field "{p}"') for p in unknown]
+    if order is not None:
+        found.sort(key=lambda pt: order.get(pt[0], len(order)))
+    texts = [*yaml_duplicates, *(text for _, text in found)]
     for text in texts:
         if text in seen:
             continue

@@ -155,7 +155,10 @@ class StoreBase:
     def _field_validation(self, obj: Obj, opts: WriteOptions, prefix: str) -> None:
         """Duplicate and undeclared fields: refused (fieldValidation=Strict), warned about (Warn,
         the default) or let go (Ignore; undeclared ones are dropped)."""
-        strict = schemacheck.strict_errors(opts.duplicates, self._undeclared_fields(obj), opts.yaml_duplicates)
+        # Duplicates and undeclared fields are reported in document order: find it before
+        # _undeclared_fields may prune the body.
+        order = schemacheck.document_order(obj) if opts.duplicates else None
+        strict = schemacheck.strict_errors(opts.duplicates, self._undeclared_fields(obj), opts.yaml_duplicates, order)
         if strict:
             mode = opts.field_validation or "Warn"
             if mode == "Strict":

@@ -135,6 +135,16 @@ class DuplicateFields(BuiltinServerTestCase):
         self.assertIn('duplicate field "data.a"', body["message"])
         self.assertIn("strict decoding error", body["message"])
 
+    async def test_reported_in_document_order(self) -> None:
+        # Go meets and reports duplicate and unknown fields in the order the body has them.
+        await self.start()
+        raw = b'{"metadata":{"name":"ord"},"bogus":1,"data":{"a":"1","a":"2"},"zzz":2}'
+        code, body, _ = await self.call("POST", CONFIGMAPS + "?fieldValidation=Strict", raw=raw)
+        self.assertEqual(code, 400, body)
+        self.assertEqual(body["message"], 'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict '
+                                          'decoding error: unknown field "bogus", duplicate field "data.a", '
+                                          'unknown field "zzz"')
+
     async def test_warn_warns_and_keeps_the_last(self) -> None:
         await self.start()
         code, body, headers = await self.call("POST", CONFIGMAPS + "?fieldValidation=Warn", raw=self.RAW)
