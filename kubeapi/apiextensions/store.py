@@ -11,6 +11,7 @@ from kubeapi.apiextensions.crd import CLEANUP_FINALIZER
 from kubeapi.registry import meta
 from kubeapi.registry.options import DeleteOptions, WriteOptions
 from kubeapi.registry.store import ResourceStore
+from kubeapi.registry.store_base import MAX_UPDATE_ATTEMPTS, _Retry
 
 Obj = dict[str, Any]
 PENDING = "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon"
@@ -64,17 +65,32 @@ class CRDStore(ResourceStore):
         return out, created
 
     async def delete(self, namespace: str, name: str, opts: DeleteOptions) -> tuple[Obj, bool]:
-        kv = await self._get_kv(self._key(namespace, name))
-        if kv is None:
-            raise self._not_found(name)
-        obj = self._decode(kv)
-        m = meta.meta(obj)
-        if m.get("deletionTimestamp"):
-            return await super().delete(namespace, name, opts)
-        self._check_preconditions(name, obj, opts)
-        attrs = self._attrs("DELETE", namespace, name, None, obj, "", opts.user, opts.dry_run)
-        await self.admission.admit(attrs)
-        await self.admission.validate(attrs)
+        """Deleting a CRD marks it Terminating behind the cleanup finalizer; the controller
+        removes its objects and then the CRD.  A write that lost a race with the controller's
+        status updates is retried on a fresh read."""
+        for _ in range(MAX_UPDATE_ATTEMPTS):
+            kv = await self._get_kv(self._key(namespace, name))
+            if kv is None:
+                raise self._not_found(name)
+            obj = self._decode(kv)
+            if meta.meta(obj).get("deletionTimestamp"):
+                return await super().delete(namespace, name, opts)
+            self._check_preconditions(name, obj, opts)
+            attrs = self._attrs("DELETE", namespace, name, None, obj, "", opts.user, opts.dry_run)
+            await self.admission.admit(attrs)
+            await self.admission.validate(attrs)
+            new = self._terminating(obj, opts)
+            if opts.dry_run:
+                return new, False
+            try:
+                out = await self._write_at_revision(name, new, kv, opts.precondition_resource_version is not None)
+            except _Retry:
+                continue
+            await self._reconcile(out, wait=False)
+            return out, False
+        raise self._conflict(name)
+
+    def _terminating(self, obj: Obj, opts: DeleteOptions) -> Obj:
         new = meta.deepcopy(obj)
         nm = meta.meta(new)
         nm["deletionTimestamp"] = meta.now_rfc3339()
@@ -86,8 +102,4 @@ class CRDStore(ResourceStore):
         from kubeapi.apiextensions.controller import _set_condition
 
         _set_condition(new.setdefault("status", {}), "Terminating", "True", "InstanceDeletionPending", PENDING)
-        if opts.dry_run:
-            return new, False
-        out = await self._write_at_revision(name, new, kv, opts.precondition_resource_version is not None)
-        await self._reconcile(out, wait=False)
-        return out, False
+        return new

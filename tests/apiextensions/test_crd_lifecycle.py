@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import copy
 
+import orjson
+from twisted.internet import defer
+
 from tests.apiextensions.helpers import CRD_PATH, SCHEMA, CRDServerTestCase, crd, gizmo
 
 NS = "/apis/example.dev/v1/namespaces/default/gizmos"
@@ -102,6 +105,19 @@ class LifecycleTests(CRDServerTestCase):
         self.assertEqual(conds["Established"][0], "False")
         code, _, _ = await self.call("GET", "/apis/example.dev/v1/namespaces/default/gadgets")
         self.assertEqual(code, 404)
+
+    async def test_delete_while_the_status_changes(self) -> None:
+        # A delete that loses a race with a status write is retried, never a 500.
+        await self.start_crd_server()
+        await self.create_crd()
+        path = CRD_PATH + "/gizmos.example.dev"
+        patches = [self.call("PATCH", path + "/status", raw=orjson.dumps(
+            {"status": {"conditions": [{"type": f"Touch{i}", "status": "True", "reason": "Test", "message": "",
+                                        "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}),
+            headers={"Content-Type": "application/merge-patch+json"}) for i in range(30)]
+        calls = [*patches[:15], self.call("DELETE", path), *patches[15:]]
+        results = await defer.gatherResults([defer.ensureDeferred(c) for c in calls])
+        self.assertEqual(results[15][0], 200, results[15][1])
 
     async def test_delete_removes_objects_then_the_crd_and_ends_watches(self) -> None:
         await self.start_crd_server()
