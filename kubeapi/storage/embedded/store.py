@@ -89,6 +89,7 @@ class SQLiteStorage:
         self._compactor: LoopingCall | None = None
         self._revision = 0
         self._compacted = 0
+        self._tick_revision = 0  # what the last periodic compaction saw
         self._state = "new"  # new -> open -> closing -> closed
         self.commits = 0  # transactions committed (for tests/metrics of group commit)
 
@@ -110,7 +111,7 @@ class SQLiteStorage:
             raise
         self._state = "open"
         if self.compaction_window > 0 and self.compaction_interval > 0:
-            self._compactor = LoopingCall(self.compact_to_window)
+            self._compactor = LoopingCall(self._periodic_compaction)
             self._compactor.clock = self._reactor
             self._compactor.start(self.compaction_interval, now=False).addErrback(
                 lambda f: _log.failure("auto-compaction loop died", f)
@@ -270,6 +271,18 @@ class SQLiteStorage:
     async def compact(self, revision: int) -> None:
         self._check_open()
         self._compacted = await self._call(self._db.compact, revision)
+
+    async def _periodic_compaction(self) -> None:
+        """Each interval, as kube-apiserver compacts etcd: drop the history older than the
+        revision the previous tick saw (so a continue token or watch revision expires after
+        one to two intervals, as clients expect), and never keep more than the window."""
+        seen, self._tick_revision = self._tick_revision, self._revision
+        await self.compact_to_window()
+        if self._state == "open" and seen > self._compacted:
+            try:
+                await self.compact(seen)
+            except StorageError as e:
+                _log.warn("embedded storage: auto-compaction at {rev} failed: {err}", rev=seen, err=e)
 
     async def compact_to_window(self) -> int | None:
         """Compact so that the last ``compaction_window`` revisions stay (the periodic job).
