@@ -23,6 +23,8 @@ class Attributes:
     dry_run: bool
     # The request's `Warning: 299` texts; a plugin appends to warn without refusing (PodSecurity warn).
     warnings: list[str] = field(default_factory=list)
+    # Annotations for the request's audit event (a policy's auditAnnotations, Audit actions).
+    audit_annotations: dict[str, str] = field(default_factory=dict)
 
 
 class AdmissionPlugin(Protocol):

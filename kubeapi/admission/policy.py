@@ -11,6 +11,7 @@ that errors is a refusal unless the policy's ``failurePolicy`` is Ignore.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ class _Failure:
     message: str
     reason: str = "Invalid"
     configuration: bool = False  # the binding or policy cannot be applied (failurePolicy decides)
+    index: int = -1  # which validation
 
 
 def _variables(declared: list[Obj], bindings: dict[str, Any]) -> Any:
@@ -123,7 +125,7 @@ class ValidatingAdmissionPolicy:
             params, failure = await self._params(pspec, spec, attrs)
             session = authz.Session(attrs.user or UserInfo(name=""), self._ask)
             for param in params:
-                failure = failure or await self._evaluate_in_rounds(pspec, attrs, base, param, session)
+                failure = failure or await self._evaluate_in_rounds(policy, attrs, base, param, session)
             if failure is not None and not (failure.configuration and pspec.get("failurePolicy") == "Ignore"):
                 self._act(policy, binding, failure, attrs)
 
@@ -171,20 +173,22 @@ class ValidatingAdmissionPolicy:
         bindings["namespaceObject"] = celpy.json_to_cel(namespace)
         return bindings
 
-    async def _evaluate_in_rounds(self, spec: Obj, attrs: Attributes, base: dict[str, Any], param: Any,
+    async def _evaluate_in_rounds(self, policy: Obj, attrs: Attributes, base: dict[str, Any], param: Any,
                                   session: authz.Session) -> _Failure | None:
         """``_evaluate``, rerun while its ``authorizer`` checks need answers (see kubeapi.cel.authorizer)."""
         for _ in range(authz.MAX_ROUNDS):
-            failure = self._evaluate(spec, attrs, base, param, session)
+            failure = self._evaluate(policy, attrs, base, param, session)
             if not session.pending:
                 return failure
             await session.answer_pending()
         return _Failure("authorizer checks did not settle")
 
-    def _evaluate(self, spec: Obj, attrs: Attributes, base: dict[str, Any], param: Any,
+    def _evaluate(self, policy: Obj, attrs: Attributes, base: dict[str, Any], param: Any,
                   session: authz.Session) -> _Failure | None:
-        """The first validation of ``spec`` that fails for this request, if any."""
+        """The first validation of ``policy`` that fails for this request, if any."""
         import celpy
+
+        spec = policy.get("spec") or {}
 
         r = attrs.resource
         bindings = dict(base)
@@ -199,17 +203,31 @@ class ValidatingAdmissionPolicy:
             return None if ignore else _Failure(error)
         if not matched:
             return None
-        for validation in spec.get("validations") or []:
+        self._audit_annotations(policy, bindings, attrs)
+        for index, validation in enumerate(spec.get("validations") or []):
             expression = str(validation.get("expression", ""))
             try:
                 passed = evaluate(expression, bindings) is True
             except (CompileError, EvalError) as e:
                 if ignore:
                     continue
-                return _Failure(expression_error(expression, e))
+                return _Failure(expression_error(expression, e), index=index)
             if not passed:
-                return _Failure(self._message(validation, bindings), str(validation.get("reason") or "Invalid"))
+                return _Failure(self._message(validation, bindings), str(validation.get("reason") or "Invalid"),
+                                index=index)
         return None
+
+    @staticmethod
+    def _audit_annotations(policy: Obj, bindings: dict[str, Any], attrs: Attributes) -> None:
+        """``auditAnnotations``: each valueExpression that yields a string is recorded on the
+        request's audit event as ``<policy>/<key>`` (null or an error records nothing)."""
+        for item in (policy.get("spec") or {}).get("auditAnnotations") or []:
+            try:
+                value = evaluate(str(item.get("valueExpression", "")), bindings)
+            except (CompileError, EvalError):
+                continue
+            if isinstance(value, str) and value:
+                attrs.audit_annotations[f"{policy['metadata']['name']}/{item.get('key', '')}"] = value
 
     @staticmethod
     def _message(validation: Obj, bindings: dict[str, Any]) -> str:
@@ -228,6 +246,13 @@ class ValidatingAdmissionPolicy:
         actions = (binding.get("spec") or {}).get("validationActions") or []
         text = f"ValidatingAdmissionPolicy '{policy['metadata']['name']}' with binding " \
                f"'{binding['metadata']['name']}' denied request: {failure.message}"
+        if "Audit" in actions:
+            key = "validation.policy.admission.k8s.io/validation_failure"
+            entries = json.loads(attrs.audit_annotations.get(key, "[]"))
+            entries.append({"message": failure.message, "policy": policy["metadata"]["name"],
+                            "binding": binding["metadata"]["name"], "expressionIndex": failure.index,
+                            "validationActions": list(actions)})
+            attrs.audit_annotations[key] = json.dumps(entries, separators=(",", ":"))
         if "Warn" in actions:
             attrs.warnings.append(f"Validation failed for ValidatingAdmissionPolicy "
                                   f"'{policy['metadata']['name']}' with binding "

@@ -215,10 +215,12 @@ class Auditor:
         ev = st.event
         if ctx.user is not None and st.user is not None and ctx.user is not st.user:
             ev["impersonatedUser"] = evmod.user_info(ctx.user)
-        if ctx.authz is not None:
+        if ctx.authz is not None or getattr(ctx, "audit_annotations", None):
             ann = dict(ev.get("annotations") or {})
-            ann["authorization.k8s.io/decision"] = ctx.authz[0]
-            ann["authorization.k8s.io/reason"] = ctx.authz[1]
+            if ctx.authz is not None:
+                ann["authorization.k8s.io/decision"] = ctx.authz[0]
+                ann["authorization.k8s.io/reason"] = ctx.authz[1]
+            ann.update(getattr(ctx, "audit_annotations", None) or {})
             ev["annotations"] = ann
         level = st.decision.level
         verb = ev["verb"]

@@ -31,6 +31,9 @@ class WriteOptions:
     # Texts for `Warning: 299` response headers (unknown fields under fieldValidation=Warn);
     # the server passes its request's own list so the store's additions reach the response.
     warnings: list[str] = field(default_factory=list)
+    # Annotations admission adds to the request's audit event (policies' auditAnnotations);
+    # like ``warnings``, the request's own dict.
+    audit_annotations: dict[str, str] = field(default_factory=dict)
     # Paths of fields the request body gave twice (JSON); reported like unknown fields.
     duplicates: list[str] = field(default_factory=list)
     # The same for a YAML body, in Go's YAML decoder's words (``line 3: key "a" already set in map``).

@@ -102,6 +102,7 @@ class WriteStore(ListWatchStore):
                     raise self._invalid(name, errs)
                 attrs = self._attrs("CREATE", namespace, name, obj, None, "", opts.user, opts.dry_run)
                 attrs.warnings = opts.warnings
+                attrs.audit_annotations = opts.audit_annotations
                 await self.admission.validate(attrs)
             key = self._key(namespace, name)
             if opts.dry_run:
@@ -180,6 +181,7 @@ class WriteStore(ListWatchStore):
             new = meta.deepcopy(obj)
             attrs = self._attrs("CREATE", namespace, name, new, None, "", opts.user, opts.dry_run)
             attrs.warnings = opts.warnings
+            attrs.audit_annotations = opts.audit_annotations
             await self.admission.admit(attrs)
             try:
                 return await self._create_prepared(namespace, attrs.object or new, opts), True
@@ -282,6 +284,7 @@ class WriteStore(ListWatchStore):
             nm["generation"] = int((old.get("metadata") or {}).get("generation") or 0) + 1
         attrs = self._attrs("UPDATE", namespace, name, new, old, subresource, opts.user, opts.dry_run)
         attrs.warnings = opts.warnings
+        attrs.audit_annotations = opts.audit_annotations
         await self.admission.admit(attrs)
         new = attrs.object or new
         if track:

@@ -29,6 +29,7 @@ class RequestContext:
     started: float = field(default_factory=time.monotonic)
     user: UserInfo | None = None
     warnings: list[str] = field(default_factory=list)
+    audit_annotations: dict[str, str] = field(default_factory=dict)  # added by admission
     code: int = 0
     dry_run: bool = False
     patch_type: str = ""

@@ -156,7 +156,7 @@ def write_options(ctx: RequestContext, kind: str) -> WriteOptions:
         raise _invalid(kind, "fieldManager", "FieldValueTooLong", None, "may not be more than 128 bytes")
     return WriteOptions(dry_run=dry_run(ctx, kind), field_manager=ctx.param("fieldManager"),
                         field_validation=fv, force=force, user=ctx.user, warnings=ctx.warnings,
-                        user_agent=ctx.header("user-agent") or "")
+                        audit_annotations=ctx.audit_annotations, user_agent=ctx.header("user-agent") or "")
 
 
 def delete_options(ctx: RequestContext, body: dict[str, Any] | None) -> tuple[DeleteOptions, bool | None]:

@@ -192,3 +192,47 @@ class AuditWebhookE2E(unittest.TestCase):
         self.assertEqual([e["stage"] for e in created], ["ResponseComplete"])
         self.assertEqual(created[0]["verb"], "create")
         self.assertEqual(created[0]["user"]["username"], "system:admin")
+
+
+AUDITED_POLICY = """
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: audited.example.com}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [configmaps]}
+  auditAnnotations:
+  - {key: size, valueExpression: "string(size(object.data))"}
+  - {key: never, valueExpression: "null"}
+  validations:
+  - {expression: "size(object.data) < 2", message: "too much data"}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: audited-binding.example.com}
+spec:
+  policyName: audited.example.com
+  validationActions: [Audit]
+"""
+
+
+class PolicyAuditE2E(unittest.TestCase):
+    server = AuditE2E.server
+
+    def test_policy_annotations_reach_the_event(self) -> None:
+        # A policy's auditAnnotations, and its failures under an Audit binding, are recorded on
+        # the request's audit event; the request itself is admitted.
+        s, log = self.server(METADATA)
+        s.kubectl("apply", "-f", "-", input=AUDITED_POLICY)
+        s.kubectl("create", "configmap", "big", "--from-literal=a=1", "--from-literal=b=2")
+        events = [e for e in read_events(log) if e["verb"] == "create" and e["stage"] == "ResponseComplete"
+                  and e.get("objectRef", {}).get("name") == "big"]
+        self.assertEqual(len(events), 1)
+        ann = events[0]["annotations"]
+        self.assertEqual(ann["audited.example.com/size"], "2")
+        self.assertNotIn("audited.example.com/never", ann)
+        self.assertEqual(json.loads(ann["validation.policy.admission.k8s.io/validation_failure"]), [
+            {"message": "too much data", "policy": "audited.example.com", "binding": "audited-binding.example.com",
+             "expressionIndex": 0, "validationActions": ["Audit"]}])
+        self.assertEqual(ann["authorization.k8s.io/decision"], "allow")
