@@ -143,13 +143,13 @@ class APIServer:
 
     # ------------------------------------------------------------------ stores
 
-    def _watch_cache_stats(self) -> list[tuple[str, str, int, int]]:
+    def _watch_cache_stats(self) -> list[tuple[str, str, Any]]:
         stats = self.storage.stats()  # type: ignore[attr-defined]
-        out: dict[tuple[str, str], tuple[str, str, int, int]] = {}
+        out: dict[tuple[str, str], tuple[str, str, Any]] = {}
         for rdef in self.catalog.all():
             got = stats.get(rdef.key_prefix(self.prefix))
             if got is not None:
-                out[(rdef.group, rdef.plural)] = (rdef.group, rdef.plural, got[0], got[1])
+                out[(rdef.group, rdef.plural)] = (rdef.group, rdef.plural, got)
         return list(out.values())
 
     def _default_store(self, rdef: ResourceDef) -> ResourceStore:

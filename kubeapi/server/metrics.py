@@ -13,7 +13,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from kubeapi.server.requestinfo import RequestInfo
@@ -65,17 +65,28 @@ class _WatchCacheCollector:
         source = self.metrics.watch_cache_stats
         if source is None:
             return
-        received = CounterMetricFamily("apiserver_watch_cache_events_received",
-                                       "Counter of events received in watch cache broken by resource type.",
-                                       labels=("group", "resource"))
-        inits = CounterMetricFamily("apiserver_watch_cache_initializations",
-                                    "Counter of watch cache initializations broken by resource type.",
-                                    labels=("group", "resource"))
-        for group, resource, n_received, n_inits in source():
-            received.add_metric((group, resource), n_received)
-            inits.add_metric((group, resource), n_inits)
-        yield received
-        yield inits
+        labels = ("group", "resource")
+        families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {
+            "events_received": CounterMetricFamily(
+                "apiserver_watch_cache_events_received",
+                "Counter of events received in watch cache broken by resource type.", labels=labels),
+            "initializations": CounterMetricFamily(
+                "apiserver_watch_cache_initializations",
+                "Counter of watch cache initializations broken by resource type.", labels=labels),
+            "events_dispatched": CounterMetricFamily(
+                "apiserver_watch_cache_events_dispatched",
+                "Counter of events dispatched in watch cache broken by resource type.", labels=labels),
+            "resource_version": GaugeMetricFamily(
+                "apiserver_watch_cache_resource_version",
+                "Current resource version of watch cache broken by resource type.", labels=labels),
+            "capacity": GaugeMetricFamily(
+                "apiserver_watch_cache_capacity", "Total capacity of watch cache broken by resource type.",
+                labels=labels),
+        }
+        for group, resource, stats in source():
+            for field, family in families.items():
+                family.add_metric((group, resource), getattr(stats, field))
+        yield from families.values()
 
 
 class Metrics:
@@ -117,9 +128,9 @@ class Metrics:
             ("operation", "group", "resource"), buckets=_BUCKETS, registry=self.registry)
         self._flowcontrol()
         self._admission()
-        # (group, resource, events received, initializations) per cached resource; set by the
-        # APIServer when its storage is a watch cache.
-        self.watch_cache_stats: Callable[[], Iterable[tuple[str, str, int, int]]] | None = None
+        # (group, resource, CacheStats) per cached resource; set by the APIServer when its
+        # storage is a watch cache.
+        self.watch_cache_stats: Callable[[], Iterable[tuple[str, str, Any]]] | None = None
         self.registry.register(_WatchCacheCollector(self))
 
     def _admission(self) -> None:

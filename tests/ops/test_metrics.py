@@ -42,6 +42,8 @@ class WatchCacheMetrics(unittest.TestCase):
             pool = HTTPConnectionPool(reactor, persistent=False)
             self.addCleanup(pool.closeCachedConnections)
             url = f"http://127.0.0.1:{port.getHost().port}"
+            watch = await treq.get(url + "/api/v1/namespaces?watch=1&timeoutSeconds=2", pool=pool)
+            rest = watch.content()  # the watch ends by itself; its events are the dispatched ones
             for name in ("a", "b"):
                 r = await treq.post(url + "/api/v1/namespaces", json={"metadata": {"name": name}}, pool=pool)
                 self.assertEqual(r.code, 201)
@@ -52,13 +54,22 @@ class WatchCacheMetrics(unittest.TestCase):
                 fams = {f.name: f for f in text_string_to_metric_families(text)}
                 got = {tuple(s.labels.values()): s.value
                        for s in fams["apiserver_watch_cache_events_received"].samples}
-                if got.get(("", "namespaces"), 0) >= 2:
+                sent = {tuple(s.labels.values()): s.value
+                        for s in fams["apiserver_watch_cache_events_dispatched"].samples}
+                if got.get(("", "namespaces"), 0) >= 2 and sent.get(("", "namespaces"), 0) >= 2:
                     break
                 await task.deferLater(reactor, 0.05, lambda: None)
             self.assertEqual(got[("", "namespaces")], 2)
             inits = {tuple(s.labels.values()): s.value
                      for s in fams["apiserver_watch_cache_initializations"].samples}
             self.assertEqual(inits[("", "namespaces")], 1)
+            self.assertEqual(sent[("", "namespaces")], 2)
+            gauges = {(f.name, s.labels["resource"]): s.value for f in fams.values() for s in f.samples
+                      if f.name in ("apiserver_watch_cache_resource_version", "apiserver_watch_cache_capacity")}
+            self.assertEqual(gauges[("apiserver_watch_cache_resource_version", "namespaces")],
+                             await cache.current_revision())
+            self.assertGreater(gauges[("apiserver_watch_cache_capacity", "namespaces")], 0)
+            self.assertEqual((await rest).count(b'"type":"ADDED"'), 2)
             self.assertFalse([s.name for f in fams.values() for s in f.samples if s.name.endswith("_created")])
             self.assertIn("apiserver_request", fams)
             self.assertIn("etcd_request_duration_seconds", fams)

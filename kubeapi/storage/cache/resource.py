@@ -84,6 +84,7 @@ class ResourceCache:
         self.restarts = 0  # how many times the backend watch was re-established
         self.events_received = 0  # backend events applied (apiserver_watch_cache_events_received_total)
         self.initializations = 0  # lists that (re)filled the cache (..._initializations_total)
+        self.events_dispatched = 0  # events handed to client watchers (..._events_dispatched_total)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -337,8 +338,11 @@ class ResourceCache:
                 if mine is None:
                     mine = selected[key] = tuple(w.select(events))  # shared: read-only
                 w.deliver(mine)
+                self.events_dispatched += len(mine)
             else:
-                w.deliver(w.select(events))
+                own = w.select(events)
+                w.deliver(own)
+                self.events_dispatched += len(own)
             if i % 32 == 31 and time.perf_counter() > deadline and i + 1 < len(batch):
                 rest = dict.fromkeys(batch[i + 1:])
                 rest.update(self._dirty)
@@ -354,7 +358,9 @@ class ResourceCache:
             return
         events = ring.since_seq(w.cursor)
         w.cursor = ring.end
-        w.deliver(w.select(events))
+        own = w.select(events)
+        w.deliver(own)
+        self.events_dispatched += len(own)
 
     # -- client watchers ---------------------------------------------------------------
 

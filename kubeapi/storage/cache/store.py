@@ -9,6 +9,7 @@ that resource's cache; any other prefix goes to the backend unchanged.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet import defer
@@ -26,6 +27,17 @@ from kubeapi.storage.interface import (
 DEFAULT_CAPACITY = 1024
 # Upstream's cacher waits this long for the cache to reach a requested revision.
 FRESHNESS_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """One resource cache's counters, as the apiserver_watch_cache_* series report them."""
+
+    events_received: int
+    initializations: int
+    events_dispatched: int
+    resource_version: int
+    capacity: int
 
 
 class WatchCache:
@@ -61,9 +73,10 @@ class WatchCache:
                 return rc
         return None
 
-    def stats(self) -> dict[str, tuple[int, int]]:
-        """prefix -> (events received, initializations), for the watch cache metrics."""
-        return {p: (rc.events_received, rc.initializations) for p, rc in self._resources.items()}
+    def stats(self) -> dict[str, CacheStats]:
+        """prefix -> its cache's counters, for the watch cache metrics."""
+        return {p: CacheStats(rc.events_received, rc.initializations, rc.events_dispatched, rc.known_revision,
+                              rc.ring.capacity) for p, rc in self._resources.items()}
 
     @property
     def resource_prefixes(self) -> list[str]:
