@@ -12,6 +12,7 @@ that errors is a refusal unless the policy's ``failurePolicy`` is Ignore.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ class _Failure:
     reason: str = "Invalid"
     configuration: bool = False  # the binding or policy cannot be applied (failurePolicy decides)
     index: int = -1  # which validation
+    errored: bool = False  # an expression could not be evaluated
 
 
 def _variables(declared: list[Obj], bindings: dict[str, Any]) -> Any:
@@ -79,6 +81,7 @@ class ValidatingAdmissionPolicy:
         self._policies = ConfigCache(ctx, "validatingadmissionpolicies")
         self._bindings = ConfigCache(ctx, "validatingadmissionpolicybindings")
         self.authorizer: Any = None  # the server's, for ``authorizer`` checks (set by the APIServer)
+        self.metrics: Any = None  # the server's Metrics (set by the APIServer)
 
     def use_authorizer(self, authorizer: Any) -> None:
         self.authorizer = authorizer
@@ -122,12 +125,28 @@ class ValidatingAdmissionPolicy:
                 continue
             if base is None:
                 base = await self._base_bindings(attrs)
+            started = time.perf_counter()
             params, failure = await self._params(pspec, spec, attrs)
             session = authz.Session(attrs.user or UserInfo(name=""), self._ask)
             for param in params:
                 failure = failure or await self._evaluate_in_rounds(policy, attrs, base, param, session)
-            if failure is not None and not (failure.configuration and pspec.get("failurePolicy") == "Ignore"):
+            ignored = failure is not None and failure.configuration and pspec.get("failurePolicy") == "Ignore"
+            self._observe(policy, binding, None if ignored else failure, started)
+            if failure is not None and not ignored:
                 self._act(policy, binding, failure, attrs)
+
+    def use_metrics(self, metrics: Any) -> None:
+        self.metrics = metrics
+
+    def _observe(self, policy: Obj, binding: Obj, failure: _Failure | None, started: float) -> None:
+        if self.metrics is None:
+            return
+        actions = (binding.get("spec") or {}).get("validationActions") or []
+        action = "allow" if failure is None else ",".join(a.lower() for a in actions) or "deny"
+        error_type = "invalid_error" if failure is not None and (failure.configuration or failure.errored) \
+            else "no_error"
+        self.metrics.observe_policy(policy["metadata"]["name"], binding["metadata"]["name"], error_type, action,
+                                    time.perf_counter() - started)
 
     async def _params(self, pspec: Obj, spec: Obj, attrs: Attributes) -> tuple[list[Any], _Failure | None]:
         """The parameter objects the binding names (``[None]`` for a policy without paramKind),
@@ -200,7 +219,7 @@ class ValidatingAdmissionPolicy:
         ignore = spec.get("failurePolicy") == "Ignore"
         matched, error = conditions_match(list(spec.get("matchConditions") or []), bindings)
         if error is not None:
-            return None if ignore else _Failure(error)
+            return None if ignore else _Failure(error, errored=True)
         if not matched:
             return None
         self._audit_annotations(policy, bindings, attrs)
@@ -211,7 +230,7 @@ class ValidatingAdmissionPolicy:
             except (CompileError, EvalError) as e:
                 if ignore:
                     continue
-                return _Failure(expression_error(expression, e), index=index)
+                return _Failure(expression_error(expression, e), index=index, errored=True)
             if not passed:
                 return _Failure(self._message(validation, bindings), str(validation.get("reason") or "Invalid"),
                                 index=index)

@@ -6,6 +6,7 @@ mutating ones in order with their JSONPatch applied, validating ones concurrentl
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from typing import Any
 
@@ -30,7 +31,9 @@ SKIPPED_RESOURCES = {("admissionregistration.k8s.io", p) for p in (
 
 
 class WebhookCallError(Exception):
-    pass
+    def __init__(self, message: str, code: int = 0) -> None:
+        super().__init__(message)
+        self.code = code  # the webhook's HTTP status, when it answered
 
 
 def _resource_matches(items: list[str], resource: str, sub: str) -> bool:
@@ -148,6 +151,7 @@ class WebhookPlugin:
                                     "validatingwebhookconfigurations")
         self._ctx = ctx
         self._clock = clock
+        self.metrics: Any = None  # the server's Metrics (set by the APIServer)
         self._agents: dict[bytes, Agent] = {}
 
     def _reactor(self) -> Any:
@@ -216,7 +220,8 @@ class WebhookPlugin:
         except Exception as e:
             raise WebhookCallError(f'failed to call webhook: Post "{url}": {_dial_error(e, url)}') from None
         if resp.code < 200 or resp.code >= 300:
-            raise WebhookCallError(f"received invalid webhook response: expected response code 200, got {resp.code}")
+            raise WebhookCallError(f"received invalid webhook response: expected response code 200, got {resp.code}",
+                                   resp.code)
         try:
             reply = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -251,15 +256,39 @@ class WebhookPlugin:
         """Call one webhook; the reply, or None when its failure is ignored."""
         if attrs.dry_run and hook.get("sideEffects") not in ("None", "NoneOnDryRun"):
             raise errors.bad_request(f'admission webhook "{hook.get("name", "")}" does not support dry run')
+        name = str(hook.get("name", ""))
+        started = time.perf_counter()
         try:
             response = await self._call(hook, self._review(attrs, attrs.object))
         except WebhookCallError as e:
+            self._observe(name, attrs, True, started, e.code)
             if (hook.get("failurePolicy") or "Fail") == "Ignore":
+                if self.metrics is not None:
+                    self.metrics.webhook_fail_open(name, self._type)
                 return None
-            raise errors.internal_error(f'failed calling webhook "{hook.get("name", "")}": {e}') from None
+            if self.metrics is not None:
+                self.metrics.webhook_rejected(name, self._type, attrs.operation, "calling_webhook_error", 500)
+            raise errors.internal_error(f'failed calling webhook "{name}": {e}') from None
         if not response.get("allowed"):
-            raise self._denied(hook, response)
+            denied = self._denied(hook, response)
+            self._observe(name, attrs, True, started, 200)
+            if self.metrics is not None:
+                self.metrics.webhook_rejected(name, self._type, attrs.operation, "no_error", denied.code)
+            raise denied
+        self._observe(name, attrs, False, started, 200)
         return response
+
+    def use_metrics(self, metrics: Any) -> None:
+        self.metrics = metrics
+
+    @property
+    def _type(self) -> str:
+        return "admit" if self.mutating else "validating"
+
+    def _observe(self, name: str, attrs: Attributes, rejected: bool, started: float, code: int) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_webhook(name, self._type, attrs.operation, rejected,
+                                         time.perf_counter() - started, code)
 
     def _apply(self, hook: Obj, attrs: Attributes, response: Obj) -> bool:
         patch = response.get("patch")

@@ -130,6 +130,9 @@ class APIServer:
         self.inflight = InFlightLimiter(max_requests_inflight, max_mutating_requests_inflight)
         self.audit: AuditRecorder = audit or NoopRecorder()
         self.metrics = Metrics()
+        for plugin in self.admission:
+            if hasattr(plugin, "use_metrics"):
+                plugin.use_metrics(self.metrics)
         if callable(getattr(storage, "stats", None)):
             self.metrics.watch_cache_stats = self._watch_cache_stats
         self.flowcontrol: FlowControl | None = None

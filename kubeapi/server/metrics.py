@@ -26,6 +26,8 @@ disable_created_metrics()  # upstream exposes no *_created series
 _LONG_LABELS = ("verb", "group", "version", "resource", "subresource", "scope", "component")
 _SIZE_BUCKETS = tuple(1000.0 * 10**i for i in range(7))  # 1 kB .. 1 GB, as upstream
 _ADMISSION_BUCKETS = (0.005, 0.025, 0.1, 0.5, 1.0, 2.5)  # upstream's, for step and controller
+_WEBHOOK_BUCKETS = (0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 10, 25)
+_POLICY_BUCKETS = (0.0000005, 0.001, 0.01, 0.1, 1.0)
 _APF_WAIT_BUCKETS = (0, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30)
 _BUCKETS = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10,
             15, 20, 30, 45, 60)
@@ -128,6 +130,7 @@ class Metrics:
             ("operation", "group", "resource"), buckets=_BUCKETS, registry=self.registry)
         self._flowcontrol()
         self._admission()
+        self._admission_extensions()
         # (group, resource, CacheStats) per cached resource; set by the APIServer when its
         # storage is a watch cache.
         self.watch_cache_stats: Callable[[], Iterable[tuple[str, str, Any]]] | None = None
@@ -145,6 +148,55 @@ class Metrics:
             "Admission controller latency histogram in seconds, identified by name and broken out for "
             "each operation and API resource and type (validate or admit).",
             ("name", "type", "operation", "rejected"), buckets=_ADMISSION_BUCKETS, registry=self.registry)
+
+    def _admission_extensions(self) -> None:
+        """apiserver_admission_webhook_* and apiserver_validating_admission_policy_*."""
+        self.webhook_duration = Histogram(
+            "apiserver_admission_webhook_admission_duration_seconds",
+            "Admission webhook latency histogram in seconds, identified by name and broken out for each "
+            "operation and API resource and type (validate or admit).",
+            ("name", "type", "operation", "rejected"), buckets=_WEBHOOK_BUCKETS, registry=self.registry)
+        self.webhook_requests = Counter(
+            "apiserver_admission_webhook_request_total",
+            "Admission webhook request total, identified by name and broken out for each admission type "
+            "(validating or mutating) and operation.",
+            ("name", "type", "operation", "code", "rejected"), registry=self.registry)
+        self.webhook_rejections = Counter(
+            "apiserver_admission_webhook_rejection_count",
+            "Admission webhook rejection count, identified by name and broken out for each admission type "
+            "(validating or admit) and operation.",
+            ("name", "type", "operation", "error_type", "rejection_code"), registry=self.registry)
+        self.webhook_fail_opens = Counter(
+            "apiserver_admission_webhook_fail_open_count",
+            "Admission webhook fail open count, identified by name and broken out for each admission type "
+            "(validating or admit).", ("name", "type"), registry=self.registry)
+        self.policy_checks = Counter(
+            "apiserver_validating_admission_policy_check_total",
+            "Validation admission policy check total, labeled by policy and further identified by binding "
+            "and enforcement action taken.",
+            ("policy", "policy_binding", "error_type", "enforcement_action"), registry=self.registry)
+        self.policy_duration = Histogram(
+            "apiserver_validating_admission_policy_check_duration_seconds",
+            "Validation admission latency for individual validation expressions in seconds, labeled by "
+            "policy and further including binding and enforcement action taken.",
+            ("policy", "policy_binding", "error_type", "enforcement_action"), buckets=_POLICY_BUCKETS,
+            registry=self.registry)
+
+    def observe_webhook(self, name: str, kind: str, operation: str, rejected: bool, seconds: float,
+                        code: int) -> None:
+        flag = "true" if rejected else "false"
+        self.webhook_duration.labels(name, kind, operation, flag).observe(seconds)
+        self.webhook_requests.labels(name, kind, operation, str(code), flag).inc()
+
+    def webhook_rejected(self, name: str, kind: str, operation: str, error_type: str, code: int) -> None:
+        self.webhook_rejections.labels(name, kind, operation, error_type, str(code)).inc()
+
+    def webhook_fail_open(self, name: str, kind: str) -> None:
+        self.webhook_fail_opens.labels(name, kind).inc()
+
+    def observe_policy(self, policy: str, binding: str, error_type: str, action: str, seconds: float) -> None:
+        self.policy_checks.labels(policy, binding, error_type, action).inc()
+        self.policy_duration.labels(policy, binding, error_type, action).observe(seconds)
 
     def observe_admission(self, plugin: str, phase: str, operation: str, rejected: bool, seconds: float) -> None:
         """The AdmissionChain's observer: a plugin's time, or the whole step's when plugin is ""."""

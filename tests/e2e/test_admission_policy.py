@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
 from twisted.trial import unittest
 
 from tests.e2e.harness import ServerProcess, shared_server, unique_namespace
@@ -94,6 +95,17 @@ class PolicyTests(unittest.TestCase):
         self.assertEqual(code, 422)
         self.assertIn(f"{prefix}expression '!('skip' in {labels})' resulted in error: no such key: labels",
                       json.loads(raw)["message"])
+
+    def test_check_metrics(self) -> None:
+        ns = self.policy("vap-metrics")
+        self.create(ns, "one", 1)  # denied
+        self.create(ns, "eleven", 11)  # an expression errors: denied
+        self.create(ns, "three", 3)  # allowed
+        fams = {f.name: f for f in text_string_to_metric_families(self.server.kubectl("get", "--raw", "/metrics").stdout)}
+        checks = {(s.labels["error_type"], s.labels["enforcement_action"]): s.value
+                  for s in fams["apiserver_validating_admission_policy_check"].samples
+                  if s.labels["policy"] == f"{ns}.example.com" and s.name.endswith("_total")}
+        self.assertEqual(checks, {("no_error", "deny"): 1, ("invalid_error", "deny"): 1, ("no_error", "allow"): 1})
 
     def test_match_conditions_and_failure_policy(self) -> None:
         ns = self.policy("vap-ignore", failure="Ignore")

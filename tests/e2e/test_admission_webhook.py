@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet.threads import deferToThread
 from twisted.trial import unittest
 
@@ -49,3 +50,18 @@ class WebhookE2ETests(unittest.TestCase):
         self.assertEqual(sorted({p for p, _ in seen}), ["/deny", "/mutate"])
         user = seen[0][1]["request"]["userInfo"]
         self.assertIn("username", user)
+        # What an operator alerts on: the calls, their time and the rejection, per webhook.
+        text = (await kubectl("get", "--raw", "/metrics")).stdout
+        fams = {f.name: f for f in text_string_to_metric_families(text)}
+        name = f"v{mark}.example.com"
+        calls = {(s.labels["code"], s.labels["rejected"]): s.value
+                 for s in fams["apiserver_admission_webhook_request"].samples
+                 if s.labels["name"] == name and s.labels["type"] == "validating"}
+        self.assertEqual(calls, {("200", "false"): 1, ("200", "true"): 1})
+        rejections = [s for s in fams["apiserver_admission_webhook_rejection_count"].samples
+                      if s.labels["name"] == name]
+        self.assertEqual([(s.labels["error_type"], s.labels["rejection_code"], s.value) for s in rejections],
+                         [("no_error", "403", 1)])
+        durations = [s for s in fams["apiserver_admission_webhook_admission_duration_seconds"].samples
+                     if s.name.endswith("_count") and s.labels["name"] == name]
+        self.assertEqual(sum(s.value for s in durations), 2)
