@@ -21,8 +21,7 @@ class AlwaysDeny:
 
     async def admit(self, attrs: Attributes) -> None:
         r = attrs.resource
-        name = attrs.name or ((attrs.object or {}).get("metadata") or {}).get("name") or ""
-        raise errors.forbidden(r.plural, r.group, name, "admission control is denying all modifications")
+        raise errors.forbidden(r.plural, r.group, attrs.object_name(), "admission control is denying all modifications")
 
     async def validate(self, attrs: Attributes) -> None:
         return None

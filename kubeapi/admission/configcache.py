@@ -56,11 +56,6 @@ class ConfigCache:
     def _changed(self, key: str, obj: Obj) -> None:
         self._sorted = None
 
-    def stop(self) -> None:
-        if self._informer is not None:
-            self._informer.stop()
-            self._informer = None
-
 
 def _name(obj: Obj) -> str:
     return str((obj.get("metadata") or {}).get("name", ""))

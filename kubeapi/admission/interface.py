@@ -26,6 +26,10 @@ class Attributes:
     # Annotations for the request's audit event (a policy's auditAnnotations, Audit actions).
     audit_annotations: dict[str, str] = field(default_factory=dict)
 
+    def object_name(self) -> str:
+        """The name the request is about: the URL's, else (a create) the object's own."""
+        return self.name or ((self.object or {}).get("metadata") or {}).get("name") or ""
+
 
 class AdmissionPlugin(Protocol):
     name: str

@@ -279,9 +279,7 @@ class ValidatingAdmissionPolicy:
         if "Deny" not in actions:
             return
         r = attrs.resource
-        name = attrs.name or ((attrs.object or {}).get("metadata") or {}).get("name", "")
-        qualified = f"{r.plural}.{r.group}" if r.group else r.plural
-        raise errors.StatusError(_CODES.get(failure.reason, 422), failure.reason,
-                                 f'{qualified} "{name}" is forbidden: {text}',
-                                 {"name": name, "group": r.group, "kind": r.plural,
-                                  "causes": [{"message": text}]})
+        err = errors.forbidden(r.plural, r.group, attrs.object_name(), text)
+        err.code, err.reason = _CODES.get(failure.reason, 422), failure.reason
+        err.details = {**(err.details or {}), "causes": [{"message": text}]}
+        raise err

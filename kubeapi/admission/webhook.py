@@ -174,11 +174,7 @@ class WebhookPlugin:
             return True
         matched, error = conditions_match(conditions, request_bindings(attrs, admission_request(attrs, attrs.object)))
         if error is not None and (hook.get("failurePolicy") or "Fail") == "Fail":
-            r = attrs.resource
-            name = attrs.name or ((attrs.object or {}).get("metadata") or {}).get("name", "")
-            raise errors.StatusError(403, "Forbidden", f'{r.plural}{"." + r.group if r.group else ""} "{name}" '
-                                     f"is forbidden: {error}",
-                                     {"name": name, **({"group": r.group} if r.group else {}), "kind": r.plural})
+            raise errors.forbidden(attrs.resource.plural, attrs.resource.group, attrs.object_name(), error)
         return matched
 
     def _agent(self, ca: bytes) -> Agent:

@@ -5,6 +5,7 @@ and CEL validation, and upstream's refusal of strategic merge patch)."""
 from __future__ import annotations
 
 import builtins
+import copy
 import dataclasses
 import json
 from collections.abc import Callable
@@ -199,6 +200,9 @@ class CustomResourceStore(ResourceStore):
 
     def _undeclared_fields(self, obj: Obj) -> builtins.list[str]:
         return values.prune(obj, self.rdef.schema)  # in document order, as Go reports them
+
+    def _undeclared_in(self, obj: Obj) -> builtins.list[str]:
+        return self._undeclared_fields(copy.deepcopy(obj))  # pruning works in place
 
     def _decode_body(self, obj: Obj, opts: WriteOptions, patching: bool = False) -> Obj:
         r = self.rdef

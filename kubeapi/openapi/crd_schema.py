@@ -37,10 +37,7 @@ _JUNCTIONS = ("allOf", "anyOf", "oneOf", "not")
 
 
 def metadata_ref(prefix: str) -> Schema:
-    ref: Schema = {"$ref": prefix + meta.OBJECT_META}
-    if prefix.startswith("#/components/"):
-        return {"description": METADATA_DESCRIPTION, "allOf": [ref]}
-    return {"description": METADATA_DESCRIPTION, **ref}
+    return meta.described({"$ref": prefix + meta.OBJECT_META}, METADATA_DESCRIPTION)
 
 
 def published(schema: Schema, prefix: str) -> Schema:

@@ -35,7 +35,7 @@ def _str_map(desc: str) -> Schema:
     return _s("object", desc, additionalProperties={"type": "string", "default": ""})
 
 
-def _described(target: Schema, desc: str) -> Schema:
+def described(target: Schema, desc: str) -> Schema:
     """A reference with its own description: OpenAPI 3 ignores a ``$ref``'s siblings, so there
     the reference goes into ``allOf`` (as upstream's v3 documents have it)."""
     if str(target.get("$ref", "")).startswith("#/components/"):
@@ -65,7 +65,7 @@ def meta_definitions(ref: Ref) -> dict[str, Schema]:
         }, required=["apiVersion", "kind", "name", "uid"], **{"x-kubernetes-map-type": "atomic"}),
         OBJECT_META: _s("object", "Metadata every persisted object carries.", properties={
             "annotations": _str_map("Unstructured key/value data for tools."),
-            "creationTimestamp": _described(time, "CreationTimestamp is a timestamp of when the server "
+            "creationTimestamp": described(time, "CreationTimestamp is a timestamp of when the server "
                                             "created the object (RFC 3339, UTC); read-only."),
             "deletionGracePeriodSeconds": _s("integer", format="int64"),
             "deletionTimestamp": time,

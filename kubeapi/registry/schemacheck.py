@@ -266,6 +266,18 @@ def strict_errors(duplicates: list[str], unknown: list[str], yaml_duplicates: Se
     return out
 
 
+def enforce_field_validation(mode: str, texts: list[str], warnings: list[str], refusal: str) -> None:
+    """fieldValidation with ``texts`` found: Strict refuses (400 with ``refusal``), Warn (the
+    default) adds each text to the request's warnings, Ignore lets them go."""
+    if not texts:
+        return
+    mode = mode or "Warn"
+    if mode == "Strict":
+        raise bad_request(refusal)
+    if mode == "Warn":
+        warnings.extend(t for t in texts if t not in warnings)
+
+
 def yaml_unmarshal_errors(lines: list[str]) -> str:
     """Go's YAML decoder lists all its complaints about one document in one error."""
     return "yaml: unmarshal errors:\n  " + "\n  ".join(lines)

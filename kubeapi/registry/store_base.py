@@ -152,6 +152,10 @@ class StoreBase:
         r = self.rdef
         return canonical.unknown_fields(obj) if canonical.supports(r.api_version, r.kind) else []
 
+    def _undeclared_in(self, obj: Obj) -> list[str]:
+        """``_undeclared_fields`` leaving ``obj`` as it is (a typed kind's check never changes it)."""
+        return self._undeclared_fields(obj)
+
     def _field_validation(self, obj: Obj, opts: WriteOptions, prefix: str) -> None:
         """Duplicate and undeclared fields: refused (fieldValidation=Strict), warned about (Warn,
         the default) or let go (Ignore; undeclared ones are dropped)."""
@@ -160,11 +164,8 @@ class StoreBase:
         order = schemacheck.document_order(obj) if opts.duplicates else None
         strict = schemacheck.strict_errors(opts.duplicates, self._undeclared_fields(obj), opts.yaml_duplicates, order)
         if strict:
-            mode = opts.field_validation or "Warn"
-            if mode == "Strict":
-                raise errors.bad_request(prefix + schemacheck.strict_decoding_message(strict))
-            if mode == "Warn":
-                opts.warnings.extend(w for w in strict if w not in opts.warnings)
+            schemacheck.enforce_field_validation(opts.field_validation, strict, opts.warnings,
+                                                 prefix + schemacheck.strict_decoding_message(strict))
 
     def _decode_body(self, obj: Obj, opts: WriteOptions, patching: bool = False) -> Obj:
         """What upstream's decoder does to a request body of a built-in kind: unknown fields are

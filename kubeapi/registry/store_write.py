@@ -4,8 +4,6 @@ strategy's PrepareForCreate/PrepareForUpdate, validation, admission and the CAS 
 
 from __future__ import annotations
 
-import copy
-
 from kubeapi import errors
 from kubeapi.protobuf import canonical
 from kubeapi.registry import apply_errors, codec, managedfields, meta, scale
@@ -423,7 +421,7 @@ class WriteStore(ListWatchStore):
             raise errors.bad_request("error decoding YAML: the applied configuration is not an object")
         if (config.get("metadata") or {}).get("managedFields") is not None:
             raise errors.bad_request("metadata.managedFields must be nil")
-        undeclared = self._undeclared_fields(copy.deepcopy(config))
+        undeclared = self._undeclared_in(config)
         if undeclared:
             r = self.rdef
             m = config.get("metadata") or {}

@@ -204,13 +204,11 @@ def _apply_duplicates(wopts: WriteOptions) -> None:
     about under Warn, in upstream's words."""
     if not wopts.yaml_duplicates:
         return
-    mode = wopts.field_validation or "Warn"
-    if mode == "Strict":
-        raise bad_request("error strict decoding YAML: error converting YAML to JSON: "
-                          + schemacheck.yaml_unmarshal_errors(wopts.yaml_duplicates))
-    if mode == "Warn":
-        wopts.warnings.extend(w for w in wopts.yaml_duplicates if w not in wopts.warnings)
-    wopts.yaml_duplicates = []
+    schemacheck.enforce_field_validation(
+        wopts.field_validation, wopts.yaml_duplicates, wopts.warnings,
+        "error strict decoding YAML: error converting YAML to JSON: "
+        + schemacheck.yaml_unmarshal_errors(wopts.yaml_duplicates))
+    wopts.yaml_duplicates = []  # reported here; the store must not report them again
 
 
 def _decode_object(ctx: RequestContext, rdef: ResourceDef, data: bytes, limit: int, wopts: WriteOptions) -> Obj:
