@@ -15,11 +15,11 @@ from tests.e2e.harness import ServerProcess, shared_server, unique_namespace
 POLICY = """
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicy
-metadata: {name: NAME.example.com}
+metadata: {name: NS.example.com}
 spec:
   failurePolicy: FAILURE
   matchConstraints:
-    namespaceSelector: {matchLabels: {LABEL: "true"}}
+    namespaceSelector: {matchLabels: {NS: "true"}}
     resourceRules:
     - {operations: [CREATE, UPDATE], apiGroups: [apps], apiVersions: [v1], resources: [deployments]}
     excludeResourceRules:
@@ -38,11 +38,22 @@ spec:
 ---
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicyBinding
-metadata: {name: NAME-binding.example.com}
+metadata: {name: NS-binding.example.com}
 spec:
-  policyName: NAME.example.com
+  policyName: NS.example.com
   validationActions: [ACTIONS]
 """
+
+
+def apply_policy(test: unittest.TestCase, server: ServerProcess, prefix: str, doc: str) -> str:
+    """A fresh namespace labelled ``<ns>=true`` and ``doc`` (its NS replaced by the namespace's
+    name) applied; deleted again at the test's end.  Returns the namespace."""
+    ns = unique_namespace(server, prefix)
+    server.kubectl("label", "namespace", ns, f"{ns}=true")
+    server.kubectl("apply", "-f", "-", input=doc.replace("NS", ns))
+    test.addCleanup(server.kubectl, "delete", "validatingadmissionpolicy", f"{ns}.example.com",
+                    "validatingadmissionpolicybinding", f"{ns}-binding.example.com", check=False)
+    return ns
 
 
 class PolicyTests(unittest.TestCase):
@@ -50,14 +61,8 @@ class PolicyTests(unittest.TestCase):
         self.server = shared_server()
 
     def policy(self, name: str, actions: str = "Deny", failure: str = "Fail") -> str:
-        ns = unique_namespace(self.server, name)
-        self.server.kubectl("label", "namespace", ns, f"{ns}=true")
-        doc = POLICY.replace("NAME", ns).replace("LABEL", ns).replace("ACTIONS", actions) \
-            .replace("FAILURE", failure)
-        self.server.kubectl("apply", "-f", "-", input=doc)
-        self.addCleanup(self.server.kubectl, "delete", "validatingadmissionpolicy", f"{ns}.example.com",
-                        "validatingadmissionpolicybinding", f"{ns}-binding.example.com", check=False)
-        return ns
+        return apply_policy(self, self.server, name,
+                            POLICY.replace("ACTIONS", actions).replace("FAILURE", failure))
 
     def create(self, ns: str, name: str, replicas: int, *extra: str) -> tuple[int, str]:
         p = self.server.kubectl("create", "deployment", name, "-n", ns, "--image=nginx",
@@ -161,11 +166,7 @@ spec:
 class PolicyParamTests(unittest.TestCase):
     def test_params_from_the_request_namespace(self) -> None:
         server = shared_server()
-        ns = unique_namespace(server, "vap-params")
-        server.kubectl("label", "namespace", ns, f"{ns}=true")
-        server.kubectl("apply", "-f", "-", input=PARAMS.replace("NS", ns))
-        self.addCleanup(server.kubectl, "delete", "validatingadmissionpolicy", f"{ns}.example.com",
-                        "validatingadmissionpolicybinding", f"{ns}-binding.example.com", check=False)
+        ns = apply_policy(self, server, "vap-params", PARAMS)
         prefix = f"ValidatingAdmissionPolicy '{ns}.example.com' with binding '{ns}-binding.example.com' denied request: "
 
         def create(name: str, replicas: int) -> str:
@@ -208,11 +209,7 @@ class PolicyAuthorizerTests(unittest.TestCase):
         server = ServerProcess("--authorization-mode=RBAC")
         server.start()
         self.addCleanup(server.cleanup)
-        ns = unique_namespace(server, "vap-authz")
-        server.kubectl("label", "namespace", ns, f"{ns}=true")
-        server.kubectl("apply", "-f", "-", input=AUTHZ.replace("NS", ns) + BINDING.replace("NS", ns))
-        self.addCleanup(server.kubectl, "delete", "validatingadmissionpolicy", f"{ns}.example.com",
-                        "validatingadmissionpolicybinding", f"{ns}-binding.example.com", check=False)
+        ns = apply_policy(self, server, "vap-authz", AUTHZ + BINDING)
         server.kubectl("create", "configmap", "admin", "-n", ns, "--from-literal=a=b")
         server.kubectl("label", "configmap", "admin", "-n", ns, "tier=gold")  # UPDATE: not matched
         p = server.kubectl("create", "configmap", "labelled", "-n", ns, "--from-literal=a=b", "-o", "name",
