@@ -50,6 +50,8 @@ class Level:
     queues: int
     hand_size: int
     queue_length_limit: int
+    lendable_percent: int | None = None
+    borrowing_limit_percent: int | None = None
     queueset: QueueSet | None = None
 
 
@@ -61,7 +63,11 @@ class Ticket:
     schema: str
     index: int
     started: float
-    metrics: tuple[Any, Any, Any] | None = None
+    metrics: tuple[Any, Any, Any, Any] | None = None
+
+
+def _percent(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 class FlowControl:
@@ -85,7 +91,7 @@ class FlowControl:
         self._watches: list[Any] = []
         self._reload_pending = False
         self._stopped = False
-        self._metric_children: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
+        self._metric_children: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
         self.apply(*bootstrap.bootstrap_objects(), source="bootstrap")
 
     # ------------------------------------------------------------------ configuration
@@ -111,7 +117,9 @@ class FlowControl:
             shares = limited.get("nominalConcurrencyShares")
             new_levels[name] = Level(name, uid, False, 30 if shares is None else int(shares),
                                      int(queuing.get("queues", 0) or 0), int(queuing.get("handSize", 0) or 0),
-                                     int(queuing.get("queueLengthLimit", 0) or 0))
+                                     int(queuing.get("queueLengthLimit", 0) or 0),
+                                     _percent(limited.get("lendablePercent")),
+                                     _percent(limited.get("borrowingLimitPercent")))
         total_shares = sum(lv.shares for lv in new_levels.values() if not lv.exempt) or 1
         for lv in new_levels.values():
             if lv.exempt:
@@ -124,12 +132,26 @@ class FlowControl:
             else:
                 lv.queueset = QueueSet(lv.name, seats, lv.queues, lv.hand_size, lv.queue_length_limit)
             if self.metrics is not None:
-                self.metrics.nominal_limit_seats.labels(lv.name).set(lv.queueset.concurrency)
+                self._publish_limits(lv, seats)
         # Schemas naming a level that does not exist are skipped, as upstream does.
         self.schemas = [s for s in sort_schemas(all_schemas)
                         if ((s.get("spec") or {}).get("priorityLevelConfiguration") or {}).get("name") in new_levels]
         self.levels = new_levels
         self.source = source
+
+    def _publish_limits(self, lv: Level, nominal: int) -> None:
+        """The seat gauges as upstream derives them.  We do not lend or borrow seats between
+        levels, so the current limit is the nominal one; lower and upper are what the level's
+        lendablePercent and borrowingLimitPercent would allow (no borrowing limit: the server's)."""
+        m = self.metrics
+        lendable = round(nominal * lv.lendable_percent / 100) if lv.lendable_percent is not None else 0
+        borrowing = (round(nominal * lv.borrowing_limit_percent / 100) if lv.borrowing_limit_percent is not None
+                     else self.server_concurrency)
+        m.nominal_limit_seats.labels(lv.name).set(nominal)
+        m.lower_limit_seats.labels(lv.name).set(nominal - lendable)
+        m.upper_limit_seats.labels(lv.name).set(nominal + borrowing)
+        assert lv.queueset is not None
+        m.current_limit_seats.labels(lv.name).set(lv.queueset.concurrency)
 
     def seats(self, level: str) -> int:
         lv = self.levels[level]
@@ -237,14 +259,16 @@ class FlowControl:
             children[2].inc()
         return Ticket(level, fs_name, index, time.monotonic(), children)
 
-    def _children(self, level: str, schema: str) -> tuple[Any, Any, Any]:
-        """(wait histogram, dispatched, executing) for one level and schema, looked up once."""
+    def _children(self, level: str, schema: str) -> tuple[Any, Any, Any, Any]:
+        """(wait histogram, dispatched, executing, execution histogram) for one level and schema,
+        looked up once.  Only requests that hold a seat are timed, so their type is "regular"
+        (watches take none here)."""
         key = (level, schema)
         got = self._metric_children.get(key)
         if got is None:
             m = self.metrics
             got = (m.wait.labels(level, schema, "true"), m.dispatched.labels(level, schema),
-                   m.executing.labels(level, schema))
+                   m.executing.labels(level, schema), m.execution.labels(level, schema, "regular"))
             self._metric_children[key] = got
         return got
 
@@ -254,4 +278,5 @@ class FlowControl:
         assert ticket.level.queueset is not None
         if ticket.metrics is not None:
             ticket.metrics[2].dec()
+            ticket.metrics[3].observe(time.monotonic() - ticket.started)
         ticket.level.queueset.finish(ticket.index)

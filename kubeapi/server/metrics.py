@@ -225,9 +225,19 @@ class Metrics:
         self.wait = Histogram("apiserver_flowcontrol_request_wait_duration_seconds",
                               "Length of time a request spent waiting in its queue", pl_fs + ("execute",),
                               buckets=_APF_WAIT_BUCKETS, registry=self.registry)
-        self.nominal_limit_seats = Gauge("apiserver_flowcontrol_nominal_limit_seats",
-                                         "Nominal number of execution seats configured for each priority level",
-                                         ("priority_level",), registry=self.registry)
+        self.execution = Histogram("apiserver_flowcontrol_request_execution_seconds",
+                                   "Duration of initial stage (for a WATCH) or any (for a non-WATCH) stage "
+                                   "of request execution in the API Priority and Fairness subsystem",
+                                   pl_fs + ("type",), buckets=_APF_WAIT_BUCKETS, registry=self.registry)
+        for name, text in (("nominal", "Nominal number of execution seats configured for each priority level"),
+                           ("lower", "Configured lower bound on number of execution seats available to each "
+                                     "priority level"),
+                           ("upper", "Configured upper bound on number of execution seats available to each "
+                                     "priority level"),
+                           ("current", "current derived number of execution seats available to each "
+                                       "priority level")):
+            setattr(self, f"{name}_limit_seats", Gauge(f"apiserver_flowcontrol_{name}_limit_seats", text,
+                                                       ("priority_level",), registry=self.registry))
 
     def observe(self, method: str, info: RequestInfo, code: int, seconds: float, dry_run: bool = False,
                 patch_type: str = "") -> None:

@@ -171,6 +171,13 @@ class PriorityAndFairness(ServerTestCase):
             self.assertIn('apiserver_flowcontrol_dispatched_requests_total{flow_schema="global-default",'
                           'priority_level="global-default"} 61.0', text)
             self.assertIn('apiserver_flowcontrol_nominal_limit_seats{priority_level="global-default"} 4.0', text)
+            # global-default lends 50 % and has no borrowing limit (the server's 49 seats).
+            self.assertIn('apiserver_flowcontrol_lower_limit_seats{priority_level="global-default"} 2.0', text)
+            self.assertIn('apiserver_flowcontrol_upper_limit_seats{priority_level="global-default"} 53.0', text)
+            self.assertIn('apiserver_flowcontrol_current_limit_seats{priority_level="global-default"} 4.0', text)
+            # Every seat-holding request is timed once it finishes: alice's 60 and bob's one.
+            self.assertIn('apiserver_flowcontrol_request_execution_seconds_count{flow_schema="global-default",'
+                          'priority_level="global-default",type="regular"} 61.0', text)
 
         return defer.ensureDeferred(go())
 
