@@ -27,6 +27,7 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 
 from kubeapi import sdnotify
+from kubeapi.server import gctune
 from kubeapi.options import DEFAULT_CERT_DIR, Options
 from kubeapi.server.site import make_site
 from kubeapi.storage.interface import Storage
@@ -304,6 +305,7 @@ class KubeAPIService(MultiService):
         self._trimmer = Trimmer(lambda: len(self.apiserver.watch_streams) + self.apiserver.requests_in_flight,
                                 self.reactor)
         self._trimmer.start()
+        gctune.settle()
         self.started.callback(None)
         sdnotify.notify("READY=1")  # systemd Type=notify: serving with storage open
 

@@ -21,6 +21,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
+from kubeapi.storage.embedded.latest import MISSING, LatestValues
 from kubeapi.storage.embedded.logdb import LogDB, WriteKind, WriteOp
 from kubeapi.storage.embedded.watch import EmbeddedWatch, WatchHub
 from kubeapi.storage.interface import (
@@ -92,6 +93,7 @@ class SQLiteStorage:
         self._tick_revision = 0  # what the last periodic compaction saw
         self._state = "new"  # new -> open -> closing -> closed
         self.commits = 0  # transactions committed (for tests/metrics of group commit)
+        self._latest = LatestValues()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -168,7 +170,13 @@ class SQLiteStorage:
 
     async def get(self, key: str) -> KeyValue | None:
         self._check_open()
-        return await self._call(self._db.get, key)
+        known = self._latest.lookup(key)
+        if known is not MISSING:
+            return known  # type: ignore[return-value]
+        generation = self._latest.generation
+        kv = await self._call(self._db.get, key)
+        self._latest.remember(key, kv, generation)
+        return kv
 
     async def list(self, prefix: str, *, revision: int = 0, limit: int = 0,
                    start_after: str | None = None) -> ListResult:
@@ -228,6 +236,7 @@ class SQLiteStorage:
         try:
             events = [r for r in results if isinstance(r, Event)]
             if events:
+                self._latest.committed(events)
                 self._revision = max(self._revision, events[-1].revision)
                 self._hub.publish(events)
             for pending, result in zip(batch, results, strict=True):
@@ -240,6 +249,7 @@ class SQLiteStorage:
 
     def _batch_failed(self, failure: Failure, batch: builtins.list[_PendingWrite]) -> None:
         _log.failure("embedded storage: write transaction failed", failure)
+        self._latest.clear()  # whatever the transaction did or did not do, ask the file again
         error = failure.value if isinstance(failure.value, StorageError) else UnavailableError(
             str(failure.value))
         for pending in batch:
