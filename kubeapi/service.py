@@ -27,8 +27,8 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 
 from kubeapi import sdnotify
-from kubeapi.server import gctune
 from kubeapi.options import DEFAULT_CERT_DIR, Options
+from kubeapi.server import gctune
 from kubeapi.server.site import make_site
 from kubeapi.storage.interface import Storage
 
