@@ -23,6 +23,8 @@ from zope.interface import implementer
 
 LOGGING_FORMATS = ("text", "json")
 TRACEBACK_V = 4  # from this --v on, failures carry their traceback
+# The process's --v, once its observer is made: lets hot paths skip building lines nobody shows.
+current_verbosity = 0
 
 _SEVERITY = {LogLevel.debug: "I", LogLevel.info: "I", LogLevel.warn: "W", LogLevel.error: "E",
              LogLevel.critical: "F"}
@@ -173,6 +175,8 @@ def observer_for(twistd_options: Any, verbosity: int, fmt: str) -> KlogObserver:
         from twisted.python.logfile import LogFile
 
         out = LogFile.fromFullPath("twistd.log")  # type: ignore[assignment]
+    global current_verbosity
+    current_verbosity = verbosity
     return KlogObserver(out, verbosity, fmt)
 
 

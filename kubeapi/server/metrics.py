@@ -94,6 +94,7 @@ class _WatchCacheCollector:
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._request_children: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
         self.requests = Counter(
             "apiserver_request_total",
             "Counter of apiserver requests broken out for each verb, dry run value, group, version, "
@@ -239,21 +240,34 @@ class Metrics:
             setattr(self, f"{name}_limit_seats", Gauge(f"apiserver_flowcontrol_{name}_limit_seats", text,
                                                        ("priority_level",), registry=self.registry))
 
-    def observe(self, method: str, info: RequestInfo, code: int, seconds: float, dry_run: bool = False,
-                patch_type: str = "") -> None:
-        verb = metrics_verb(method, info, patch_type)
-        labels = (verb, "All" if dry_run else "", info.api_group, info.api_version,
-                  info.resource, info.subresource, metrics_scope(info), "apiserver")
-        self.requests.labels(*labels, str(code)).inc()
-        if verb not in ("WATCH", "CONNECT"):
-            self.duration.labels(*labels).observe(seconds)
+    def observe(self, method: str, info: RequestInfo, code: int, seconds: float, size: int,
+                dry_run: bool = False, patch_type: str = "") -> None:
+        """One finished request: its count, its duration and its response size."""
+        key = (method, info.verb, info.is_resource_request, info.api_group, info.api_version, info.resource,
+               info.subresource, bool(info.namespace), bool(info.name), dry_run, patch_type, code)
+        children = self._request_children.get(key)
+        if children is None:
+            children = self._request_children_for(method, info, code, dry_run, patch_type)
+            if len(self._request_children) > 10_000:  # label values come from clients: stay bounded
+                self._request_children.clear()
+            self._request_children[key] = children
+        total, duration, sizes = children
+        total.inc()
+        if duration is not None:
+            duration.observe(seconds)
+            sizes.observe(size)
 
-    def observe_size(self, method: str, info: RequestInfo, size: int, patch_type: str = "") -> None:
+    def _request_children_for(self, method: str, info: RequestInfo, code: int, dry_run: bool,
+                              patch_type: str) -> tuple[Any, Any, Any]:
         verb = metrics_verb(method, info, patch_type)
-        if verb in ("WATCH", "CONNECT"):
-            return
-        self.response_sizes.labels(verb, info.api_group, info.api_version, info.resource, info.subresource,
-                                   metrics_scope(info), "apiserver").observe(size)
+        scope = metrics_scope(info)
+        labels = (verb, "All" if dry_run else "", info.api_group, info.api_version,
+                  info.resource, info.subresource, scope, "apiserver")
+        total = self.requests.labels(*labels, str(code))
+        if verb in ("WATCH", "CONNECT"):  # long-running: counted, not timed or sized
+            return total, None, None
+        return total, self.duration.labels(*labels), self.response_sizes.labels(
+            verb, info.api_group, info.api_version, info.resource, info.subresource, scope, "apiserver")
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from kubeapi import logs
 from kubeapi.audit.recorder import PANIC, REQUEST_RECEIVED, RESPONSE_COMPLETE
 from kubeapi.auth.authorizer import Attributes, Decision, forbidden_error
 from kubeapi.auth.user import INSECURE_ADMIN
@@ -177,9 +178,9 @@ def _complete(server: APIServer, ctx: RequestContext, size: int = 0) -> defer.De
     try:
         done = server.audit.record(RESPONSE_COMPLETE, ctx, ctx.code)
         seconds = time.monotonic() - ctx.started
-        server.metrics.observe(ctx.method, ctx.info, ctx.code or 200, seconds, ctx.dry_run, ctx.patch_type)
-        server.metrics.observe_size(ctx.method, ctx.info, size, ctx.patch_type)
-        log_request(ctx, seconds)
+        server.metrics.observe(ctx.method, ctx.info, ctx.code or 200, seconds, size, ctx.dry_run, ctx.patch_type)
+        if logs.current_verbosity >= 3:
+            log_request(ctx, seconds)
     except Exception:
         log.exception("recording request completion failed", extra={"kv": {"audit-ID": ctx.audit_id}})
     return done
