@@ -109,6 +109,8 @@ class Metrics:
             "apiserver_current_inflight_requests",
             "Maximal number of currently used inflight request limit of this apiserver per request "
             "kind in last second.", ("request_kind",), registry=self.registry)
+        # The two children every request touches, looked up once.
+        self.inflight_by_kind = {kind: self.inflight.labels(kind) for kind in ("readOnly", "mutating")}
         self.watchers = Gauge(
             "apiserver_longrunning_requests",
             "Gauge of all active long-running apiserver requests broken out by verb, group, version, "

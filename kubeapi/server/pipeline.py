@@ -91,11 +91,11 @@ async def run(server: APIServer, request: Any, secure: bool) -> bytes:
                                                         ctx.long_running)
                 if not ctx.long_running:  # upstream's APF feeds the same gauge
                     executing = "mutating" if ctx.mutating else "readOnly"
-                    server.metrics.inflight.labels(executing).inc()
+                    server.metrics.inflight_by_kind[executing].inc()
             else:  # --enable-priority-and-fairness=false: the plain max-in-flight limits
                 slot = server.inflight.acquire(ctx)
                 if slot:
-                    server.metrics.inflight.labels(slot).inc()
+                    server.metrics.inflight_by_kind[slot].inc()
             await authorize(server, ctx)
             if ctx.long_running:
                 body = await _dispatch(server, ctx)
@@ -110,10 +110,10 @@ async def run(server: APIServer, request: Any, secure: bool) -> bytes:
             if ticket is not None:
                 server.flowcontrol.finish(ticket)  # type: ignore[union-attr]
             if executing:
-                server.metrics.inflight.labels(executing).dec()
+                server.metrics.inflight_by_kind[executing].dec()
             server.inflight.release(slot)
             if slot:
-                server.metrics.inflight.labels(slot).dec()
+                server.metrics.inflight_by_kind[slot].dec()
     except TooManyRequests as e:
         # As upstream's APF filter: a plain-text 429 (not a Status), with Retry-After.
         ctx.request.setHeader(b"retry-after", str(e.retry_after).encode())

@@ -6,41 +6,55 @@ counted about once a minute."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from twisted.internet.task import LoopingCall
 
 from kubeapi.api.types import ResourceDef
 
-_TIMED = {"get": "get", "list": "list", "create": "create", "update": "update", "delete": "delete",
-          "current_revision": "get"}
 COUNT_INTERVAL = 60.0
 
 
 class TimedStorage:
-    """The storage one resource's store sees, timing each call into the metrics."""
+    """The storage one resource's store sees, timing each call into the metrics.  The calls
+    a store makes per request are plain methods with their histogram child found once; the
+    rest of the storage's interface passes through."""
 
     def __init__(self, storage: Any, metrics: Any, group: str, resource: str) -> None:
         self._storage = storage
-        self._metrics = metrics
-        self._group = group
-        self._resource = resource
+        family = metrics.etcd_duration
+        self._get, self._list, self._create, self._update, self._delete = (
+            family.labels(op, group, resource) for op in ("get", "list", "create", "update", "delete"))
 
     def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._storage, name)
-        op = _TIMED.get(name)
-        if op is None or not callable(attr):
-            return attr
-        histogram = self._metrics.etcd_duration.labels(op, self._group, self._resource)
+        return getattr(self._storage, name)
 
-        async def timed(*args: Any, **kwargs: Any) -> Any:
-            began = time.monotonic()
-            try:
-                return await attr(*args, **kwargs)
-            finally:
-                histogram.observe(time.monotonic() - began)
-        return timed
+    async def get(self, key: str) -> Any:
+        return await _timed(self._get, self._storage.get(key))
+
+    async def current_revision(self) -> int:
+        return int(await _timed(self._get, self._storage.current_revision()))
+
+    async def list(self, prefix: str, **kwargs: Any) -> Any:
+        return await _timed(self._list, self._storage.list(prefix, **kwargs))
+
+    async def create(self, key: str, value: bytes) -> Any:
+        return await _timed(self._create, self._storage.create(key, value))
+
+    async def update(self, key: str, value: bytes, expected_revision: int) -> Any:
+        return await _timed(self._update, self._storage.update(key, value, expected_revision))
+
+    async def delete(self, key: str, expected_revision: int = 0) -> Any:
+        return await _timed(self._delete, self._storage.delete(key, expected_revision))
+
+
+async def _timed(histogram: Any, call: Awaitable[Any]) -> Any:
+    began = time.monotonic()
+    try:
+        return await call
+    finally:
+        histogram.observe(time.monotonic() - began)
 
 
 def resource_label(rdef: ResourceDef) -> str:
