@@ -95,6 +95,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self._request_children: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
+        self._admission_children: dict[tuple[str, str, str, bool], Any] = {}
         self.requests = Counter(
             "apiserver_request_total",
             "Counter of apiserver requests broken out for each verb, dry run value, group, version, "
@@ -203,11 +204,14 @@ class Metrics:
 
     def observe_admission(self, plugin: str, phase: str, operation: str, rejected: bool, seconds: float) -> None:
         """The AdmissionChain's observer: a plugin's time, or the whole step's when plugin is ""."""
-        flag = "true" if rejected else "false"
-        if plugin:
-            self.admission_controller.labels(plugin, phase, operation, flag).observe(seconds)
-        else:
-            self.admission_step.labels(phase, operation, flag).observe(seconds)
+        key = (plugin, phase, operation, rejected)
+        child = self._admission_children.get(key)
+        if child is None:
+            flag = "true" if rejected else "false"
+            child = (self.admission_controller.labels(plugin, phase, operation, flag) if plugin
+                     else self.admission_step.labels(phase, operation, flag))
+            self._admission_children[key] = child  # bounded: plugin names and operations are fixed sets
+        child.observe(seconds)
 
     def _flowcontrol(self) -> None:
         """apiserver_flowcontrol_*: what API Priority and Fairness does, per level and schema."""

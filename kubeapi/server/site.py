@@ -20,6 +20,9 @@ DEFAULT_MAX_BODY = 3 * 1024 * 1024
 
 class LimitedRequest(Request):
     max_body = DEFAULT_MAX_BODY
+    # An API server takes no HTML form posts; parsing for them ran the stdlib e-mail header
+    # parser on every POST's Content-Type.
+    _parsePOSTFormSubmission = False
     body_too_large = False
     _received = 0
 
