@@ -1,6 +1,6 @@
 """A real cluster on kubeapi and on the Go kube-apiserver, side by side in one run.
 
-    python bench/cluster.py [--nodes 10] [--replicas 100] [--servers kubeapi,reference]
+    python bench/cluster.py [--nodes 10] [--replicas 100] [--servers kubeapi,reference] [--profile FILE]
 
 For each server: a fresh single-member etcd, the server on it, the real kube-scheduler,
 kube-controller-manager and kwok (from ``interop/build.sh``) with ``--nodes`` simulated
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
+import subprocess
 import sys
 import time
 import urllib.request
@@ -40,7 +42,7 @@ def requests_served(server: Any) -> float:
     return sum(float(v) for v in REQUESTS.findall(text))
 
 
-def run_one(kind: str, nodes: int, replicas: int) -> dict[str, Any]:
+def run_one(kind: str, nodes: int, replicas: int, profile: str = "") -> dict[str, Any]:
     etcd = EtcdCluster(1).start_blocking()
     server = ReferenceServer(etcd.endpoints) if kind == "reference" else None
     cluster = Cluster(etcd_servers=etcd.endpoints, nodes=nodes, server=server)
@@ -52,10 +54,17 @@ def run_one(kind: str, nodes: int, replicas: int) -> dict[str, Any]:
         ready = time.monotonic() - t_start
         pid = cluster.server.proc.pid  # type: ignore[union-attr]
         cpu0, req0 = process_cpu_seconds(pid), requests_served(cluster.server)
+        spy = None
+        if profile and kind == "kubeapi":  # py-spy samples the server through the rollout
+            spy = subprocess.Popen(["py-spy", "record", "-r", "100", "-f", "raw", "-o", profile,
+                                    "--pid", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         t0 = time.monotonic()
         cluster.kubectl("create", "deployment", "bench", "--image=nginx", f"--replicas={replicas}")
         cluster.kubectl("rollout", "status", "deployment/bench", "--timeout=900s", timeout=930)
         elapsed = time.monotonic() - t0
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
         cpu1, req1 = process_cpu_seconds(pid), requests_served(cluster.server)
         available = cluster.get("deployment", "bench")["status"].get("availableReplicas")
         if available != replicas:
@@ -75,6 +84,7 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=10)
     ap.add_argument("--replicas", type=int, default=100)
     ap.add_argument("--servers", default="kubeapi,reference")
+    ap.add_argument("--profile", default="", help="py-spy raw profile of kubeapi during the rollout, to FILE")
     args = ap.parse_args()
     why = missing_reason()
     kinds = args.servers.split(",")
@@ -82,7 +92,7 @@ def main() -> None:
         why = f"kube-apiserver missing in {BIN}: run interop/build.sh"
     if why:
         sys.exit(f"bench/cluster.py: {why}")
-    rows = [run_one(k, args.nodes, args.replicas) for k in kinds]
+    rows = [run_one(k, args.nodes, args.replicas, args.profile) for k in kinds]
     print(f"\n{args.replicas}-replica Deployment on {args.nodes} kwok nodes (etcd, one member):")
     print(f"{'server':<10} {'cluster up':>11} {'available':>10} {'requests':>9} {'req/s':>7} {'CPU s':>7} "
           f"{'CPU ms/pod':>11}")

@@ -9,8 +9,10 @@ names the fields the struct has no place for (for ``fieldValidation``).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+from kubeapi.protobuf import normalize
 from kubeapi.protobuf.codec import decode_message
 from kubeapi.protobuf.encode import _SPECIAL_ENCODERS, EncodeError, encode_message
 from kubeapi.protobuf.schema import (
@@ -23,7 +25,7 @@ from kubeapi.protobuf.schema import (
     supports,
 )
 
-__all__ = ["canonicalize", "unknown_fields", "supports", "EncodeError"]
+__all__ = ["canonicalize", "zero_value", "unknown_fields", "supports", "EncodeError"]
 
 
 def unknown_fields(obj: dict[str, Any]) -> list[str]:
@@ -74,5 +76,26 @@ def canonicalize(obj: dict[str, Any]) -> dict[str, Any]:
     api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
     name = message_for_kind(api_version, kind)
     out: dict[str, Any] = {"kind": kind, "apiVersion": api_version}
-    out.update(decode_message(name, encode_message(name, obj)))
+    try:
+        out.update(normalize.message_dict(name, obj))
+    except Exception:  # an odd value: the round trip gives the exact answer, or the exact error
+        out = {"kind": kind, "apiVersion": api_version}
+        out.update(round_trip(name, obj))
     return out
+
+
+def round_trip(name: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """The definition of the canonical form: through the protobuf tables and back."""
+    return decode_message(name, encode_message(name, obj))
+
+
+_ZERO: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def zero_value(api_version: str, kind: str) -> dict[str, Any]:
+    """The kind's empty object as Go serialises it (a fresh copy; computed once per kind)."""
+    key = (api_version, kind)
+    zero = _ZERO.get(key)
+    if zero is None:
+        zero = _ZERO[key] = canonicalize({"kind": kind, "apiVersion": api_version})
+    return copy.deepcopy(zero)

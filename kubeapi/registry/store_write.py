@@ -35,7 +35,7 @@ class WriteStore(ListWatchStore):
         """The kind's zero value as Go would serialise it: what a create is compared with."""
         r = self.rdef
         if canonical.supports(r.api_version, r.kind):
-            return canonical.canonicalize({"kind": r.kind, "apiVersion": r.api_version})
+            return canonical.zero_value(r.api_version, r.kind)
         return {}
 
     def _track(self, old: Obj | None, new: Obj, opts: WriteOptions, subresource: str) -> None:
