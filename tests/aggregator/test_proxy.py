@@ -1,0 +1,72 @@
+"""What the extension receives: the caller's identity as X-Remote-*, never its credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.trial import unittest
+from twisted.web.http_headers import Headers
+
+from kubeapi.aggregator import flags
+from kubeapi.aggregator.proxy import identity_headers, outgoing_headers
+from kubeapi.auth.user import UserInfo
+from kubeapi.options import Options
+
+
+class _Addr:
+    host = "192.0.2.7"
+
+
+class _Request:
+    def __init__(self, headers: dict[bytes, list[bytes]]) -> None:
+        self.requestHeaders = Headers(headers)
+
+    def getClientAddress(self) -> Any:
+        return _Addr()
+
+
+class _Ctx:
+    def __init__(self, headers: dict[bytes, list[bytes]], user: UserInfo) -> None:
+        self.request = _Request(headers)
+        self.user = user
+        self.audit_id = "audit-1"
+
+
+class HeaderTests(unittest.TestCase):
+    def test_identity_headers(self) -> None:
+        user = UserInfo("bob", uid="u-1", groups=("a", "system:authenticated"), extra={"scopes.io/x y": ("v1", "v2")})
+        self.assertEqual(identity_headers(user), [
+            (b"X-Remote-User", b"bob"), (b"X-Remote-Uid", b"u-1"), (b"X-Remote-Group", b"a"),
+            (b"X-Remote-Group", b"system:authenticated"),
+            (b"X-Remote-Extra-scopes.io%2Fx%20y", b"v1"), (b"X-Remote-Extra-scopes.io%2Fx%20y", b"v2")])
+
+    def test_credentials_and_hop_by_hop_are_dropped(self) -> None:
+        ctx = _Ctx({b"Authorization": [b"Bearer secret"], b"Impersonate-User": [b"eve"],
+                    b"Impersonate-Extra-Foo": [b"x"], b"X-Remote-User": [b"forged"], b"X-Remote-Group": [b"root"],
+                    b"Connection": [b"keep-alive, X-Private"], b"X-Private": [b"p"], b"Keep-Alive": [b"300"],
+                    b"Transfer-Encoding": [b"chunked"], b"Accept": [b"application/json"],
+                    b"Host": [b"kubeapi:6443"], b"Audit-Id": [b"from-client"]}, UserInfo("bob", groups=("g",)))
+        out = outgoing_headers(ctx, "10.0.0.2:443")  # type: ignore[arg-type]
+        got = {k.lower(): v for k, v in out.getAllRawHeaders()}
+        self.assertEqual(got, {b"accept": [b"application/json"], b"x-remote-user": [b"bob"],
+                               b"x-remote-group": [b"g"], b"audit-id": [b"audit-1"], b"host": [b"10.0.0.2:443"],
+                               b"x-forwarded-for": [b"192.0.2.7"]})
+
+
+class FlagTests(unittest.TestCase):
+    def test_cert_without_key_is_refused(self) -> None:
+        o = Options()
+        with self.assertRaises(Exception) as e:
+            o.parseOptions(["--proxy-client-cert-file=/etc/hostname"])
+        self.assertIn("--proxy-client-cert-file and --proxy-client-key-file must be given together", str(e.exception))
+
+    def test_unloadable_pair_is_refused(self) -> None:
+        with self.assertRaises(ValueError) as e:
+            flags.load_pair("/etc/hostname", "/etc/hostname")
+        self.assertIn("unable to load the pair", str(e.exception))
+
+    def test_routing_defaults_off(self) -> None:
+        o = Options()
+        o.parseOptions([])
+        self.assertFalse(o["enable-aggregator-routing"])
+        self.assertTrue(o["aggregator-reject-forwarding-redirect"])
