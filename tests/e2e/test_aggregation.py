@@ -308,6 +308,13 @@ class AggregatedMetricsTests(unittest.TestCase):
         self.assertEqual((first["type"], second["type"]), ("ADDED", "MODIFIED"))
         self.assertLess(first_at, second_at - 0.5)  # the first event came before the extension's second
 
+    def test_request_body_is_forwarded(self) -> None:
+        body = {"apiVersion": GV, "kind": "PodMetrics", "metadata": {"name": "x" * 2000}}
+        code, _, got = self.w.server.raw("POST", f"/apis/{GV}/namespaces/{self.w.ns}/pods", body)
+        echo = json.loads(got)
+        self.assertEqual((code, echo["kind"]), (201, "Echo"))
+        self.assertEqual(json.loads(echo["body"]), body)
+
     def test_redirect_is_not_followed(self) -> None:
         code, headers, body = self.w.server.raw("GET", f"/apis/{GV}/namespaces/{self.w.ns}/pods/redirect-me")
         self.assertEqual((code, body), (502, b"the backend attempted to redirect this request, which is not "
@@ -322,6 +329,27 @@ class AggregatedMetricsTests(unittest.TestCase):
         self.assertEqual(svc.spec.service.name, "metrics-server")
         self.assertEqual([(c.type, c.status) for c in svc.status.conditions], [("Available", "True")])
         self.assertEqual(items["v1.apps"].status.conditions[0].reason, "Local")
+
+    def test_missing_service_is_unavailable_alone(self) -> None:
+        name = "v1.broken.example.com"
+        svc = {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": name},
+               "spec": {"service": {"name": "nosuch", "namespace": "kube-system"}, "group": "broken.example.com",
+                        "version": "v1", "insecureSkipTLSVerify": True, "groupPriorityMinimum": 50,
+                        "versionPriority": 10}}
+        self.w.server.kubectl("apply", "-f", "-", input=json.dumps(svc))
+        try:
+            cond = _wait_for(lambda: next((c for c in (_get_json(self.w.server, "apiservice", name) or {})
+                                           .get("status", {}).get("conditions", []) if c["type"] == "Available"),
+                                          None))
+            self.assertEqual((cond["status"], cond["reason"], cond["message"]),
+                             ("False", "ServiceNotFound", 'service/nosuch in "kube-system" is not present'))
+            code, headers, body = self.w.server.raw("GET", "/apis/broken.example.com/v1/things")
+            self.assertEqual((code, body), (503, b"service unavailable\n"))
+            self.assertEqual(headers["Content-Type"], "text/plain; charset=utf-8")
+            out = self.w.server.kubectl("get", "--raw", f"/apis/{GV}/nodes/agg-node-a").stdout  # unaffected
+            self.assertEqual(json.loads(out)["metadata"]["name"], "agg-node-a")
+        finally:
+            self.w.server.kubectl("delete", "apiservice", name)
 
     def test_z_unavailable_extension(self) -> None:
         """Last (trial runs tests by name): the extension goes away, then comes back."""

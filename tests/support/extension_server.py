@@ -7,7 +7,7 @@ the aggregator.  It serves ``metrics.k8s.io/v1beta1`` — discovery (legacy, and
 when asked for it), ``nodes`` and ``pods`` (NodeMetrics / PodMetrics lists and gets, from the
 ``--metrics`` JSON file), ``/openapi/v2`` and ``/openapi/v3`` — plus two test hooks: a
 ``?watch=true`` on nodes streams one event now and one a second later, and a pod named
-``redirect-me`` answers 302.  Every request is appended to ``--log`` as one JSON line
+``redirect-me`` answers 302, and a POST to a namespace's pods is echoed back (201).  Every request is appended to ``--log`` as one JSON line
 (method, path, headers, the client certificate's CN), so a test can see what reached it.
 
 ``--metrics`` holds ``{"nodes": {name: {"cpu": q, "memory": q}},
@@ -196,6 +196,9 @@ class Extension(resource.Resource):
                                              "items": items})
         if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] == "pods":
             ns = rest[1]
+            if request.method == b"POST" and len(rest) == 3:  # a test hook: the body as received
+                body = request.content.read()
+                return self._json(request, 201, {"kind": "Echo", "length": len(body), "body": body.decode()})
             if len(rest) == 3:
                 items = [self._pod(ns, p, c) for p, c in sorted(pods.get(ns, {}).items())]
                 return self._json(request, 200, {"kind": "PodMetricsList", "apiVersion": GV, "metadata": {},
