@@ -112,8 +112,20 @@ class _Relay(Protocol):
                 pass
 
 
+def _tls_error(f: Failure) -> str | None:
+    """Go's words for a server certificate we do not trust, when that is what failed."""
+    reasons = getattr(f.value, "reasons", None) or [f]
+    text = " ".join(str(r.value) for r in reasons if isinstance(r, Failure))
+    if "certificate verify failed" in text:
+        return "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+    return None
+
+
 def dial_error_text(f: Failure, host: str, port: int) -> str:
     """A dial failure worded as Go's net package words it."""
+    tls = _tls_error(f)
+    if tls is not None:
+        return tls
     if f.check(ConnectionRefusedError):
         return f"dial tcp {host}:{port}: connect: connection refused"
     if f.check(TimeoutError):

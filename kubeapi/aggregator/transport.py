@@ -43,7 +43,6 @@ class Transports:
         self._client_pair = client_pair
         self._pool = HTTPConnectionPool(reactor, persistent=True)
         self._pool.maxPersistentPerHost = 4
-        self._pool.retryAutomatically = False
         self._agents: dict[tuple[bytes | None, bool, str, bytes | None], Agent] = {}
 
     def agent(self, apiservice: Obj, server_name: str) -> Agent:

@@ -308,6 +308,26 @@ class AggregatedMetricsTests(unittest.TestCase):
         self.assertEqual((first["type"], second["type"]), ("ADDED", "MODIFIED"))
         self.assertLess(first_at, second_at - 0.5)  # the first event came before the extension's second
 
+    def test_untrusted_serving_certificate(self) -> None:
+        """The caBundle is what the proxy trusts (the availability probe, as upstream's, does not verify)."""
+        other, _ = generate_self_signed(["metrics-server.kube-system.svc"])
+        good = base64.b64encode(self.w.serving_pem).decode()
+        patch = {"spec": {"caBundle": base64.b64encode(other).decode()}}
+        self.w.server.kubectl("patch", "apiservice", APISERVICE, "--type=merge", "-p", json.dumps(patch))
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                code, _, body = self.w.server.raw("GET", f"/apis/{GV}/nodes")
+                if code != 200 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            self.assertEqual((code, body), (503, b"tls: failed to verify certificate: x509: certificate signed by "
+                                                 b"unknown authority\n"))
+        finally:
+            self.w.server.kubectl("patch", "apiservice", APISERVICE, "--type=merge", "-p",
+                                  json.dumps({"spec": {"caBundle": good}}))
+        _wait_for(lambda: self.w.server.raw("GET", f"/apis/{GV}/nodes")[0] == 200)
+
     def test_request_body_is_forwarded(self) -> None:
         body = {"apiVersion": GV, "kind": "PodMetrics", "metadata": {"name": "x" * 2000}}
         code, _, got = self.w.server.raw("POST", f"/apis/{GV}/namespaces/{self.w.ns}/pods", body)
