@@ -5,8 +5,10 @@ discovery and OpenAPI current.  Built by ``install`` at start, after storage is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from typing import Any
+
+from twisted.internet import defer
 
 from kubeapi.aggregator import resolver
 from kubeapi.aggregator.apiservices import APIServiceRegistry, is_available, is_remote
@@ -20,6 +22,7 @@ from kubeapi.aggregator.transport import TransportError, Transports
 from kubeapi.server.context import RequestContext
 
 log = logging.getLogger(__name__)
+DISCOVERY_TIMEOUT = 5.0
 
 Obj = dict[str, Any]
 
@@ -66,6 +69,14 @@ class Aggregator:
         self.discovery.refresh(name)
         self.openapi.refresh(name)
 
+    def listed_paths(self) -> set[str]:
+        """What "/" lists for the extension groups: /apis/<g> and /apis/<g>/<v>."""
+        out: set[str] = set()
+        for svc in self.registry.remote_services():
+            s = svc.get("spec") or {}
+            out.update((f"/apis/{s.get('group')}", f"/apis/{s.get('group')}/{s.get('version')}"))
+        return out
+
     # -- requests -------------------------------------------------------------------------
 
     def route(self, ctx: RequestContext) -> Awaitable[bytes] | None:
@@ -91,7 +102,23 @@ class Aggregator:
         except resolver.ResolveError as e:
             log.warning("error resolving %s/%s: %s", ref.namespace, ref.name, e)
             return proxy_error(ctx, 503, "service unavailable")
-        return await forward(ctx, agent, host, port, self.reject_redirects)
+        if ctx.info.is_resource_request or len(ctx.path.strip("/").split("/")) != 3:
+            return await forward(ctx, agent, host, port, self.reject_redirects)
+        return await bounded(ctx, forward(ctx, agent, host, port, self.reject_redirects), self.reactor)
+
+
+async def bounded(ctx: RequestContext, work: Coroutine[Any, Any, bytes], clock: Any,
+                  seconds: float = DISCOVERY_TIMEOUT) -> bytes:
+    """Discovery (/apis/<g>/<v>) must be quick: upstream gives the extension 5 seconds, then
+    answers Go's context error."""
+    d = defer.ensureDeferred(work)
+    d.addTimeout(seconds, clock)
+    try:
+        return await d
+    except defer.TimeoutError:
+        if getattr(ctx.request, "startedWriting", False):
+            return b""
+        return proxy_error(ctx, 503, "context deadline exceeded")
 
 
 async def install(server: Any, options: Any, reactor: Any) -> Aggregator:

@@ -25,6 +25,7 @@ from twisted.web.http_headers import Headers
 
 from kubeapi.aggregator import resolver
 from kubeapi.aggregator.apiservices import APIServiceRegistry, is_remote, name_of, spec
+from kubeapi.aggregator.metrics import AvailabilityMetrics
 from kubeapi.aggregator.proxy import dial_error_text
 from kubeapi.auth.informer import Informer
 from kubeapi.errors import StatusError
@@ -75,6 +76,8 @@ class AvailabilityController:
         self.routing = routing
         self.reactor = reactor
         self.on_checked = on_checked
+        registry_ = getattr(getattr(server, "metrics", None), "registry", None)
+        self.metrics = AvailabilityMetrics(registry_) if registry_ is not None else None
         self._busy: set[str] = set()
         self._again: set[str] = set()
         self._loop: LoopingCall | None = None
@@ -113,6 +116,8 @@ class AvailabilityController:
     def _apiservice_changed(self, name: str, obj: Obj | None) -> None:
         if obj is not None:
             self.enqueue(name)
+        elif self.metrics is not None:
+            self.metrics.forget(name)
 
     def _backing_changed(self, key: str, obj: Obj) -> None:
         md = obj.get("metadata") or {}
@@ -151,8 +156,10 @@ class AvailabilityController:
     async def sync(self, svc: Obj) -> None:
         status, reason, message = LOCAL if not is_remote(svc) else await self.check(svc)
         new_status = with_condition(svc, status, reason, message)
+        old = available_condition(svc)
+        if self.metrics is not None:
+            self.metrics.observe(name_of(svc), status)
         if new_status is not None:
-            old = available_condition(svc)
             if old is not None and old.get("status") != status:
                 log.info("changing APIService availability: %s %s (%s) %s", name_of(svc), status, reason, message)
             await self._write(svc, new_status)

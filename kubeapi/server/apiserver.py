@@ -260,6 +260,8 @@ class APIServer:
             if group:
                 paths.add(f"/apis/{group}")
                 paths.update(f"/apis/{group}/{v}" for v in versions)
+        if self.aggregator is not None:
+            paths.update(self.aggregator.listed_paths())
         for name in list(self.health_checks) + ["ping", "log"]:
             paths.add(f"/healthz/{name}")
             paths.add(f"/livez/{name}")

@@ -70,3 +70,42 @@ class FlagTests(unittest.TestCase):
         o.parseOptions([])
         self.assertFalse(o["enable-aggregator-routing"])
         self.assertTrue(o["aggregator-reject-forwarding-redirect"])
+
+
+class _Resp:
+    def __init__(self) -> None:
+        self.code = 0
+        self.headers: dict[bytes, bytes] = {}
+        self.startedWriting = False
+
+    def setResponseCode(self, code: int) -> None:
+        self.code = code
+
+    def setHeader(self, k: bytes, v: bytes) -> None:
+        self.headers[k.lower()] = v
+
+
+class DiscoveryTimeoutTests(unittest.TestCase):
+    def test_slow_discovery_is_503_after_five_seconds(self) -> None:
+        from twisted.internet import defer
+        from twisted.internet.task import Clock
+
+        from kubeapi.aggregator.aggregator import bounded
+        from kubeapi.server.context import RequestContext
+        from kubeapi.server.requestinfo import RequestInfo
+
+        req = _Resp()
+        ctx = RequestContext(request=req, secure=True, method="GET", path="/apis/x.io/v1", query={},
+                             info=RequestInfo())
+        never: defer.Deferred[bytes] = defer.Deferred()
+
+        async def hang() -> bytes:
+            return await never
+
+        clock = Clock()
+        d = defer.ensureDeferred(bounded(ctx, hang(), clock))
+        clock.advance(4.9)
+        self.assertNoResult(d)
+        clock.advance(0.2)
+        self.assertEqual(self.successResultOf(d), b"context deadline exceeded\n")
+        self.assertEqual((req.code, req.headers[b"content-type"]), (503, b"text/plain; charset=utf-8"))

@@ -209,6 +209,9 @@ class AggregatedMetricsTests(unittest.TestCase):
         self.assertEqual(out.splitlines()[1].split()[2], "True")
         cond = self.w.available()
         self.assertEqual((cond["reason"], cond["message"]), ("Passed", "all checks passed"))
+        metrics = self.w.server.kubectl("get", "--raw", "/metrics").stdout
+        self.assertIn(f'aggregator_unavailable_apiservice{{name="{APISERVICE}"}} 0.0', metrics)
+        self.assertIn('aggregator_unavailable_apiservice{name="v1.apps"} 0.0', metrics)
 
     def test_get_raw_nodes(self) -> None:
         doc = json.loads(self.w.server.kubectl("get", "--raw", f"/apis/{GV}/nodes").stdout)
@@ -246,6 +249,9 @@ class AggregatedMetricsTests(unittest.TestCase):
         self.assertEqual(list(groups)[-1], "metrics.k8s.io")  # groupPriorityMinimum 100 sorts last
         code, _, body = self.w.server.raw("GET", "/apis/metrics.k8s.io")
         self.assertEqual((code, json.loads(body)["kind"]), (200, "APIGroup"))
+        paths = json.loads(self.w.server.raw("GET", "/")[2])["paths"]
+        self.assertIn("/apis/metrics.k8s.io", paths)
+        self.assertIn("/apis/metrics.k8s.io/v1beta1", paths)
 
     def test_aggregated_discovery(self) -> None:
         accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
@@ -384,6 +390,8 @@ class AggregatedMetricsTests(unittest.TestCase):
                                               f'{w.host.address}:443: connect: connection refused')
             out = w.server.kubectl("get", "apiservice", APISERVICE).stdout
             self.assertIn("False (FailedDiscoveryCheck)", out)
+            metrics = w.server.kubectl("get", "--raw", "/metrics").stdout
+            self.assertIn(f'aggregator_unavailable_apiservice{{name="{APISERVICE}"}} 1.0', metrics)
             code, headers, body = w.server.raw("GET", f"/apis/{GV}/nodes")
             self.assertEqual((code, body), (503, b"service unavailable\n"))
             p = w.server.kubectl("top", "nodes", check=False)
