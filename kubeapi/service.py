@@ -286,6 +286,8 @@ class KubeAPIService(MultiService):
         from kubeapi.aggregator.aggregator import install as install_aggregator
 
         self.aggregator = await install_aggregator(self.apiserver, o, self.reactor)  # APIServices routed
+        if self.aggregator.identity is not None:  # the proxy client certificate is reloaded too
+            self.reloadable.append(self.aggregator.identity)
         from kubeapi.server.storagemetrics import start_object_counter
 
         self._object_counter = start_object_counter(self.apiserver, self.reactor)

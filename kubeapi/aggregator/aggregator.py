@@ -15,7 +15,7 @@ from kubeapi.aggregator.apiservices import APIServiceRegistry, is_available, is_
 from kubeapi.aggregator.availability import AvailabilityController
 from kubeapi.aggregator.crdregistration import CRDRegistration
 from kubeapi.aggregator.discovery import DiscoveryMerger
-from kubeapi.aggregator.flags import load_pair
+from kubeapi.aggregator.flags import ClientIdentity
 from kubeapi.aggregator.openapi import OpenAPIMerger
 from kubeapi.aggregator.proxy import forward, proxy_error
 from kubeapi.aggregator.transport import TransportError, Transports
@@ -31,15 +31,15 @@ class Aggregator:
     """See the module docstring."""
 
     def __init__(self, server: Any, reactor: Any, *, routing: bool = False, reject_redirects: bool = True,
-                 client_pair: tuple[bytes, bytes] | None = None) -> None:
+                 identity: ClientIdentity | None = None) -> None:
         self.server = server
         self.reactor = reactor
         self.routing = routing
         self.reject_redirects = reject_redirects
-        self.client_pair = client_pair
+        self.identity = identity
         rdef = server.catalog.get("apiregistration.k8s.io", "v1", "apiservices")
         self.registry = APIServiceRegistry(server.storage, rdef.key_prefix(server.prefix), reactor)
-        self.transports = Transports(reactor, lambda: self.client_pair)
+        self.transports = Transports(reactor, lambda: self.identity.pair() if self.identity is not None else None)
         self.availability = AvailabilityController(server, self.registry, self.transports, routing, reactor)
         self.discovery = DiscoveryMerger(self)
         self.openapi = OpenAPIMerger(self)
@@ -123,11 +123,11 @@ async def bounded(ctx: RequestContext, work: Coroutine[Any, Any, bytes], clock: 
 
 async def install(server: Any, options: Any, reactor: Any) -> Aggregator:
     """Build the aggregator from the flags, hang it on the server and start it."""
-    pair = None
+    identity = None
     if options["proxy-client-cert-file"]:
-        pair = load_pair(options["proxy-client-cert-file"], options["proxy-client-key-file"])
+        identity = ClientIdentity(options["proxy-client-cert-file"], options["proxy-client-key-file"])
     agg = Aggregator(server, reactor, routing=options["enable-aggregator-routing"],
-                     reject_redirects=options["aggregator-reject-forwarding-redirect"], client_pair=pair)
+                     reject_redirects=options["aggregator-reject-forwarding-redirect"], identity=identity)
     await agg.start()
     server.aggregator = agg
     return agg

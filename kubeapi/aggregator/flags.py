@@ -51,3 +51,36 @@ def load_pair(cert_file: str, key_file: str) -> tuple[bytes, bytes]:
         raise ValueError(f"--proxy-client-cert-file/--proxy-client-key-file: unable to load the pair "
                          f"({cert_file}, {key_file}): {e}") from None
     return cert, key
+
+
+class ClientIdentity:
+    """The proxy client certificate, re-read when its files change (``check_reload`` is called
+    by the service's certificate reloader); an unusable new pair keeps the old one."""
+
+    def __init__(self, cert_file: str, key_file: str) -> None:
+        self.cert_file, self.key_file = cert_file, key_file
+        self._stamp = self._stat()
+        self._pair = load_pair(cert_file, key_file)
+
+    def _stat(self) -> tuple[float, float]:
+        import os
+
+        try:
+            return os.stat(self.cert_file).st_mtime, os.stat(self.key_file).st_mtime
+        except OSError:
+            return 0.0, 0.0
+
+    def pair(self) -> tuple[bytes, bytes]:
+        return self._pair
+
+    def check_reload(self) -> bool:
+        """True when a changed, usable pair was loaded."""
+        stamp = self._stat()
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        try:
+            self._pair = load_pair(self.cert_file, self.key_file)
+        except (OSError, ValueError):
+            return False
+        return True

@@ -109,3 +109,29 @@ class DiscoveryTimeoutTests(unittest.TestCase):
         clock.advance(0.2)
         self.assertEqual(self.successResultOf(d), b"context deadline exceeded\n")
         self.assertEqual((req.code, req.headers[b"content-type"]), (503, b"text/plain; charset=utf-8"))
+
+
+class IdentityReloadTests(unittest.TestCase):
+    def test_replaced_pair_is_picked_up_and_a_broken_one_ignored(self) -> None:
+        import os
+        import tempfile
+
+        from kubeapi.auth.authn import pki
+        from tests.auth import e2e_support as sup
+
+        d = tempfile.mkdtemp()
+        ca = pki.make_ca("front")
+        cert, key = sup.client_cert(d, "proxy", ca, "first")
+        ident = flags.ClientIdentity(cert, key)
+        first = ident.pair()
+        self.assertFalse(ident.check_reload())
+        sup.client_cert(d, "proxy", ca, "second")  # same file names, new pair
+        os.utime(cert, (1, 1))
+        self.assertTrue(ident.check_reload())
+        self.assertNotEqual(ident.pair(), first)
+        second = ident.pair()
+        with open(key, "w") as f:
+            f.write("not a key")
+        os.utime(key, (2, 2))
+        self.assertFalse(ident.check_reload())
+        self.assertEqual(ident.pair(), second)
