@@ -87,23 +87,44 @@ def outgoing_headers(ctx: RequestContext, host: str) -> Headers:
 
 
 class _Relay(Protocol):
-    """Copies the extension's body to our client as each piece arrives."""
+    """Copies the extension's body to our client as each piece arrives; a slow client pauses
+    the extension's connection (the relay is the request's producer) rather than piling up
+    data in memory."""
 
     def __init__(self, request: Any) -> None:
         self.request = request
         self.done: defer.Deferred[None] = defer.Deferred()
+        self._registered = False
+
+    def connectionMade(self) -> None:
+        if self.transport is not None and not self.request.finished:
+            try:
+                self.request.registerProducer(self.transport, True)
+                self._registered = True
+            except RuntimeError:  # the request already has a producer
+                pass
+
+    def _unregister(self) -> None:
+        if self._registered:
+            self._registered = False
+            try:
+                self.request.unregisterProducer()
+            except Exception:
+                pass
 
     def dataReceived(self, data: bytes) -> None:
         if not self.request.finished and not getattr(self.request, "_disconnected", False):
             self.request.write(data)
 
     def connectionLost(self, reason: Failure = ResponseDone()) -> None:  # type: ignore[assignment]
+        self._unregister()
         if reason.check(ResponseDone, PotentialDataLoss):
             self.done.callback(None)
         else:
             self.done.errback(reason)
 
     def abort(self) -> None:
+        self._unregister()
         transport = self.transport
         if transport is not None:
             try:

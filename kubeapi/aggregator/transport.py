@@ -2,8 +2,9 @@
 
 Trust is the APIService's ``caBundle`` (checked against ``<service>.<namespace>.svc``, as
 upstream does) or nothing with ``insecureSkipTLSVerify``; the client certificate is the
---proxy-client-cert-file/--proxy-client-key-file pair.  Agents share one connection pool
-and never follow redirects (a plain Agent does not).
+--proxy-client-cert-file/--proxy-client-key-file pair.  Each agent has its own connection
+pool (Twisted pools by host and port only, so a shared pool would reuse a connection verified
+against an old caBundle), and none follows redirects (a plain Agent does not).
 """
 
 from __future__ import annotations
@@ -41,33 +42,36 @@ class Transports:
     def __init__(self, reactor: Any, client_pair: Callable[[], tuple[bytes, bytes] | None]) -> None:
         self.reactor = reactor
         self._client_pair = client_pair
-        self._pool = HTTPConnectionPool(reactor, persistent=True)
-        self._pool.maxPersistentPerHost = 4
-        self._agents: dict[tuple[bytes | None, bool, str, bytes | None], Agent] = {}
+        self._agents: dict[tuple[bytes | None, bool, str, bytes | None], tuple[Agent, HTTPConnectionPool]] = {}
 
     def agent(self, apiservice: Obj, server_name: str) -> Agent:
         insecure = bool((apiservice.get("spec") or {}).get("insecureSkipTLSVerify"))
         ca = None if insecure else ca_bundle(apiservice)
         pair = self._client_pair()
         key = (ca, insecure, server_name, pair[0] if pair else None)
-        agent = self._agents.get(key)
-        if agent is None:
+        found = self._agents.get(key)
+        if found is None:
             cert, pkey = pair if pair else (None, None)
             try:
                 policy = TLSPolicy(Target("", ca_pem=ca, cert_pem=cert, key_pem=pkey, insecure=insecure,
                                           server_name=server_name))
             except Exception as e:  # a caBundle that does not parse
                 raise TransportError(f"unable to load root certificates: {e}") from None
-            agent = Agent(self.reactor, contextFactory=policy, pool=self._pool, connectTimeout=CONNECT_TIMEOUT)
-            if len(self._agents) > 256:
-                self._agents.clear()
-            self._agents[key] = agent
-        return agent
+            pool = HTTPConnectionPool(self.reactor, persistent=True)
+            pool.maxPersistentPerHost = 4
+            if len(self._agents) >= 64:
+                self.close()
+            found = self._agents[key] = (Agent(self.reactor, contextFactory=policy, pool=pool,
+                                               connectTimeout=CONNECT_TIMEOUT), pool)
+        return found[0]
 
     def probe_agent(self) -> Agent:
         """What the availability check dials with: the proxy identity, no server verification
         (upstream's discovery check is insecure too)."""
         return self.agent({"spec": {"insecureSkipTLSVerify": True}}, "")
 
-    def close(self) -> Any:
-        return self._pool.closeCachedConnections()
+    def close(self) -> None:
+        """Drop every agent and its idle connections (at stop, or when too many piled up)."""
+        agents, self._agents = self._agents, {}
+        for _, pool in agents.values():
+            pool.closeCachedConnections()
