@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from twisted.internet import defer
 from twisted.internet.error import ConnectError, ConnectionRefusedError, DNSLookupError, TimeoutError
@@ -158,6 +158,15 @@ def dial_error_text(f: Failure, host: str, port: int) -> str:
     return f.getErrorMessage()
 
 
+def target(ctx: RequestContext) -> str:
+    """The path as received and the query re-encoded as Go's url.Values.Encode does (keys sorted)."""
+    raw = ctx.request.path
+    path = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
+    if not ctx.query:
+        return path
+    return path + "?" + urlencode(sorted(ctx.query.items()), doseq=True)
+
+
 def _copy_response_headers(ctx: RequestContext, resp: Any) -> None:
     drop = HOP_BY_HOP | _connection_tokens(resp.headers)
     ours = ctx.request.responseHeaders
@@ -172,8 +181,7 @@ async def forward(ctx: RequestContext, agent: Any, host: str, port: int, reject_
     """Send the request on to https://host:port and stream the answer back; the body written
     here, so the pipeline gets b"" (or an error reply it writes)."""
     hostport = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    uri = ctx.request.uri if isinstance(ctx.request.uri, bytes) else str(ctx.request.uri).encode()
-    url = b"https://" + hostport.encode() + uri
+    url = f"https://{hostport}{target(ctx)}".encode()
     body = None
     content = ctx.request.content
     if content is not None:

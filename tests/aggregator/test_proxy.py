@@ -135,3 +135,19 @@ class IdentityReloadTests(unittest.TestCase):
         os.utime(key, (2, 2))
         self.assertFalse(ident.check_reload())
         self.assertEqual(ident.pair(), second)
+
+
+class TargetTests(unittest.TestCase):
+    def test_query_is_sorted_and_reencoded_as_go_does(self) -> None:
+        from kubeapi.aggregator.proxy import target
+        from kubeapi.server.context import parse_query
+
+        class R:
+            path = b"/apis/m.io/v1/namespaces/a%20b/pods"
+
+        class C:
+            request = R()
+            query = parse_query(b"/x?watch=true&labelSelector=app%3Dweb,tier+in+(a)&a=")
+
+        self.assertEqual(target(C()),  # type: ignore[arg-type]
+                         "/apis/m.io/v1/namespaces/a%20b/pods?a=&labelSelector=app%3Dweb%2Ctier+in+%28a%29&watch=true")
