@@ -26,7 +26,7 @@ from twisted.trial import unittest
 
 from kubeapi.auth.authn import pki
 from tests.auth import e2e_support as sup
-from tests.e2e.harness import ServerProcess, shared_server, unique_namespace
+from tests.e2e.harness import REPO, ServerProcess, shared_server, unique_namespace
 from tests.support import testhosts
 from tests.support.tls import generate_self_signed
 
@@ -123,7 +123,8 @@ class World:
             "tests.support.extension_server", f"--address={self.host.address}", "--port=443",
             f"--cert={self.serving_cert}", f"--key={self.serving_key}", f"--client-ca={self.front_ca_file}",
             f"--metrics={self.metrics}", f"--log={self.ext_log}",
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "extension.err"), "ab"))
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "extension.err"), "ab"),
+            cwd=str(REPO))  # `-m tests...` must not find another directory's tests package
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.ext.poll() is not None:
