@@ -69,15 +69,16 @@ def _ready(endpoint: Obj) -> bool:
 
 
 def ready_addresses(slices: list[Obj], name: str) -> list[tuple[str, int]]:
-    """(address, port) of every ready endpoint in slices whose port is named ``name``."""
+    """(first address, port) of every ready endpoint in slices whose port is named ``name``."""
     out: list[tuple[str, int]] = []
     for sl in slices:
         ports = [p.get("port") for p in sl.get("ports") or [] if (p.get("name") or "") == name and p.get("port")]
         if not ports:
             continue
         for ep in sl.get("endpoints") or []:
-            if _ready(ep):
-                out.extend((str(addr), int(ports[0])) for addr in ep.get("addresses") or [])
+            addresses = ep.get("addresses") or []
+            if _ready(ep) and addresses:
+                out.append((str(addresses[0]), int(ports[0])))
     return out
 
 
@@ -87,15 +88,18 @@ async def resolve(server: Any, ref: ServiceRef, routing: bool) -> tuple[str, int
     if service is None:
         raise ResolveError(f'service "{ref.name}" not found')
     svc_spec = service.get("spec") or {}
-    if svc_spec.get("type") == "ExternalName":
+    kind = svc_spec.get("type") or "ClusterIP"
+    if kind == "ExternalName" and not routing:
         return str(svc_spec.get("externalName", "")), ref.port
+    if kind not in ("ClusterIP", "LoadBalancer", "NodePort"):
+        raise ResolveError(f'unsupported service type "{kind}"')
     name = port_name(service, ref.port)
     if name is None:
         raise ResolveError(f"no service port {ref.port} found for service \"{ref.name}\"")
     if not routing:
         ip = svc_spec.get("clusterIP") or ""
-        if not ip or ip == "None":
-            raise ResolveError(f"no cluster IP for service \"{ref.name}\"")
+        if ip == "None":
+            raise ResolveError('cannot route to service with ClusterIP "None"')
         return str(ip), ref.port
     addresses = ready_addresses(await endpoint_slices(server, ref), name)
     if not addresses:
