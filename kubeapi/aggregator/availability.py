@@ -122,8 +122,8 @@ class AvailabilityController:
     def _backing_changed(self, key: str, obj: Obj) -> None:
         md = obj.get("metadata") or {}
         ns = md.get("namespace", "")
-        svc_name = md.get("name", "") if obj.get("kind") != "EndpointSlice" else \
-            (md.get("labels") or {}).get(resolver.SERVICE_NAME_LABEL, "")
+        is_slice = "/endpointslices/" in key  # the informer's prefix says which kind it is
+        svc_name = (md.get("labels") or {}).get(resolver.SERVICE_NAME_LABEL, "") if is_slice else md.get("name", "")
         for svc in self.registry.remote_services():
             ref = resolver.ServiceRef.of(svc)
             if (ref.namespace, ref.name) == (ns, svc_name):

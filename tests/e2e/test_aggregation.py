@@ -357,6 +357,22 @@ class AggregatedMetricsTests(unittest.TestCase):
         self.assertEqual([(c.type, c.status) for c in svc.status.conditions], [("Available", "True")])
         self.assertEqual(items["v1.apps"].status.conditions[0].reason, "Local")
 
+    def test_endpoint_slice_change_is_checked_at_once(self) -> None:
+        def ready(value: bool) -> None:
+            patch = {"endpoints": [{"addresses": [self.w.host.address], "conditions": {"ready": value}}]}
+            self.w.server.kubectl("patch", "endpointslice", "-n", "kube-system", "metrics-server-1", "--type=merge",
+                                  "-p", json.dumps(patch))
+
+        ready(False)
+        try:
+            cond = self.w.wait_available("False", timeout=15)  # well before the 30 s resync
+            self.assertEqual((cond["reason"], cond["message"]), (
+                "MissingEndpoints", 'endpointslices for service/metrics-server in "kube-system" have no addresses '
+                                    'with port name "https"'))
+        finally:
+            ready(True)
+        self.w.wait_available("True", timeout=15)
+
     def test_missing_service_is_unavailable_alone(self) -> None:
         name = "v1.broken.example.com"
         svc = {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": name},
