@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from twisted.python import usage
 
+from kubeapi.aggregator import flags as aggregator_flags
 from kubeapi.audit.flags import AUDIT_PARAMETERS
 from kubeapi.audit.flags import validate as validate_audit
 from kubeapi.auth.authn import flags as authn_flags
@@ -57,10 +58,12 @@ DEFAULT_ADMISSION_PLUGINS = (
 )
 
 DEFAULT_CERT_DIR = "/var/run/kubernetes"
-BOOL_FLAGS = ("anonymous-auth", "enable-priority-and-fairness", *authn_flags.BOOL_FLAGS)
+BOOL_FLAGS = ("anonymous-auth", "enable-priority-and-fairness", *authn_flags.BOOL_FLAGS,
+              *aggregator_flags.BOOL_FLAGS)
 FILE_FLAGS = ("tls-cert-file", "tls-private-key-file", "client-ca-file", "etcd-cafile",
               "etcd-certfile", "etcd-keyfile", "authorization-webhook-config-file",
-              *authn_flags.FILE_FLAGS, "admission-control-config-file")
+              *authn_flags.FILE_FLAGS, "admission-control-config-file",
+              *aggregator_flags.FILE_FLAGS)
 
 def parse_port_range(text: str) -> tuple[int, int]:
     """``30000-32767`` (or a single port, or ``base+size``) → inclusive (low, high)."""
@@ -232,6 +235,7 @@ class Options(usage.Options):
          "Run the built-in namespace controller (off when kube-controller-manager runs one).",
          _bool("enable-namespace-controller")],
         *AUDIT_PARAMETERS,
+        *aggregator_flags.PARAMETERS,
     ]
 
     def __init__(self) -> None:
@@ -389,6 +393,7 @@ class Options(usage.Options):
             raise usage.UsageError("--secure-port and --insecure-port must differ")
         try:
             authn_flags.check(self)
+            aggregator_flags.check(self)
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
         audit_errors = validate_audit(self)

@@ -284,6 +284,11 @@ class KubeAPIService(MultiService):
         await self.apiserver.start_lifecycle()
         if self.apiserver.flowcontrol is not None:  # stored FlowSchemas/PLCs, watched
             await self.apiserver.flowcontrol.start()
+        from kubeapi.aggregator.aggregator import install as install_aggregator
+
+        self.aggregator = await install_aggregator(self.apiserver, o, self.reactor)  # APIServices routed
+        if self.aggregator.identity is not None:  # the proxy client certificate is reloaded too
+            self.reloadable.append(self.aggregator.identity)
         from kubeapi.server.storagemetrics import start_object_counter
 
         self._object_counter = start_object_counter(self.apiserver, self.reactor)
@@ -388,6 +393,8 @@ class KubeAPIService(MultiService):
         if getattr(self, "auditor", None) is not None:  # after the in-flight requests' events
             self.auditor.stop()
         self.apiserver.stop_lifecycle()
+        if getattr(self, "aggregator", None) is not None:
+            self.aggregator.stop()
         for stoppable in (getattr(self, "reloader", None), getattr(self, "configmap_publisher", None)):
             if stoppable is not None and getattr(stoppable, "running", True):
                 stoppable.stop()

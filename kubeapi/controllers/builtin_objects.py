@@ -44,7 +44,11 @@ async def _ensure(store: Any, obj: Obj, status: Obj | None = None) -> None:
     if status is not None:
         stamp = created["metadata"].get("creationTimestamp")
         created["status"] = {"conditions": [dict(c, lastTransitionTime=stamp) for c in status.get("conditions", [])]}
-        await store.update("", name, created, WriteOptions(), subresource="status")
+        try:
+            await store.update("", name, created, WriteOptions(), subresource="status")
+        except StatusError as e:
+            if e.code != 409:  # 409: the APIService availability controller set it first
+                raise
 
 
 def flowcontrol_objects() -> tuple[list[Obj], list[Obj]]:

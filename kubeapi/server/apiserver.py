@@ -114,6 +114,7 @@ class APIServer:
         self.token_issuer: Any = None
         # Non-resource paths served besides the built-in ones (/.well-known/..., /openid/...).
         self.path_handlers: dict[str, Callable[[Any, Any], Awaitable[bytes]]] = {}
+        self.aggregator: Any = None  # kubeapi.aggregator.Aggregator once started (extension servers)
         from kubeapi.auth.authn.reviews import self_subject_review, token_review
         from kubeapi.auth.authn.serviceaccount import token_request
 
@@ -259,6 +260,8 @@ class APIServer:
             if group:
                 paths.add(f"/apis/{group}")
                 paths.update(f"/apis/{group}/{v}" for v in versions)
+        if self.aggregator is not None:
+            paths.update(self.aggregator.listed_paths())
         for name in list(self.health_checks) + ["ping", "log"]:
             paths.add(f"/healthz/{name}")
             paths.add(f"/livez/{name}")

@@ -45,9 +45,14 @@ def not_found_text(ctx: RequestContext) -> bytes:
 
 def _discovery(ctx: RequestContext, server: APIServer, legacy: bool, doc: dict[str, Any]) -> bytes:
     out = negotiation.negotiate(ctx.header("accept"), _DISCOVERY_AS)
+    merger = server.aggregator.discovery if server.aggregator is not None and not legacy else None
     if out.convert == "APIGroupDiscoveryList":
         agg = discovery.aggregated(server.catalog, legacy, out.version)
+        if merger is not None:
+            agg = merger.merge_aggregated(agg, server.catalog.groups())
         return responses.write_object(ctx, 200, agg, out.media_type, out.content_type)
+    if merger is not None:
+        doc = merger.merge_group_list(doc, server.catalog.groups())
     return responses.write_object(ctx, 200, doc, out.media_type)
 
 
@@ -76,6 +81,8 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         return _plain_doc(ctx, doc)
     if parts[:1] == ["apis"] and len(parts) == 2:
         grp = discovery.api_group(server.catalog, parts[1])
+        if grp is None and server.aggregator is not None:
+            grp = server.aggregator.discovery.group(parts[1])
         if grp is None:
             return not_found_text(ctx)
         return _plain_doc(ctx, grp)
@@ -135,9 +142,13 @@ def _openapi_v2(server: APIServer, ctx: RequestContext) -> bytes:
     if ctype is None:
         raise not_acceptable((JSON, PROTOBUF_V2))
     docs = server.openapi()
-    body = docs.v2() if ctype == JSON else docs.v2_protobuf()
+    body, etag = docs.v2(), docs.v2_etag()
+    if server.aggregator is not None:  # the extension servers' paths and definitions merged in
+        body, etag = server.aggregator.openapi.v2(docs)
+    if ctype != JSON:
+        body = docs.v2_protobuf() if server.aggregator is None else server.aggregator.openapi.v2_protobuf(docs)
     ctx.request.setHeader(b"vary", b"Accept")
-    ctx.request.setHeader(b"etag", f'"{docs.v2_etag()}"'.encode())
+    ctx.request.setHeader(b"etag", f'"{etag}"'.encode())
     return responses.write_body(ctx, 200, body, ctype)
 
 
@@ -149,10 +160,13 @@ def _openapi(server: APIServer, ctx: RequestContext, rest: list[str]) -> bytes:
         raise not_acceptable((JSON,))
     docs = server.openapi()
     if rest == ["v3"]:
-        return responses.write_body(ctx, 200, docs.v3_index(), JSON)
+        index = docs.v3_index() if server.aggregator is None else server.aggregator.openapi.v3_index(docs.v3_index())
+        return responses.write_body(ctx, 200, index, JSON)
     if len(rest) >= 2 and rest[0] == "v3":
         path = "/".join(rest[1:])
         found = docs.v3(path)
+        if found is None and server.aggregator is not None:  # an extension server's document, as fetched
+            found = server.aggregator.openapi.v3(path)
         if found is None:
             return not_found_text(ctx)
         body, digest = found

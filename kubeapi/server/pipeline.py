@@ -64,6 +64,10 @@ async def authorize(server: APIServer, ctx: RequestContext) -> None:
 
 
 async def _dispatch(server: APIServer, ctx: RequestContext) -> bytes:
+    if server.aggregator is not None:  # /apis/<g>/<v>/... of a service-backed APIService
+        proxied = server.aggregator.route(ctx)
+        if proxied is not None:
+            return await proxied
     if ctx.info.is_resource_request:
         return await handlers.handle(server, ctx)
     return await nonresource.handle(server, ctx)
