@@ -206,6 +206,12 @@ class KubeAPIService(MultiService):
             if bind is not None:
                 bind(server)
         server.add_health_check("etcd", self.storage.healthy)
+        from kubeapi.proxy.kubelet import from_options as kubelet_config
+
+        try:
+            server.kubelet = kubelet_config(o)
+        except Exception as e:  # unreadable or mismatched files: one line, no start
+            raise usage.UsageError(f"--kubelet-client-certificate/--kubelet-certificate-authority: {e}") from None
         from kubeapi.auth.authn import setup
 
         self.reloadable = [self.tls, *setup.install(server, o, self.pki, self.reactor)]
