@@ -163,7 +163,10 @@ class RawClient(Protocol):
         d: defer.Deferred[None] = defer.Deferred()
         self._waiters.append((pred, d))
         d.addTimeout(timeout, reactor)
-        await d
+        try:
+            await d
+        except defer.TimeoutError:
+            raise AssertionError(f"timed out; received so far: {self.data[:2000]!r}") from None
 
     async def wait_closed(self, timeout: float = 10.0) -> None:
         if not self.closed.called:

@@ -153,7 +153,7 @@ class Root(Resource):
             if container == "plain":
                 request.setHeader(b"content-type", b"text/plain")
                 return b"not an upgrade\n"
-            if container == "refuse" and upgrade != b"websocket":
+            if container == "refuse":
                 request.setResponseCode(403)
                 return b"forbidden by fake kubelet\n"
             return self.ws.render(request)
