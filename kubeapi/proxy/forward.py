@@ -73,7 +73,7 @@ async def request(cfg: KubeletConfig, reactor: Any, target: Target, method: str,
     """Send one request; the Agent's IResponse, its body not yet read.  Raises Unreachable."""
     agent = Agent(reactor, contextFactory=_Policy(cfg, target), connectTimeout=cfg.timeout,
                   pool=HTTPConnectionPool(reactor, persistent=False))
-    producer = FileBodyProducer(BytesIO(body)) if body else None
+    producer: Any = FileBodyProducer(BytesIO(body)) if body else None
     d = agent.request(method.encode(), target.url().encode(), headers, producer)
     try:
         return await d

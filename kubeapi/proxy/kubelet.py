@@ -8,6 +8,7 @@ means no verification), and ``insecureSkipTLSVerifyBackend`` on pods/log skips i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from OpenSSL import SSL, crypto
 from twisted.internet import ssl
@@ -75,7 +76,7 @@ class KubeletConfig:
         if client is not None:
             ctx.use_certificate(client.original)
             ctx.use_privatekey(client.privateKey.original)
-        return _Unverified(ctx)
+        return _Unverified(ctx)  # type: ignore[return-value]  # zope's implementer, not a subclass
 
 
 def _split_pem(data: bytes) -> list[bytes]:
@@ -83,9 +84,9 @@ def _split_pem(data: bytes) -> list[bytes]:
     return [p.strip() + b"\n" + marker + b"\n" for p in data.split(marker) if b"-----BEGIN" in p]
 
 
-def from_options(opts: object) -> KubeletConfig:
+def from_options(opts: Any) -> KubeletConfig:
     """The config from parsed Options (``kubeapi.options``)."""
-    get = opts.__getitem__  # type: ignore[attr-defined]
+    get = opts.__getitem__
     cfg = KubeletConfig(preferred_address_types=tuple(get("kubelet-preferred-address-types")),
                         client_certificate=get("kubelet-client-certificate"),
                         client_key=get("kubelet-client-key"),

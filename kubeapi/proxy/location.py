@@ -108,7 +108,7 @@ async def check_proxyable_hostname(host: str) -> None:
 
 
 def _go_addresses(addresses: list[Obj]) -> str:
-    return "[" + " ".join("{%s %s}" % (a.get("type", ""), a.get("address", "")) for a in addresses) + "]"
+    return "[" + " ".join("{" + f"{a.get('type', '')} {a.get('address', '')}" + "}" for a in addresses) + "]"
 
 
 def preferred_address(node: Obj, types: tuple[str, ...]) -> str:

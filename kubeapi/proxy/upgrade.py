@@ -69,8 +69,8 @@ class Backend(Protocol):
         self.relay_limit: int | None = None  # bytes to relay after the head (a refused upgrade)
 
     def connectionMade(self) -> None:
-        assert self.transport is not None
-        self.transport.write(self.request_bytes)
+        transport: Any = self.transport
+        transport.write(self.request_bytes)
 
     def dataReceived(self, data: bytes) -> None:
         if self.peer is not None:
@@ -115,8 +115,9 @@ class Backend(Protocol):
             self._abort()
 
     def _abort(self) -> None:
-        if self.transport is not None:
-            self.transport.loseConnection()
+        transport: Any = self.transport
+        if transport is not None:
+            transport.loseConnection()
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # type: ignore[assignment]  # noqa: B008
         if not self.head.called:
@@ -133,8 +134,9 @@ class Caller(Protocol):
         self.closed: defer.Deferred[None] = defer.Deferred()
 
     def dataReceived(self, data: bytes) -> None:
-        if self.backend is not None and self.backend.transport is not None:
-            self.backend.transport.write(data)
+        transport: Any = self.backend.transport if self.backend is not None else None
+        if transport is not None:
+            transport.write(data)
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # type: ignore[assignment]  # noqa: B008
         if not self.closed.called:
@@ -183,13 +185,20 @@ def first_closed(reactor: Any, *ds: defer.Deferred[None], timeout: float | None 
     """Fires when any of ``ds`` fires (or after ``timeout``); never fails."""
     out: defer.Deferred[Any] = defer.Deferred()
 
-    def fire(_: Any) -> None:
+    def fire(result: Any = None) -> Any:
         if not out.called:
             out.callback(None)
+        return result
 
     for d in ds:
-        d.addBoth(lambda r: (fire(r), r)[1])
+        d.addBoth(fire)
     if timeout is not None:
-        call = reactor.callLater(timeout, fire, None)
-        out.addBoth(lambda r: (call.cancel() if call.active() else None, r)[1])
+        call = reactor.callLater(timeout, fire)
+
+        def stop_timer(result: Any) -> Any:
+            if call.active():
+                call.cancel()
+            return result
+
+        out.addBoth(stop_timer)
     return out

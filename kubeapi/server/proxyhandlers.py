@@ -289,8 +289,9 @@ async def _upgrade(server: APIServer, ctx: RequestContext, target: Target) -> by
         raise StatusError(500, "", f"invalid upgrade response: status code {head.status}")
     caller = upgrade.Caller(backend if head.status == 101 else None)
     leftover = take_over(ctx.request, caller)
-    client = caller.transport
-    assert client is not None and backend.transport is not None
+    client: Any = caller.transport
+    backend_transport: Any = backend.transport
+    assert client is not None and backend_transport is not None
     _started(ctx, head.status)
     client.write(head.raw)
     if head.status != 101:
@@ -303,9 +304,9 @@ async def _upgrade(server: APIServer, ctx: RequestContext, target: Target) -> by
         return b""
     backend.join(client)
     if leftover:
-        backend.transport.write(leftover)
-    client.registerProducer(backend.transport, True)  # each side paces the other
-    backend.transport.registerProducer(client, True)
+        backend_transport.write(leftover)
+    client.registerProducer(backend_transport, True)  # each side paces the other
+    backend_transport.registerProducer(client, True)
     await upgrade.first_closed(reactor, backend.closed, caller.closed)
     client.loseConnection()
     backend._abort()

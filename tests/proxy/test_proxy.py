@@ -25,7 +25,6 @@ class NodeProxy(KubeletCase):
             "Authorization": "Bearer secret-token", "Impersonate-User": "someone", "Keep-Alive": "timeout=5",
             "X-Custom": "kept", "Connection": "X-Dropped", "X-Dropped": "1"})
         self.assertEqual(code, 200, body)
-        import orjson
 
         echo = body
         h = echo["headers"]
@@ -45,7 +44,6 @@ class NodeProxy(KubeletCase):
 
         code, body, _ = await self.call("POST", "/api/v1/nodes/n1/proxy/echo", raw=b"hello kubelet")
         self.assertEqual(code, 200, body)
-        import orjson
 
         echo = body
         self.assertEqual((echo["method"], base64.b64decode(echo["body"])), ("POST", b"hello kubelet"))
@@ -133,7 +131,6 @@ class PodAndServiceProxy(KubeletCase):
         await self.make_pod("p")
         code, body, _ = await self.call("GET", f"{NS}/pods/https:p:10250/proxy/echo/here")
         self.assertEqual(code, 200, body)
-        import orjson
 
         echo = body
         self.assertEqual((echo["path"], echo["clientCN"]), ("/echo/here", ""))
@@ -185,7 +182,6 @@ class PodAndServiceProxy(KubeletCase):
         for ident in ("https:s:https", "https:s:443"):
             code, body, _ = await self.call("GET", f"{NS}/services/{ident}/proxy/echo/svc")
             self.assertEqual(code, 200, (ident, body))
-            import orjson
 
             self.assertEqual(body["path"], "/echo/svc")
         # An address no pod of this namespace holds is never used.
