@@ -211,7 +211,8 @@ class KubeAPIService(MultiService):
         try:
             server.kubelet = kubelet_config(o)
         except Exception as e:  # unreadable or mismatched files: one line, no start
-            raise usage.UsageError(f"--kubelet-client-certificate/--kubelet-certificate-authority: {e}") from None
+            raise SystemExit(f"kubeapi: --kubelet-client-certificate/--kubelet-client-key/"
+                             f"--kubelet-certificate-authority: cannot load: {e}") from None
         from kubeapi.auth.authn import setup
 
         self.reloadable = [self.tls, *setup.install(server, o, self.pki, self.reactor)]
