@@ -67,6 +67,10 @@ def _prepare(s: ServerProcess, kubelet: KubeletHost) -> None:
     # bob may read pods (and their logs) but not exec into them.
     s.kubectl("create", "role", "reader", "-n", "kp", "--verb=get,list", "--resource=pods,pods/log")
     s.kubectl("create", "rolebinding", "reader", "-n", "kp", "--role=reader", "--user=bob")
+    # carol has only "get" on pods/exec: in v1.34 that suffices for a websocket exec (a GET);
+    # "create" is what the POST of SPDY needs (v1.35 starts asking "create" for both).
+    s.kubectl("create", "role", "execget", "-n", "kp", "--verb=get", "--resource=pods,pods/exec")
+    s.kubectl("create", "rolebinding", "execget", "-n", "kp", "--role=execget", "--user=carol")
 
 
 class KubectlThroughTheHub(unittest.TestCase):
@@ -190,6 +194,11 @@ class KubectlThroughTheHub(unittest.TestCase):
         self.assertIn('"pods/exec"', p.stderr)
         self.assertEqual(self.exec_requests(), before)
         self.assertEqual(self.kubectl("logs", "p", "--as=bob", "--tail=1").stdout, "c line 5\n")
+
+    def test_websocket_exec_is_authorized_as_get_in_v134(self) -> None:
+        self.assertEqual(self.kubectl("exec", "p", "--as=carol", "--", "echo", "as", "carol").stdout, "as carol\n")
+        self.assertEqual(self.kubectl("auth", "can-i", "create", "pods/exec", "--as=carol", check=False).stdout.strip(),
+                         "no")
 
     def test_get_raw_node_proxy(self) -> None:
         self.assertEqual(self.s.kubectl("get", "--raw", "/api/v1/nodes/n1/proxy/healthz").stdout, "ok")
