@@ -120,8 +120,8 @@ class Backend(Protocol):
             transport.loseConnection()
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:  # type: ignore[assignment]  # noqa: B008
-        if not self.head.called:
-            self.head.errback(Failure(ConnectionError("EOF")))
+        if not self.head.called:  # closed (or the TLS handshake failed) before an answer
+            self.head.errback(reason)
         if not self.closed.called:
             self.closed.callback(None)
 
@@ -176,9 +176,11 @@ async def response_head(backend: Backend, target: Target) -> Head:
     except defer.CancelledError:
         backend._abort()
         raise
-    except Exception as e:
+    except Exception:
+        f = Failure()
         backend._abort()
-        raise StatusError(500, "", f"error dialing backend: {e or 'EOF'}") from None
+        why = str(f.value) if f.check(ValueError) else go_dial_error(f, target)
+        raise StatusError(500, "", f"error dialing backend: {why}") from None
 
 
 def first_closed(reactor: Any, *ds: defer.Deferred[None], timeout: float | None = None) -> defer.Deferred[Any]:

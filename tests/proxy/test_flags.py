@@ -60,4 +60,6 @@ class KubeletFlags(unittest.TestCase):
         with open(bad, "w") as f:
             f.write("not a certificate")
         o = parse(f"--kubelet-client-certificate={bad}", f"--kubelet-client-key={bad}")
-        self.assertRaises(Exception, from_options, o)
+        from OpenSSL.crypto import Error
+
+        self.assertRaises(Error, from_options, o)

@@ -76,6 +76,28 @@ class Logs(KubeletCase):
         self.assertEqual(body["message"], f'Get "https://{self.kubelet.address}:10259/containerLogs/default/p/c": '
                                           f"dial tcp {self.kubelet.address}:10259: connect: connection refused")
 
+    async def test_kubelet_certificate_not_verified_only_when_asked(self) -> None:
+        await self.setup()
+        await self.make_pod("p")
+        import os
+        import tempfile
+
+        from tests.support.tls import generate_self_signed
+
+        other, _ = generate_self_signed(["elsewhere"])
+        with tempfile.NamedTemporaryFile(suffix=".crt", delete=False) as f:
+            f.write(other)
+        self.addCleanup(os.unlink, f.name)
+        self.server.kubelet.certificate_authority = f.name
+        self.server.kubelet.load()
+        code, body, _ = await self.call("GET", f"{NS}/pods/p/log")
+        self.assertEqual(code, 500)
+        self.assertEqual(body["message"], f'Get "https://{self.kubelet.address}:10250/containerLogs/default/p/c": '
+                                          "tls: failed to verify certificate: x509: certificate signed by unknown "
+                                          "authority")
+        code, body, _ = await self.call("GET", f"{NS}/pods/p/log?insecureSkipTLSVerifyBackend=true&tailLines=1")
+        self.assertEqual((code, body), (200, "c line 5\n"))
+
     async def test_follow_streams_and_stops_when_the_caller_leaves(self) -> None:
         await self.setup()
         await self.make_pod("p")

@@ -97,6 +97,27 @@ class Exec(KubeletCase):
                          f"error dialing backend: dial tcp {self.kubelet.address}:10259: connect: connection refused")
 
 
+    async def test_unverified_kubelet_certificate_fails_the_dial(self) -> None:
+        await self.setup()
+        await self.make_pod("p")
+        import os
+        import tempfile
+
+        from tests.support.tls import generate_self_signed
+
+        other, _ = generate_self_signed(["elsewhere"])
+        with tempfile.NamedTemporaryFile(suffix=".crt", delete=False) as f:
+            f.write(other)
+        self.addCleanup(os.unlink, f.name)
+        self.server.kubelet.certificate_authority = f.name
+        self.server.kubelet.load()
+        client = await self._open(f"{NS}/pods/p/exec?command=ls&stdout=true")
+        await client.wait(lambda c: c.body.endswith(b"}\n"))
+        self.assertTrue(client.head.startswith(b"HTTP/1.1 500"), client.data)
+        self.assertEqual(json.loads(client.body)["message"], "error dialing backend: tls: failed to verify "
+                                                              "certificate: x509: certificate signed by unknown authority")
+
+
 class PortForward(KubeletCase):
     async def test_raw_upgrade_is_spliced_until_the_caller_closes(self) -> None:
         # kubectl's port-forward protocol (SPDY, or SPDY inside a websocket) is not spoken by
