@@ -162,7 +162,7 @@ class KubectlThroughTheHub(unittest.TestCase):
         try:
             time.sleep(1.0)  # let kubectl put the terminal in raw mode and connect
             os.write(fd, b"hello pty\r")
-            self.assertIn(b"hello pty", read_until(b"hello pty"))
+            self.assertIn(b"HELLO PTY", read_until(b"HELLO PTY"))  # the fake's answer, not a local echo
             os.write(fd, b"exit\r")
             deadline = time.monotonic() + 20
             status = None
@@ -173,6 +173,9 @@ class KubectlThroughTheHub(unittest.TestCase):
                 read_until(b"\x00never", 0.2)
             self.assertIsNotNone(status)
             self.assertTrue(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, seen))
+            seen_requests = json.loads(self.s.kubectl("get", "--raw", "/api/v1/nodes/n1/proxy/debug/requests").stdout)
+            last_exec = [r for r in seen_requests if r["path"].startswith("/exec/")][-1]
+            self.assertEqual(last_exec["query"], {"command": ["sh"], "input": ["1"], "output": ["1"], "tty": ["1"]})
         finally:
             try:
                 os.kill(pid, signal.SIGKILL)

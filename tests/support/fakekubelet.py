@@ -9,7 +9,8 @@ Run it inside a TestHost (``host.spawn_python("tests.support.fakekubelet", ...)`
   ``follow`` it then writes ``{container} tick N`` every 0.1 s until the client goes away.
 - ``/exec/{ns}/{pod}/{container}`` and ``/attach/...`` over WebSocket (``v5.channel.k8s.io``
   or ``v4.channel.k8s.io``): a harmless fake shell — ``echo ARGS`` prints them, ``false``
-  exits 1, ``cat`` (and attach) echoes stdin until it closes or a line ``exit`` arrives.
+  exits 1, ``cat``/``sh`` (and attach) echo stdin (in capitals with a tty) until it closes or a
+  line ``exit`` arrives.
   Container ``refuse`` answers an upgrade 403, container ``plain`` answers 200.
 - ``/portForward/{ns}/{pod}``: an upgrade to ``Upgrade: x-echo`` answered 101, then every byte
   echoed (a stand-in for the SPDY port-forward protocol, which this fake does not speak).
@@ -120,7 +121,8 @@ class ShellProtocol(WebSocketServerProtocol):
             if line.strip() == b"exit":
                 self.finish(0)
                 return
-        self.out(data.decode("utf-8", "replace").replace("\r", "\r\n") if self.tty else data.decode())
+        # With a tty the fake answers in capitals, so a test can tell its answer from a local echo.
+        self.out(data.decode("utf-8", "replace").upper().replace("\r", "\r\n") if self.tty else data.decode())
 
     def onClose(self, wasClean: bool, code: Any, reason: Any) -> None:
         OPEN["exec"] -= 1
