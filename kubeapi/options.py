@@ -63,7 +63,11 @@ BOOL_FLAGS = ("anonymous-auth", "enable-priority-and-fairness", *authn_flags.BOO
 FILE_FLAGS = ("tls-cert-file", "tls-private-key-file", "client-ca-file", "etcd-cafile",
               "etcd-certfile", "etcd-keyfile", "authorization-webhook-config-file",
               *authn_flags.FILE_FLAGS, "admission-control-config-file",
-              *aggregator_flags.FILE_FLAGS)
+              *aggregator_flags.FILE_FLAGS,
+              "kubelet-client-certificate", "kubelet-client-key", "kubelet-certificate-authority")
+# Upstream's NodeAddressTypes, the default order of --kubelet-preferred-address-types.
+KUBELET_ADDRESS_TYPES = ("Hostname", "InternalDNS", "InternalIP", "ExternalDNS", "ExternalIP")
+
 
 def parse_port_range(text: str) -> tuple[int, int]:
     """``30000-32767`` (or a single port, or ``base+size``) → inclusive (low, high)."""
@@ -236,6 +240,15 @@ class Options(usage.Options):
          _bool("enable-namespace-controller")],
         *AUDIT_PARAMETERS,
         *aggregator_flags.PARAMETERS,
+        ["kubelet-preferred-address-types", None, ",".join(KUBELET_ADDRESS_TYPES),
+         "List of the preferred NodeAddressTypes to use for kubelet connections."],
+        ["kubelet-client-certificate", None, None, "Path to a client cert file for TLS (to kubelets)."],
+        ["kubelet-client-key", None, None, "Path to a client key file for TLS (to kubelets)."],
+        ["kubelet-certificate-authority", None, None,
+         "Path to a cert file for the certificate authority of kubelets' serving certificates; "
+         "without it kubelet certificates are not verified."],
+        ["kubelet-timeout", None, 5.0, "Timeout for kubelet operations (connecting to a kubelet).",
+         _duration("kubelet-timeout")],
     ]
 
     def __init__(self) -> None:
@@ -383,6 +396,7 @@ class Options(usage.Options):
             raise usage.UsageError("--tls-cert-file and --tls-private-key-file must be given together")
         if bool(self["etcd-certfile"]) != bool(self["etcd-keyfile"]):
             raise usage.UsageError("--etcd-certfile and --etcd-keyfile must be given together")
+        self._check_kubelet()
         if self["advertise-address"] is None:
             bind = self["bind-address"]
             if bind not in ("0.0.0.0", "::") and not bind.startswith("127."):
@@ -399,6 +413,18 @@ class Options(usage.Options):
         audit_errors = validate_audit(self)
         if audit_errors:
             raise usage.UsageError(audit_errors[0])
+
+    def _check_kubelet(self) -> None:
+        types = _split(self["kubelet-preferred-address-types"])
+        if not types:
+            raise usage.UsageError("--kubelet-preferred-address-types: at least one type is required")
+        for t in types:
+            if t not in KUBELET_ADDRESS_TYPES:
+                raise usage.UsageError(f"--kubelet-preferred-address-types: {t!r} is not a node address type "
+                                       f"(valid: {', '.join(KUBELET_ADDRESS_TYPES)})")
+        self["kubelet-preferred-address-types"] = types
+        if bool(self["kubelet-client-certificate"]) != bool(self["kubelet-client-key"]):
+            raise usage.UsageError("--kubelet-client-certificate and --kubelet-client-key must be given together")
 
     # Derived values other modules read.
     def service_cidrs(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -207,6 +207,13 @@ class KubeAPIService(MultiService):
             if bind is not None:
                 bind(server)
         server.add_health_check("etcd", self.storage.healthy)
+        from kubeapi.proxy.kubelet import from_options as kubelet_config
+
+        try:
+            server.kubelet = kubelet_config(o)
+        except Exception as e:  # unreadable or mismatched files: one line, no start
+            raise SystemExit(f"kubeapi: --kubelet-client-certificate/--kubelet-client-key/"
+                             f"--kubelet-certificate-authority: cannot load: {e}") from None
         from kubeapi.auth.authn import setup
 
         self.reloadable = [self.tls, *setup.install(server, o, self.pki, self.reactor)]

@@ -88,9 +88,13 @@ class APIServer:
         self._store_factory = store_factory or self._default_store
         self._subresource_handlers: dict[tuple[str, str], SubresourceHandler] = {}
         self._create_handlers: dict[tuple[str, str], SubresourceHandler] = {}
-        from kubeapi.server import podhandlers
+        from kubeapi.proxy.kubelet import KubeletConfig
+        from kubeapi.server import podhandlers, proxyhandlers
 
         podhandlers.install(self)
+        proxyhandlers.install(self)
+        # How kubelets are reached (--kubelet-* flags; kubeapi.service sets the configured one).
+        self.kubelet = KubeletConfig()
         self._openapi: Any = None
         self._openapi_stamp: tuple[int, ...] = ()
         if clock is None:

@@ -7,6 +7,10 @@ The idle timeout alone lets a client keep a connection by trickling one header b
 time; kube-apiserver's ``ReadHeaderTimeout`` (32 s) ends that.  A body that does not arrive
 within the request timeout ends the request too, and a ``Content-Length`` over the body
 limit is refused with 413 before a byte of the body is read.
+
+An upgrade (exec, attach, port-forward, a proxied websocket) takes the connection over from
+twisted.web with `take_over`: from then on every byte goes to the upgrade's protocol and the
+request counts as finished without an HTTP response being written by twisted.web.
 """
 
 from __future__ import annotations
@@ -55,8 +59,12 @@ class LimitedChannel(HTTPChannel):
     _header_timer: Any = None
     _body_timer: Any = None
     _linger: Any = None
+    _taken: Any = None  # the protocol the connection was handed to by take_over
 
     def dataReceived(self, data: bytes) -> None:
+        if self._taken is not None:
+            self._taken.dataReceived(data)
+            return
         if self._refused:
             return  # the answer is out; drop what the client still sends
         if not self._in_headers and not self._handlingRequest and self.line_mode:
@@ -97,7 +105,27 @@ class LimitedChannel(HTTPChannel):
         self._cancel("_body_timer")
         super().allContentReceived()
 
+    def take_over(self, protocol: Any) -> bytes:
+        """Hand the connection to ``protocol`` and return what the client sent after the
+        request (already buffered).  No HTTP parsing, timeouts or pipelining from here on."""
+        self._taken = protocol
+        for timer in ("_header_timer", "_body_timer", "_linger"):
+            self._cancel(timer)
+        self.setTimeout(None)
+        self._savedTimeOut = None
+        leftover = b"".join(self._dataBuffer)
+        self._dataBuffer = []
+        self.requests = []  # the request is over as far as twisted.web is concerned
+        transport: Any = self.transport
+        transport.unregisterProducer()  # the channel no longer paces this connection
+        transport.resumeProducing()
+        protocol.makeConnection(transport)
+        return leftover
+
     def connectionLost(self, reason: Any = None) -> None:
+        if self._taken is not None:
+            taken, self._taken = self._taken, None
+            taken.connectionLost(reason)
         self._cancel("_header_timer")
         self._cancel("_body_timer")
         self._cancel("_linger")
@@ -142,6 +170,18 @@ class LimitedChannel(HTTPChannel):
         transport: Any = self.transport
         if transport is not None:
             transport.loseConnection()
+
+
+def take_over(request: Any, protocol: Any) -> bytes:
+    """Take ``request``'s connection away from twisted.web for ``protocol`` (see
+    `LimitedChannel.take_over`); the request is marked finished so nothing writes a
+    response for it.  Returns the bytes the client sent after the request."""
+    channel = request.channel
+    if not isinstance(channel, LimitedChannel):
+        raise TypeError(f"cannot take over a connection of {type(channel).__name__}")
+    leftover = channel.take_over(protocol)
+    request.finished = True
+    return leftover
 
 
 def channel_factory(max_body: int) -> Any:

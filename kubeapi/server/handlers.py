@@ -38,6 +38,8 @@ def not_found_resource() -> StatusError:
 
 def resolve(server: APIServer, ctx: RequestContext) -> ResourceDef:
     info = ctx.info
+    if info.verb == "proxy":  # the legacy /api/v1/proxy/... form: no longer served (v1.34)
+        raise not_found_resource()
     rdef = server.catalog.get(info.api_group, info.api_version, info.resource)
     if rdef is None:
         raise not_found_resource()

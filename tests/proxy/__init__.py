@@ -1,0 +1,1 @@
+"""Tests of the node, pod and service proxy, pods/log and the upgrades, against a fake kubelet."""
