@@ -72,19 +72,17 @@ def fetch(url: str, headers: dict[str, str], cafile: str | None) -> tuple[bytes,
         return r.read(), r.headers["Content-Type"]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=5)
-    ap.add_argument("--connections", default="1,16")
-    ap.add_argument("--tls", action="store_true", help="also over TLS (token authentication)")
-    ap.add_argument("--protobuf", action="store_true", help="also with Accept: protobuf")
-    a = ap.parse_args()
+def table(seconds: float = 5, connections: tuple[int, ...] = (1, 16), tls: bool = True,
+          protobuf: bool = True) -> list[str]:
+    """The GET rows, kubeapi beside the bare server, one case per line."""
     tmp = tempfile.mkdtemp(prefix="kubeapi-bench-get-")
     tokens = os.path.join(tmp, "tokens.csv")
     Path(tokens).write_text(f'{TOKEN},bench,bench-uid,"system:masters"\n')
     server = ServerProcess(f"--token-auth-file={tokens}")
     server.start()
     bare: list[subprocess.Popen[bytes]] = []
+    rows = ["| case | conns | kubeapi req/s | bare req/s | ratio | kubeapi p99 ms | bare p99 ms |"
+            " kubeapi CPU µs/req | bare CPU µs/req |", "|---|---|---|---|---|---|---|---|---|"]
     try:
         base = server.url
         req = urllib.request.Request(base + "/api/v1/namespaces/default/configmaps", method="POST",
@@ -93,47 +91,55 @@ def main() -> None:
         urllib.request.urlopen(req, timeout=10).read()
         path = "/api/v1/namespaces/default/configmaps/one"
         ca = os.path.join(server.cert_dir, "ca.crt")
-        media = [JSON] + ([PROTOBUF] if a.protobuf else [])
-        transports = [False] + ([True] if a.tls else [])
-        print("| case | conns | kubeapi req/s | bare req/s | ratio | kubeapi p99 ms | bare p99 ms |"
-              " kubeapi CPU µs/req | bare CPU µs/req |")
-        print("|---|---|---|---|---|---|---|---|---|")
-        for tls in transports:
-            for mt in media:
+        for secure in [False] + ([True] if tls else []):
+            for mt in [JSON] + ([PROTOBUF] if protobuf else []):
                 headers = {"Accept": mt}
-                if tls:
+                if secure:
                     headers["Authorization"] = f"Bearer {TOKEN}"
-                ours = (server.secure_url if tls else base) + path
-                body, ctype = fetch(ours, headers, ca if tls else None)
+                ours = (server.secure_url if secure else base) + path
+                body, ctype = fetch(ours, headers, ca if secure else None)
                 body_file = os.path.join(tmp, f"body-{len(bare)}")
                 Path(body_file).write_bytes(body)
                 port = free_port()
                 argv = [sys.executable, str(Path(__file__).with_name("bare.py")), str(port), body_file, ctype]
-                if tls:
+                if secure:
                     argv += [os.path.join(server.cert_dir, "apiserver.crt"),
                              os.path.join(server.cert_dir, "apiserver.key")]
                 proc = subprocess.Popen(argv)
                 bare.append(proc)
-                theirs = f"{'https' if tls else 'http'}://127.0.0.1:{port}{path}"
+                theirs = f"{'https' if secure else 'http'}://127.0.0.1:{port}{path}"
                 for _ in range(100):
                     try:
-                        fetch(theirs, {}, None if not tls else ca)
+                        fetch(theirs, {}, ca if secure else None)
                         break
                     except OSError:
                         time.sleep(0.05)
-                for conns in [int(c) for c in a.connections.split(",")]:
+                for conns in connections:
                     assert server.proc is not None
-                    k = measure(server.proc.pid, ours, conns, a.seconds, headers)
-                    b = measure(proc.pid, theirs, conns, a.seconds, headers)
-                    name = f"GET configmap {'TLS' if tls else 'plain'} {'protobuf' if mt == PROTOBUF else 'JSON'}"
-                    print(f"| {name} | {conns} | {k[0]:,.0f} | {b[0]:,.0f} | {k[0] / b[0]:.2f} | {k[1]:.2f} |"
-                          f" {b[1]:.2f} | {k[2]:.0f} | {b[2]:.0f} |", flush=True)
+                    k = measure(server.proc.pid, ours, conns, seconds, headers)
+                    b = measure(proc.pid, theirs, conns, seconds, headers)
+                    name = f"GET configmap {'TLS' if secure else 'plain'} {'protobuf' if mt == PROTOBUF else 'JSON'}"
+                    rows.append(f"| {name} | {conns} | {k[0]:,.0f} | {b[0]:,.0f} | {k[0] / b[0]:.2f} | {k[1]:.2f} |"
+                                f" {b[1]:.2f} | {k[2]:.0f} | {b[2]:.0f} |")
+                    print(rows[-1], file=sys.stderr, flush=True)
     finally:
         for proc in bare:
             proc.terminate()
             proc.wait(10)
         server.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--connections", default="1,16")
+    ap.add_argument("--tls", action="store_true", help="also over TLS (token authentication)")
+    ap.add_argument("--protobuf", action="store_true", help="also with Accept: protobuf")
+    a = ap.parse_args()
+    for line in table(a.seconds, tuple(int(c) for c in a.connections.split(",")), a.tls, a.protobuf):
+        print(line)
 
 
 if __name__ == "__main__":

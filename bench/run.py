@@ -1,6 +1,12 @@
 """kubeapi benchmarks: the hot paths, measured against a real server process.
 
-    python bench/run.py [--backend embedded|etcd] [--n 1000]
+    python bench/run.py --all          every figure the README quotes, each beside its baseline
+    python bench/run.py [--backend embedded|etcd|both] [--n 1000]   the sequential table below
+
+`--all` runs, in one go on this machine: GET against a bare twisted.web resource
+(`bench/get.py`), creates against the storage underneath (`bench/create.py`), LIST against
+orjson alone (`bench/listing.py`), watch fan-out (`bench/watch_http.py` when present) and
+start-up (`bench/start.py`); each prints its ratio.  The sequential table:
 
 Runs the server as users do (`twistd -n kubeapi` on loopback), then drives it over
 keep-alive HTTP/1.1 from this process: create N configmaps, GET one object, LIST N
@@ -23,6 +29,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -158,12 +165,43 @@ def bench(backend: str, n: int) -> list[str]:
     return out
 
 
+def run_all() -> None:
+    import importlib
+
+    from bench import create, get, listing, start
+
+    sections: list[tuple[str, Any]] = [
+        ("GET one ConfigMap: kubeapi vs a bare twisted.web resource serving the same bytes (wrk)",
+         lambda: get.table(5, (1, 16), tls=True, protobuf=True)),
+        ("Creates at 16 in flight (wrk) vs the storage below", lambda: create.table(6, 16)),
+        ("LIST 1,000 ConfigMaps vs orjson.dumps of the same list", lambda: listing.table(1000)),
+        ("Start-up on the embedded store", lambda: start.table(10000)),
+    ]
+    try:
+        watch = importlib.import_module("bench.watch_http")
+        sections.insert(3, ("Watch fan-out over HTTP", watch.table))
+    except ImportError:
+        pass
+    t0 = time.monotonic()
+    print(f"kubeapi benchmarks, {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f} at the start")
+    for title, run in sections:
+        print(f"\n### {title}\n", flush=True)
+        for line in run():
+            print(line, flush=True)
+    print(f"\n(all in {time.monotonic() - t0:.0f} s)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--backend", default="embedded", choices=["embedded", "etcd", "both"])
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--audit", action="store_true", help="also run bench/audit.py (GET latency, audit off vs on)")
+    ap.add_argument("--all", action="store_true", help="every README figure with its baseline and ratio")
     a = ap.parse_args()
+    if a.all:
+        run_all()
+        return
     backends = ["embedded", "etcd"] if a.backend == "both" else [a.backend]
     for b in backends:
         print(f"\n### backend: {b}\n")

@@ -1,0 +1,92 @@
+"""LIST of N ConfigMaps beside its baseline: the time orjson alone takes to serialise the
+very list kubeapi answered (the floor for a server that has the objects in memory).
+
+    python bench/listing.py [--n 1000] [--backend embedded,etcd] [--reps 30]
+
+Rows for a plain LIST (a consistent read) and for `resourceVersion=0` (any recent state;
+served from the watch cache on etcd), sequential requests over one keep-alive connection.
+Not a test: it asserts only that every item came back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.run import Conn, pct, start_etcd  # noqa: E402
+from tests.e2e.harness import ServerProcess  # noqa: E402
+
+
+def _timed(conn: Conn, path: str, n: int, reps: int) -> tuple[list[float], bytes]:
+    samples, body = [], b""
+    for _ in range(reps):
+        s = time.perf_counter()
+        code, body = conn.request("GET", path)
+        samples.append(time.perf_counter() - s)
+        if code != 200 or len(orjson.loads(body)["items"]) != n:
+            raise SystemExit(f"LIST {path}: {code} {body[:200]!r}")
+    return samples, body
+
+
+def measure(backend: str, n: int, reps: int) -> list[str]:
+    etcd = None
+    args: list[str] = []
+    if backend == "etcd":
+        etcd, url = start_etcd(tempfile.mkdtemp(prefix="kubeapi-bench-list-"))
+        args.append(f"--etcd-servers={url}")
+    server = ServerProcess(*args)
+    server.start()
+    rows = []
+    try:
+        conn = Conn(server.insecure_port)
+        base = "/api/v1/namespaces/default/configmaps"
+        for i in range(n):
+            conn.request("POST", base, {"metadata": {"name": f"cm-{i:05d}", "labels": {"i": str(i % 10)}},
+                                        "data": {"key": "x" * 64}})
+        for label, query in (("LIST", ""), ("LIST resourceVersion=0", "?resourceVersion=0")):
+            samples, body = _timed(conn, base + query, n, reps)
+            parsed = orjson.loads(body)
+            floor = []
+            for _ in range(reps):
+                s = time.perf_counter()
+                orjson.dumps(parsed)
+                floor.append(time.perf_counter() - s)
+            ours, theirs = statistics.median(samples) * 1e3, statistics.median(floor) * 1e3
+            rows.append(f"| {label} {n} configmaps, {backend} | {ours:.2f} | {pct([x * 1e3 for x in samples], 0.99):.2f}"
+                        f" | {theirs:.3f} | {ours / theirs:.0f}× |")
+            print(rows[-1], file=sys.stderr, flush=True)
+    finally:
+        server.cleanup()
+        if etcd is not None:
+            etcd.terminate()
+            etcd.wait(10)
+    return rows
+
+
+def table(n: int = 1000, backends: tuple[str, ...] = ("embedded", "etcd"), reps: int = 30) -> list[str]:
+    rows = ["| case | kubeapi median ms | kubeapi p99 ms | orjson.dumps ms | ratio |", "|---|---|---|---|---|"]
+    for b in backends:
+        rows += measure(b, n, reps)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--backend", default="embedded,etcd")
+    ap.add_argument("--reps", type=int, default=30)
+    a = ap.parse_args()
+    for line in table(a.n, tuple(a.backend.split(",")), a.reps):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
