@@ -1,7 +1,9 @@
-"""The names a decoded JSON value's type goes by in the messages clients see."""
+"""Decoded JSON values: the names their types go by in the messages clients see, and a
+quick deep copy."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 _GO_KIND = {"integer": "number", "number": "number", "boolean": "bool", "string": "string",
@@ -28,3 +30,16 @@ def schema_type(value: Any) -> str:
 def go_kind(value: Any) -> str:
     """encoding/json's name for it in ``cannot unmarshal X into ...`` (``bool``, ``number``...)."""
     return _GO_KIND[schema_type(value)]
+
+
+def deep_copy(value: Any) -> Any:
+    """A deep copy of a JSON-shaped value (dicts, lists, scalars), a few times quicker than
+    copy.deepcopy, which it still uses for anything else."""
+    t = type(value)
+    if t is dict:
+        return {k: deep_copy(v) for k, v in value.items()}
+    if t is list:
+        return [deep_copy(v) for v in value]
+    if t is str or t is int or t is bool or t is float or value is None:
+        return value
+    return copy.deepcopy(value)

@@ -3,7 +3,6 @@ controllerrevisions."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from kubeapi.api import facts
@@ -38,6 +37,7 @@ from kubeapi.api.workloads import (
     validate_replicas,
     validate_selected_template,
 )
+from kubeapi.jsontypes import deep_copy
 
 GROUP = "apps"
 
@@ -280,8 +280,8 @@ STS_FORBIDDEN = ("updates to statefulset spec for fields other than 'replicas', 
 
 def validate_statefulset_update(new: Obj, old: Obj) -> list[FieldError]:
     errs = validate_object_meta_update(new, old)
-    ns = copy.deepcopy(new.get("spec") or {})
-    os_ = copy.deepcopy(old.get("spec") or {})
+    ns = deep_copy(new.get("spec") or {})
+    os_ = deep_copy(old.get("spec") or {})
     for key in STS_MUTABLE:
         ns.pop(key, None)
         os_.pop(key, None)

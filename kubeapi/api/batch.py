@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
@@ -33,6 +32,7 @@ from kubeapi.api.validation import (
     validate_object_meta_update,
 )
 from kubeapi.api.workloads import SELECTOR_MISMATCH, restart_policy_only, selector_immutable
+from kubeapi.jsontypes import deep_copy
 from kubeapi.timefmt import age, human_duration, parse_time
 
 GROUP = "batch"
@@ -140,7 +140,7 @@ def validate_job_update(new: Obj, old: Obj) -> list[FieldError]:
             errs.append(immutable(f"spec.{key}", ns.get(key)))
     if ns.get("completions") != os_.get("completions") and ns.get("completionMode") != "Indexed":
         errs.append(immutable("spec.completions", ns.get("completions")))
-    nt, ot = copy.deepcopy(ns.get("template")), copy.deepcopy(os_.get("template"))
+    nt, ot = deep_copy(ns.get("template")), deep_copy(os_.get("template"))
     if nt != ot:
         # A suspended job that never started may change its scheduling directives.
         if not (ns.get("suspend") and not get(old, "status.startTime")):

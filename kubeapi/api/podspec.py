@@ -31,6 +31,7 @@ from kubeapi.api.validation import (
     validate_annotations,
     validate_labels,
 )
+from kubeapi.jsontypes import deep_copy
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
@@ -390,9 +391,8 @@ POD_UPDATE_FORBIDDEN = (
 
 def _strip_mutable(spec: Any) -> Any:
     """A copy of ``spec`` without the fields a pod update may change."""
-    import copy
 
-    s = copy.deepcopy(spec) if isinstance(spec, dict) else {}
+    s = deep_copy(spec) if isinstance(spec, dict) else {}
     for key in ("containers", "initContainers"):
         for c in s.get(key) or []:
             if isinstance(c, dict):

@@ -9,9 +9,9 @@ names the fields the struct has no place for (for ``fieldValidation``).
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+from kubeapi.jsontypes import deep_copy
 from kubeapi.protobuf import normalize
 from kubeapi.protobuf.codec import decode_message
 from kubeapi.protobuf.encode import _SPECIAL_ENCODERS, EncodeError, encode_message
@@ -98,4 +98,4 @@ def zero_value(api_version: str, kind: str) -> dict[str, Any]:
     zero = _ZERO.get(key)
     if zero is None:
         zero = _ZERO[key] = canonicalize({"kind": kind, "apiVersion": api_version})
-    return copy.deepcopy(zero)
+    return deep_copy(zero)

@@ -16,6 +16,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from kubeapi.server.histogram import ReactorHistogram
 from kubeapi.server.requestinfo import RequestInfo
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ class Metrics:
             "Counter of apiserver requests broken out for each verb, dry run value, group, version, "
             "resource, scope, component, and HTTP response code.",
             _LABELS + ("code",), registry=self.registry)
-        self.duration = Histogram(
+        self.duration = ReactorHistogram(
             "apiserver_request_duration_seconds",
             "Response latency distribution in seconds for each verb, dry run value, group, version, "
             "resource, subresource, scope and component.",
@@ -118,7 +119,7 @@ class Metrics:
             "resource, scope and component.",
             ("verb", "group", "version", "resource", "subresource", "scope", "component"),
             registry=self.registry)
-        self.response_sizes = Histogram(
+        self.response_sizes = ReactorHistogram(
             "apiserver_response_sizes",
             "Response size distribution in bytes for each group, version, verb, resource, subresource, "
             "scope and component.", _LONG_LABELS, buckets=_SIZE_BUCKETS, registry=self.registry)
@@ -128,7 +129,7 @@ class Metrics:
         self.storage_objects = Gauge(
             "apiserver_storage_objects", "Number of stored objects at the time of last check split by kind.",
             ("resource",), registry=self.registry)
-        self.etcd_duration = Histogram(
+        self.etcd_duration = ReactorHistogram(
             "etcd_request_duration_seconds",
             "Etcd request latency in seconds for each operation and object type.",
             ("operation", "group", "resource"), buckets=_BUCKETS, registry=self.registry)
@@ -142,12 +143,12 @@ class Metrics:
 
     def _admission(self) -> None:
         """apiserver_admission_*: each admission step and each plugin's time, rejected or not."""
-        self.admission_step = Histogram(
+        self.admission_step = ReactorHistogram(
             "apiserver_admission_step_admission_duration_seconds",
             "Admission sub-step latency histogram in seconds, broken out for each operation and API "
             "resource and step type (validate or admit).",
             ("type", "operation", "rejected"), buckets=_ADMISSION_BUCKETS, registry=self.registry)
-        self.admission_controller = Histogram(
+        self.admission_controller = ReactorHistogram(
             "apiserver_admission_controller_admission_duration_seconds",
             "Admission controller latency histogram in seconds, identified by name and broken out for "
             "each operation and API resource and type (validate or admit).",
