@@ -20,9 +20,6 @@ DEFAULT_MAX_BODY = 3 * 1024 * 1024
 
 class LimitedRequest(Request):
     max_body = DEFAULT_MAX_BODY
-    # An API server takes no HTML form posts; parsing for them ran the stdlib e-mail header
-    # parser on every POST's Content-Type.
-    _parsePOSTFormSubmission = False
     body_too_large = False
     _received = 0
 
@@ -45,6 +42,9 @@ class LimitedRequest(Request):
 
 
 def make_site(resource: IResource | Resource, max_body: int = DEFAULT_MAX_BODY, **kwargs: Any) -> Site:
+    # An API server takes no HTML form posts; looking for them ran the stdlib e-mail header
+    # parser on every POST's Content-Type.
+    kwargs.setdefault("parsePOSTFormSubmission", False)
     site = Site(resource, **kwargs)
     site.protocol = channel_factory(max_body)  # type: ignore[method-assign]  # Go's header limits, read deadlines, early 413
 
