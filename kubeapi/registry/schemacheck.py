@@ -31,9 +31,27 @@ _EMBEDDED = "x-kubernetes-embedded-resource"
 OBJECT_META: Schema = {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
 
 
+# id(schema) -> (schema, resolved): holding the schema keeps its id from being reused.
+_RESOLVED: dict[int, tuple[Schema, Schema | None]] = {}
+
+
 def resolve(schema: Schema | None) -> Schema | None:
     """Unwrap the ``allOf: [one]`` form upstream's generator puts around a shared type, and
-    follow ``$ref`` into the generated definitions (the referrer's own keys are kept)."""
+    follow ``$ref`` into the generated definitions (the referrer's own keys are kept).
+    Remembered per schema object: the same few are resolved on every write."""
+    if not schema:
+        return schema
+    known = _RESOLVED.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    out = _resolve(schema)
+    if len(_RESOLVED) > 20_000:  # CRD schemas come and go
+        _RESOLVED.clear()
+    _RESOLVED[id(schema)] = (schema, out)
+    return out
+
+
+def _resolve(schema: Schema | None) -> Schema | None:
     while schema:
         if "allOf" in schema and len(schema["allOf"]) == 1 and "properties" not in schema:
             inner = dict(schema["allOf"][0])
