@@ -27,14 +27,70 @@ def effective_timeout(default: float, query_timeout: str) -> float:
     return min(t, default) if t > 0 else default
 
 
+# Deadlines this far off are checked by one sweep per server, not a timer per request: most
+# requests carry the 60 s default and finish in milliseconds, and arming and cancelling a
+# reactor timer for each was a noticeable part of a GET.  Shorter ones keep their own timer.
+SWEEP_FROM = 5.0
+SWEEP_EVERY = 0.5
+
+
+class Deadlines:
+    """In-flight requests' deadlines, swept every SWEEP_EVERY seconds."""
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self.clock = clock
+        self._pending: dict[int, tuple[float, defer.Deferred[Any], list[bool]]] = {}
+        self._call: Any = None
+
+    def add(self, d: defer.Deferred[Any], seconds: float) -> list[bool]:
+        fired = [False]
+        self._pending[id(d)] = (self.clock.seconds() + seconds, d, fired)
+        if self._call is None:
+            self._call = self.clock.callLater(SWEEP_EVERY, self._sweep)
+        return fired
+
+    def discard(self, d: defer.Deferred[Any]) -> None:
+        self._pending.pop(id(d), None)
+        if not self._pending and self._call is not None:  # idle: leave no timer behind
+            self._call.cancel()
+            self._call = None
+
+    def _sweep(self) -> None:
+        self._call = None
+        now = self.clock.seconds()
+        for key, (deadline, d, fired) in list(self._pending.items()):
+            if deadline <= now:
+                del self._pending[key]
+                fired[0] = True
+                d.cancel()
+        if self._pending:
+            self._call = self.clock.callLater(SWEEP_EVERY, self._sweep)
+
+
+_deadlines: dict[int, Deadlines] = {}  # per clock (tests use their own)
+
+
 async def with_timeout(work: Awaitable[T], seconds: float, clock: IReactorTime) -> T:
     """Await ``work``; after ``seconds`` cancel it and raise 504 Timeout."""
     d: defer.Deferred[Any] = defer.ensureDeferred(work)  # type: ignore[arg-type]
-    d.addTimeout(seconds, clock)
+    if seconds < SWEEP_FROM:
+        d.addTimeout(seconds, clock)
+        try:
+            return await d
+        except defer.TimeoutError:
+            raise timeout_error() from None
+    sweeper = _deadlines.get(id(clock))
+    if sweeper is None or sweeper.clock is not clock:
+        sweeper = _deadlines[id(clock)] = Deadlines(clock)
+    fired = sweeper.add(d, seconds)
     try:
         return await d
-    except defer.TimeoutError:
-        raise timeout_error() from None
+    except defer.CancelledError:
+        if fired[0]:
+            raise timeout_error() from None
+        raise
+    finally:
+        sweeper.discard(d)
 
 
 def timeout_error() -> StatusError:
