@@ -38,7 +38,7 @@ class Deadlines:
     """In-flight requests' deadlines, swept every SWEEP_EVERY seconds."""
 
     def __init__(self, clock: IReactorTime) -> None:
-        self.clock = clock
+        self.clock: Any = clock  # zope's interface declarations confuse mypy about its methods
         self._pending: dict[int, tuple[float, defer.Deferred[Any], list[bool]]] = {}
         self._call: Any = None
 
