@@ -315,6 +315,10 @@ class KubectlStreamsOnKwok(unittest.TestCase):
                 out = subprocess.run(["curl", "-sS", "--max-time", "20", f"http://127.0.0.1:{local}/"],
                                      capture_output=True, timeout=30)
                 self.assertEqual((out.returncode, out.stdout.decode()), (0, MARKER), out.stderr)
+            # kubectl's websocket (SPDY/3.1+portforward.k8s.io) was tunnelled by kubeapi as SPDY to
+            # kwok: a websocket reaching kwok would have been refused there (its websocket
+            # port-forward wants ?port=, logged as NewV4Options) and kubectl would have fallen back.
+            self.assertNotIn('"msg":"NewV4Options"', self.c.components["kwok"].log())
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.communicate(timeout=10)
