@@ -76,7 +76,10 @@ def websocket_accept(headers: Headers, backend_head: bytes) -> bytes | None:
     """gorilla's Upgrader answer to the caller (the subprotocol: ``SPDY/3.1+`` + the kubelet's
     chosen protocol, if the caller offered it), or None when the handshake is not valid."""
     keys = headers.getRawHeaders(b"sec-websocket-key", [])
-    if len(keys) != 1 or len(base64.b64decode(keys[0] + b"==", validate=False)) != 16:
+    try:
+        if len(keys) != 1 or len(base64.b64decode(keys[0].strip(), validate=True)) != 16:
+            return None
+    except ValueError:
         return None
     if "13" not in _values(headers, b"sec-websocket-version"):
         return None
@@ -87,6 +90,9 @@ def websocket_accept(headers: Headers, backend_head: bytes) -> bytes | None:
     if chosen and PREFIX + chosen in _values(headers, b"sec-websocket-protocol"):
         lines.append(b"Sec-WebSocket-Protocol: " + (PREFIX + chosen).encode())
     return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+NORMAL_CLOSE = b"\x03\xe8"  # status 1000, as client-go's TunnelingConnection.Close sends
 
 
 def frame(payload: bytes, opcode: int = 2) -> bytes:

@@ -286,8 +286,10 @@ def _text_error(ctx: RequestContext, code: int, message: str) -> bytes:
     ctx.request.setResponseCode(code)
     ctx.request.setHeader(b"content-type", b"text/plain; charset=utf-8")
     ctx.request.setHeader(b"x-content-type-options", b"nosniff")
+    body = message.encode() + b"\n"
+    ctx.request.setHeader(b"content-length", str(len(body)).encode())
     _started(ctx, code)
-    return message.encode() + b"\n"
+    return body
 
 
 async def _upgrade(server: APIServer, ctx: RequestContext, target: Target,
@@ -358,6 +360,8 @@ async def _join_tunnel(ctx: RequestContext, reactor: Any, backend: upgrade.Backe
     client.registerProducer(backend_transport, True)  # each side paces the other
     backend_transport.registerProducer(client, True)
     await upgrade.first_closed(reactor, backend.closed, caller.closed)
+    if not caller.closed.called:  # the kubelet ended the stream: a normal close to the caller
+        client.write(tunnel.frame(tunnel.NORMAL_CLOSE, 8))
     client.loseConnection()
     backend._abort()
     return b""

@@ -208,3 +208,15 @@ class PortForwardTunnel(KubeletCase):
         await client.wait_closed()
         self.assertTrue(client.head.startswith(b"HTTP/1.1 400"), client.head)
         self.assertIn(b"port-forward needs Upgrade", client.body)
+
+    async def test_a_bad_websocket_key_is_refused_after_the_kubelet_answered(self) -> None:
+        await self.setup()
+        await self.make_pod("p")
+        client = await RawClient.connect(self.url)
+        self.addCleanup(client.close)
+        client.send(ws_handshake(f"{NS}/pods/p/portforward", "SPDY/3.1+portforward.k8s.io")
+                    .replace(b"Sec-WebSocket-Key: ", b"Sec-WebSocket-Key: x"))
+        await client.wait(lambda c: c.body.endswith(b"\n"))
+        self.assertTrue(client.head.startswith(b"HTTP/1.1 400"), client.data)
+        self.assertIn(b"content-type: text/plain; charset=utf-8", client.head.lower())
+        self.assertTrue(client.body.startswith(b"websocket: not a websocket handshake"), client.body)
