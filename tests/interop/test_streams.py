@@ -180,7 +180,9 @@ class KubectlStreamsOnKwok(unittest.TestCase):
     def popen(self, *args: str) -> subprocess.Popen[bytes]:
         s = self.c.server
         cmd = [kubectl_binary(), f"--kubeconfig={s.kubeconfig}", "--context=plain", "-n", NS, *args]
-        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # Unbuffered: readline() after select() must not leave lines in a Python-side buffer
+        # that select() cannot see.
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
                                 env=dict(os.environ, HOME=s.tmp), start_new_session=True)
 
     def node(self) -> str:
