@@ -345,8 +345,9 @@ async def _join_tunnel(ctx: RequestContext, reactor: Any, backend: upgrade.Backe
     accept = tunnel.websocket_accept(ctx.request.requestHeaders, head.raw)
     if accept is None:
         backend._abort()
-        return _text_error(ctx, 400, "websocket: not a websocket handshake: 'Sec-WebSocket-Key' or "
-                                     "'Sec-WebSocket-Version' header is missing or invalid")
+        # gorilla's Upgrader.returnError: the status text, and the version it speaks.
+        ctx.request.setHeader(b"sec-websocket-version", b"13")
+        return _text_error(ctx, 400, "Bad Request")
     caller = tunnel.TunnelCaller(backend)
     leftover = take_over(ctx.request, caller)
     client: Any = caller.transport
