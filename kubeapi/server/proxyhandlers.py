@@ -14,7 +14,7 @@ from twisted.web.http_headers import Headers
 
 from kubeapi.api.types import FieldError, ResourceDef
 from kubeapi.errors import StatusError, bad_request, invalid
-from kubeapi.proxy import forward, headers, location, upgrade
+from kubeapi.proxy import forward, headers, location, tunnel, upgrade
 from kubeapi.proxy.location import Target
 from kubeapi.server.channel import take_over
 from kubeapi.server.context import RequestContext
@@ -272,21 +272,44 @@ async def stream(server: APIServer, ctx: RequestContext, rdef: ResourceDef) -> b
     kind = {"exec": "exec", "attach": "attach", "portforward": "portForward"}[sub]
     target = await location.stream_target(server, kind, ctx.info.namespace, ctx.info.parts[1],
                                           ctx.param("container"), stream_params(ctx, sub))
-    if not upgrade.is_upgrade(ctx.request.requestHeaders):
+    incoming = ctx.request.requestHeaders
+    if not upgrade.is_upgrade(incoming):
         raise bad_request("Upgrade request required")
+    if sub == "portforward" and tunnel.is_websocket(incoming) and tunnel.spdy_protocols(incoming):
+        # kubectl's SPDY-in-websocket port-forward: SPDY towards the kubelet (PortForwardWebsockets).
+        return await _upgrade(server, ctx, target, tunnel.spdy_protocols(incoming))
     return await _upgrade(server, ctx, target)
 
 
-async def _upgrade(server: APIServer, ctx: RequestContext, target: Target) -> bytes:
+def _text_error(ctx: RequestContext, code: int, message: str) -> bytes:
+    """Go's http.Error: the message as text/plain, as upstream's tunnelling handler answers."""
+    ctx.request.setResponseCode(code)
+    ctx.request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    ctx.request.setHeader(b"x-content-type-options", b"nosniff")
+    body = message.encode() + b"\n"
+    ctx.request.setHeader(b"content-length", str(len(body)).encode())
+    _started(ctx, code)
+    return body
+
+
+async def _upgrade(server: APIServer, ctx: RequestContext, target: Target,
+                   spdy_protocols: list[str] | None = None) -> bytes:
+    """Join the caller to the backend on its 101.  With ``spdy_protocols`` the caller is a
+    websocket tunnelling SPDY (kubeapi.proxy.tunnel): the backend is asked for SPDY/3.1 and
+    the caller's bytes travel in websocket messages."""
     out_headers = headers.request_headers(ctx.request.requestHeaders, _client_ip(ctx), "", upgrade=True)
-    payload = upgrade.request_bytes(ctx.method, target, ctx.header("host") or target.netloc, out_headers,
-                                    _body(ctx))
+    method, body = ctx.method, _body(ctx)
+    if spdy_protocols is not None:
+        out_headers, method, body = tunnel.spdy_request_headers(out_headers, spdy_protocols), "POST", b""
+    payload = upgrade.request_bytes(method, target, ctx.header("host") or target.netloc, out_headers, body)
     reactor = _reactor(server)
     backend = await upgrade.dial(server.kubelet, reactor, target, payload)
     head = await upgrade.response_head(backend, target)
     if head.status != 101 and head.status < 400:
         backend._abort()
         raise StatusError(500, "", f"invalid upgrade response: status code {head.status}")
+    if spdy_protocols is not None and head.status == 101:
+        return await _join_tunnel(ctx, reactor, backend, head)
     caller = upgrade.Caller(backend if head.status == 101 else None)
     leftover = take_over(ctx.request, caller)
     client: Any = caller.transport
@@ -308,6 +331,38 @@ async def _upgrade(server: APIServer, ctx: RequestContext, target: Target) -> by
     client.registerProducer(backend_transport, True)  # each side paces the other
     backend_transport.registerProducer(client, True)
     await upgrade.first_closed(reactor, backend.closed, caller.closed)
+    client.loseConnection()
+    backend._abort()
+    return b""
+
+
+async def _join_tunnel(ctx: RequestContext, reactor: Any, backend: upgrade.Backend, head: upgrade.Head) -> bytes:
+    """The kubelet said 101 to SPDY: answer the caller's websocket handshake, then carry the
+    kubelet's bytes in binary messages and the caller's message payloads back as bytes."""
+    if not tunnel.upgraded_to_spdy(head.raw):
+        backend._abort()
+        return _text_error(ctx, 500, "unable to upgrade: missing upgrade headers in response")
+    accept = tunnel.websocket_accept(ctx.request.requestHeaders, head.raw)
+    if accept is None:
+        backend._abort()
+        # gorilla's Upgrader.returnError: the status text, and the version it speaks.
+        ctx.request.setHeader(b"sec-websocket-version", b"13")
+        return _text_error(ctx, 400, "Bad Request")
+    caller = tunnel.TunnelCaller(backend)
+    leftover = take_over(ctx.request, caller)
+    client: Any = caller.transport
+    backend_transport: Any = backend.transport
+    assert client is not None and backend_transport is not None
+    _started(ctx, 101)
+    client.write(accept)
+    backend.join(tunnel.ToCaller(client))
+    if leftover:
+        caller.dataReceived(leftover)
+    client.registerProducer(backend_transport, True)  # each side paces the other
+    backend_transport.registerProducer(client, True)
+    await upgrade.first_closed(reactor, backend.closed, caller.closed)
+    if not caller.closed.called:  # the kubelet ended the stream: a normal close to the caller
+        client.write(tunnel.frame(tunnel.NORMAL_CLOSE, 8))
     client.loseConnection()
     backend._abort()
     return b""

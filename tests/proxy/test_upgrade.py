@@ -160,3 +160,64 @@ class PortForward(KubeletCase):
         seen = (await self.kubelet_requests())[-2]
         self.assertNotIn("authorization", seen["headers"])
         self.assertEqual(seen["headers"]["x-forwarded-for"], ["127.0.0.1"])
+
+
+class PortForwardTunnel(KubeletCase):
+    """kubectl's websocket port-forward (``SPDY/3.1+portforward.k8s.io``): as v1.34's
+    PortForwardWebsockets, SPDY/3.1 towards the kubelet and the bytes in websocket messages."""
+
+    async def _open(self, protocols: str) -> RawClient:
+        client = await RawClient.connect(self.url)
+        self.addCleanup(client.close)
+        client.send(ws_handshake(f"{NS}/pods/p/portforward", protocols))
+        await client.wait(lambda c: b"\r\n\r\n" in c.data)
+        return client
+
+    async def test_websocket_tunnel_asks_the_kubelet_for_spdy(self) -> None:
+        await self.setup()
+        await self.make_pod("p")
+        client = await self._open("SPDY/3.1+portforward.k8s.io")
+        head = client.head.lower()
+        self.assertTrue(head.startswith(b"http/1.1 101"), client.head)
+        self.assertIn(b"upgrade: websocket", head)
+        self.assertIn(b"sec-websocket-protocol: spdy/3.1+portforward.k8s.io", head)
+        self.assertIn(b"sec-websocket-accept: ", head)
+        self.assertNotIn(b"spdy/3.1\r\n", head)  # the kubelet's own 101 is not shown to the caller
+        client.send(ws_frame(b"spdy bytes \x00\xff"))  # the fake kubelet echoes the raw stream
+        await client.wait(lambda c: b"spdy bytes \x00\xff" in b"".join(p for _, p in _frames(c)))
+        self.assertEqual(_frames(client), [(2, b"spdy bytes \x00\xff")])
+        client.send(ws_frame(b"", 9))  # ping → pong
+        await client.wait(lambda c: len(_frames(c)) == 2)
+        self.assertEqual(_frames(client)[1], (10, b""))
+        seen = (await self.kubelet_requests())[-2]
+        self.assertEqual((seen["method"], seen["path"], seen["query"]), ("POST", "/portForward/default/p", {}))
+        self.assertEqual(seen["headers"]["upgrade"], ["SPDY/3.1"])
+        self.assertEqual(seen["headers"]["x-stream-protocol-version"], ["portforward.k8s.io"])
+        for gone in ("sec-websocket-key", "sec-websocket-protocol", "sec-websocket-version", "authorization"):
+            self.assertNotIn(gone, seen["headers"])
+        client.send(ws_frame(b"\x03\xe8", 8))  # close → answered, connection closed
+        await client.wait_closed()
+        self.assertEqual(_frames(client)[-1], (8, b"\x03\xe8"))
+
+    async def test_other_websocket_protocols_are_passed_as_they_are(self) -> None:
+        # Not a tunnelling request (the kubelet's own v4 websocket port-forward): spliced as is,
+        # and the fake kubelet refuses a websocket port-forward — the refusal is relayed.
+        await self.setup()
+        await self.make_pod("p")
+        client = await self._open("v4.channel.k8s.io")
+        await client.wait_closed()
+        self.assertTrue(client.head.startswith(b"HTTP/1.1 400"), client.head)
+        self.assertIn(b"port-forward needs Upgrade", client.body)
+
+    async def test_a_bad_websocket_key_is_refused_after_the_kubelet_answered(self) -> None:
+        await self.setup()
+        await self.make_pod("p")
+        client = await RawClient.connect(self.url)
+        self.addCleanup(client.close)
+        client.send(ws_handshake(f"{NS}/pods/p/portforward", "SPDY/3.1+portforward.k8s.io")
+                    .replace(b"Sec-WebSocket-Key: ", b"Sec-WebSocket-Key: x"))
+        await client.wait(lambda c: c.body.endswith(b"\n"))
+        self.assertTrue(client.head.startswith(b"HTTP/1.1 400"), client.data)
+        self.assertIn(b"content-type: text/plain; charset=utf-8", client.head.lower())
+        self.assertIn(b"sec-websocket-version: 13", client.head.lower())
+        self.assertEqual(client.body, b"Bad Request\n")

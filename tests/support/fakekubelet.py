@@ -12,8 +12,9 @@ Run it inside a TestHost (``host.spawn_python("tests.support.fakekubelet", ...)`
   exits 1, ``cat``/``sh`` (and attach) echo stdin (in capitals with a tty) until it closes or a
   line ``exit`` arrives.
   Container ``refuse`` answers an upgrade 403, container ``plain`` answers 200.
-- ``/portForward/{ns}/{pod}``: an upgrade to ``Upgrade: x-echo`` answered 101, then every byte
-  echoed (a stand-in for the SPDY port-forward protocol, which this fake does not speak).
+- ``/portForward/{ns}/{pod}``: an upgrade to ``Upgrade: x-echo`` or ``SPDY/3.1`` (answered with
+  the first ``X-Stream-Protocol-Version`` offered) answered 101, then every byte echoed (a
+  stand-in for the SPDY port-forward protocol, which this fake does not speak).
 - ``/debug/requests``: JSON list of every request seen (method, path, query, headers,
   client certificate CN); ``/debug/open``: follow streams and upgrades still open.
 - ``/redirect``: 302 to ``/landed``; any other path: JSON echo of the request.
@@ -183,12 +184,17 @@ class Root(Resource):
         return json.dumps(obj).encode()
 
     def _port_forward(self, request: Request, upgrade: bytes) -> Any:
-        if upgrade != b"x-echo":
+        if upgrade not in (b"x-echo", b"spdy/3.1"):
             request.setResponseCode(400)
-            return b"fake kubelet: port-forward needs Upgrade: x-echo\n"
+            return b"fake kubelet: port-forward needs Upgrade: x-echo or SPDY/3.1\n"
         channel: Any = request.channel
         transport = channel.transport
-        transport.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x-echo\r\n\r\n")
+        if upgrade == b"spdy/3.1":  # answered as the kubelet does (the first protocol offered), then echoed
+            offered = (request.getHeader("x-stream-protocol-version") or "").split(",")[0].strip()
+            transport.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+                            b"X-Stream-Protocol-Version: " + offered.encode() + b"\r\n\r\n")
+        else:
+            transport.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x-echo\r\n\r\n")
         echo = _Echo()
         OPEN["portforward"] += 1
         channel._protocolUpgradeForWebsockets(echo)  # twisted's own hook for handing a connection over
