@@ -419,6 +419,9 @@ class WriteStore(ListWatchStore):
         config = patching.decode_apply_yaml(body)
         if not isinstance(config, dict):
             raise errors.bad_request("error decoding YAML: the applied configuration is not an object")
+        given = _group_version_kind(config)
+        if given != (self.rdef.group, self.rdef.version, self.rdef.kind):  # upstream's first check
+            raise errors.bad_request(f"invalid object type: {given[0]}/{given[1]}, Kind={given[2]}")
         if (config.get("metadata") or {}).get("managedFields") is not None:
             raise errors.bad_request("metadata.managedFields must be nil")
         undeclared = self._undeclared_in(config)
@@ -432,3 +435,16 @@ class WriteStore(ListWatchStore):
         return managedfields.apply(current, config, merged, self._manager(opts), self.rdef.api_version,
                                    self.rdef.schema, force=opts.force, subresource=subresource,
                                    has_status="status" in self.rdef.subresources, empty=self._empty_object())
+
+
+def _group_version_kind(obj: Obj) -> tuple[str, str, str]:
+    """(group, version, kind) as an unstructured object reports them: non-strings read as
+    empty, and an apiVersion with more than one "/" gives no kind at all."""
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    api_version = api_version if isinstance(api_version, str) else ""
+    kind = kind if isinstance(kind, str) else ""
+    if api_version.count("/") > 1:
+        return "", "", ""
+    group, _, version = api_version.rpartition("/")
+    return group, version, kind
+

@@ -200,6 +200,17 @@ class ApplyTests(StoreCase):
         self.assertEqual(names, ["nginx", "sidecar"])
 
     @async_test
+    async def test_config_of_another_kind_is_refused_first(self) -> None:
+        for body, named in [({}, "/, Kind="), ({**deployment(), "apiVersion": "apps/v1beta1"},
+                                                "apps/v1beta1, Kind=Deployment"),
+                            ({**deployment(), "kind": "ReplicaSet", "metadata": {"managedFields": []}},
+                             "apps/v1, Kind=ReplicaSet"),
+                            ({**deployment(), "apiVersion": "a/b/c"}, "/, Kind=")]:
+            with self.assertRaises(StatusError) as cm:
+                await self.apply(body)
+            self.assertEqual((cm.exception.code, cm.exception.message), (400, f"invalid object type: {named}"))
+
+    @async_test
     async def test_managed_fields_in_config_is_refused(self) -> None:
         body = deployment()
         body["metadata"]["managedFields"] = [{"manager": "x"}]
