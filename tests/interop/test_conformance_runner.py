@@ -53,3 +53,19 @@ class RunnerTests(unittest.TestCase):
             # Each regex selects its own spec and no other.
             self.assertEqual(sum(bool(re.search(regex, "Kubernetes e2e suite " + r[len("^Kubernetes\\ e2e\\ suite\\ "):-1]
                                                 .replace("\\", ""))) for r, _ in specs), 1)
+
+
+class StageTests(unittest.TestCase):
+    def test_pod_complete_leaves_pause_pods_running(self) -> None:
+        from tests.interop import cluster
+
+        files = [f for f in cluster.kwok_stage_files() if f.name == "pod-complete.yaml"]
+        if not files:
+            raise unittest.SkipTest("kwok's stage files are not in the Go module cache")
+        out = cluster.pod_complete_stage(files[0].read_text())
+        # kwok's own terms are all still there, and one more about the images.
+        for line in files[0].read_text().splitlines():
+            self.assertIn(line, out.splitlines())
+        self.assertIn("    - key: '.spec.containers.[].image'\n      operator: 'NotIn'\n", out)
+        self.assertIn("      - 'registry.k8s.io/pause:3.10.1'\n", out)
+        self.assertRaises(ValueError, cluster.pod_complete_stage, "spec: {}\n")
