@@ -295,6 +295,55 @@ def _not_found(field: str, value: Any) -> Any:
     return FieldError("FieldValueNotFound", field, "", value, True)
 
 
+# Upstream's validateSysctls (pkg/apis/core/validation) and utilsysctl.GetNamespace
+# (k8s.io/component-helpers/node/util/sysctl).
+SYSCTL_MAX_LENGTH = 253
+_SYSCTL_SEGMENT = "[a-z0-9]([-_a-z0-9]*[a-z0-9])?"
+SYSCTL_PATTERN = "^(" + _SYSCTL_SEGMENT + "[\\./])*" + _SYSCTL_SEGMENT + "$"
+_SYSCTL_RE = re.compile(SYSCTL_PATTERN)
+_IPC_SYSCTLS = frozenset(("kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+                          "kernel.shm", "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.msg"))
+
+
+def sysctl_namespace(name: str) -> str:
+    """"Net", "IPC" or "" (not namespaced), as utilsysctl.GetNamespace: slash-separated
+    names normalized to dots, a ``*`` ends the name (a prefix)."""
+    sep = re.search(r"[./]", name)
+    if sep and sep.group() == "/":
+        name = name.translate(str.maketrans("./", "/."))
+    name = name.split("*", 1)[0]
+    if name in _IPC_SYSCTLS or name.startswith("fs.mqueue."):
+        return "IPC"
+    return "Net" if name.startswith("net.") else ""
+
+
+def _validate_sysctls(spec: Any, p: str) -> Errors:
+    sc = spec.get("securityContext")
+    sysctls = sc.get("sysctls") if isinstance(sc, dict) else None
+    if not sysctls or not isinstance(sysctls, list):
+        return []
+    errs: Errors = []
+    seen: set[str] = set()
+    for i, s in enumerate(sysctls):
+        if not isinstance(s, dict):
+            continue
+        name, fp = str(s.get("name") or ""), f"{p}.securityContext.sysctls[{i}].name"
+        if not name:
+            errs.append(required(fp))
+        elif len(name) > SYSCTL_MAX_LENGTH or not _SYSCTL_RE.fullmatch(name):
+            errs.append(invalid(fp, name, f"must have at most {SYSCTL_MAX_LENGTH} characters and match regex "
+                                          f"{SYSCTL_PATTERN}"))
+        elif name in seen:
+            errs.append(duplicate(fp, name))
+        ns = sysctl_namespace(name)
+        if ns == "Net" and spec.get("hostNetwork"):
+            errs.append(invalid(fp, name, "may not be specified when 'hostNetwork' is true"))
+        elif ns == "IPC" and spec.get("hostIPC"):
+            errs.append(invalid(fp, name, "may not be specified when 'hostIPC' is true"))
+        seen.add(name)
+    return errs
+
+
 def validate_pod_spec(spec: Any, p: str = "spec") -> Errors:
     """Validation of a PodSpec at path ``p`` (``spec`` or ``spec.template.spec``)."""
     if spec is None:
@@ -362,6 +411,7 @@ def validate_pod_spec(spec: Any, p: str = "spec") -> Errors:
         if eff not in (None, "", "NoSchedule", "PreferNoSchedule", "NoExecute"):
             errs.append(not_supported(f"{tp}.effect", eff,
                                       ("NoExecute", "NoSchedule", "PreferNoSchedule")))
+    errs += _validate_sysctls(spec, p)
     return errs
 
 

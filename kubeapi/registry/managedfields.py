@@ -188,7 +188,7 @@ def cap_update_managers(managers: Managers) -> None:
 
 
 def conflict_error(conflicts: list[tuple[Entry, fp.Path]]) -> errors.StatusError:
-    causes = [{"type": "FieldManagerConflict", "message": f"conflict with {e.describe()}",
+    causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {e.describe()}",
                "field": fp.path_string(p)} for e, p in conflicts]
     if len(conflicts) == 1:
         e, p = conflicts[0]

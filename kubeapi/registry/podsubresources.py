@@ -119,7 +119,7 @@ async def bind(pods: ResourceStore, namespace: str, url_name: str | None, bindin
 
 
 def _too_many(message: str, cause: str, retry_after: int) -> errors.StatusError:
-    details: Obj = {"causes": [{"type": "DisruptionBudget", "message": cause}]}
+    details: Obj = {"causes": [{"reason": "DisruptionBudget", "message": cause}]}
     headers = {}
     if retry_after:
         details["retryAfterSeconds"] = retry_after

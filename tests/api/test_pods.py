@@ -106,6 +106,36 @@ class PodValidation(unittest.TestCase):
         self.assertEqual(errs[1].message(), 'spec.restartPolicy: Unsupported value: "Sometimes": '
                                             'supported values: "Always", "OnFailure", "Never"')
 
+    def test_sysctls(self) -> None:
+        # upstream's "[sig-node] Sysctls should reject invalid sysctls" pod: two bad names only
+        errs = errors(PODS, pod(securityContext={"sysctls": [
+            {"name": "foo-", "value": "bar"}, {"name": "kernel.shmmax", "value": "100000000"},
+            {"name": "safe-and-unsafe", "value": "100000000"}, {"name": "bar..", "value": "42"}]}))
+        self.assertEqual(fields(errs), [("spec.securityContext.sysctls[0].name", "FieldValueInvalid"),
+                                        ("spec.securityContext.sysctls[3].name", "FieldValueInvalid")])
+        self.assertEqual(errs[0].message(), 'spec.securityContext.sysctls[0].name: Invalid value: "foo-": must have '
+                         "at most 253 characters and match regex "
+                         "^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$")
+        ok = ["kernel.shm_rmid_forced", "net.ipv4.conf.eno2/100.rp_filter", "net/ipv4/ip_local_port_range"]
+        self.assertEqual(errors(PODS, pod(securityContext={"sysctls": [{"name": n, "value": "1"} for n in ok]})), [])
+        errs = errors(PODS, pod(securityContext={"sysctls": [
+            {"name": "", "value": "1"}, {"name": "a" * 254, "value": "1"}, {"name": "kernel.sem", "value": "1"},
+            {"name": "kernel.sem", "value": "2"}, {"name": "vm.x\n", "value": "1"}]}))
+        self.assertEqual([e.type for e in errs], ["FieldValueRequired", "FieldValueInvalid", "FieldValueDuplicate",
+                                                  "FieldValueInvalid"])
+        # namespaced sysctls may not be set on a pod sharing that namespace with the host
+        errs = errors(PODS, pod(hostNetwork=True, hostIPC=True, securityContext={"sysctls": [
+            {"name": "net.core.somaxconn", "value": "1"}, {"name": "kernel.msgmax", "value": "1"},
+            {"name": "fs.mqueue.msg_max", "value": "1"}, {"name": "kernel.shm*", "value": "1"},
+            {"name": "vm.swappiness", "value": "1"}]}))
+        self.assertEqual([(e.field, e.detail) for e in errs], [
+            ("spec.securityContext.sysctls[0].name", "may not be specified when 'hostNetwork' is true"),
+            ("spec.securityContext.sysctls[1].name", "may not be specified when 'hostIPC' is true"),
+            ("spec.securityContext.sysctls[2].name", "may not be specified when 'hostIPC' is true"),
+            ("spec.securityContext.sysctls[3].name", "must have at most 253 characters and match regex "
+             "^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$"),
+            ("spec.securityContext.sysctls[3].name", "may not be specified when 'hostIPC' is true")])
+
     def test_name_must_be_subdomain(self) -> None:
         p = pod()
         p["metadata"]["name"] = "Web"

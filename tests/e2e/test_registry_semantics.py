@@ -152,7 +152,7 @@ class PythonClientPodWritesTests(unittest.TestCase):
         self.assertEqual(blocked.exception.status, 429)
         status = json.loads(blocked.exception.body)
         self.assertEqual(status["message"], "Cannot evict pod as it would violate the pod's disruption budget.")
-        self.assertEqual(status["details"]["causes"][0]["type"], "DisruptionBudget")
+        self.assertEqual(status["details"]["causes"][0]["reason"], "DisruptionBudget")
         self.assertEqual(self.core.read_namespaced_pod("p", self.ns).metadata.name, "p")
         policy.delete_namespaced_pod_disruption_budget("budget", self.ns)
         self.core.create_namespaced_pod_eviction("p", self.ns, eviction)

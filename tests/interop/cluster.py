@@ -77,6 +77,22 @@ def kwok_stage_files() -> list[Path]:
     return files if all(f.is_file() for f in files) else []
 
 
+# The pause image only sleeps: a real node never sees it exit, so kwok's pod-complete stage
+# (which completes every Running pod a Job owns) leaves pods of it Running, as upstream's Job
+# specs that use it ("notTerminate") expect.  Nothing about any other container is simulated.
+PAUSE_IMAGES = ("registry.k8s.io/pause:3.10.1", "registry.k8s.io/pause:3.10")
+_COMPLETE_SELECTOR = "    matchExpressions:\n"
+
+
+def pod_complete_stage(original: str) -> str:
+    """kwok's pod-complete stage with one more selector term: no container is the pause image."""
+    if original.count(_COMPLETE_SELECTOR) != 1:
+        raise ValueError("kwok's pod-complete stage changed shape: one 'matchExpressions:' expected")
+    term = ("    - key: '.spec.containers.[].image'\n      operator: 'NotIn'\n      values:\n"
+            + "".join(f"      - '{image}'\n" for image in PAUSE_IMAGES))
+    return original.replace(_COMPLETE_SELECTOR, _COMPLETE_SELECTOR + term)
+
+
 def missing_reason() -> str | None:
     """None when every binary and kwok's stage files are present, else one line saying why
     the interop suite skips and which command fixes it."""
@@ -244,8 +260,19 @@ class Cluster:
                 "--cidr=10.244.0.0/16", "--node-ip=127.0.0.1",
                 # kwok keeps no node Lease unless told its duration (kubelet's default is 40s).
                 "--node-lease-duration-seconds=40",
-                *[f"--config={f}" for f in kwok_stage_files()]]
+                *[f"--config={f}" for f in self._stage_files()]]
         return Component(name, argv, self.dir / f"{name}.log", self.env)
+
+    def _stage_files(self) -> list[Path]:
+        """kwok's stage files, pod-complete's replaced by ours (see pod_complete_stage)."""
+        files = []
+        for f in kwok_stage_files():
+            if f.name == "pod-complete.yaml":
+                own = self.dir / "kwok-pod-complete.yaml"
+                own.write_text(pod_complete_stage(f.read_text()))
+                f = own
+            files.append(f)
+        return files
 
     def _write_keys(self) -> None:
         from cryptography.hazmat.primitives import serialization

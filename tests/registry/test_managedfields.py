@@ -149,7 +149,7 @@ class ApplyTests(StoreCase):
         self.assertEqual((err.code, err.reason), (409, "Conflict"))
         self.assertEqual(err.message, 'Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas')
         self.assertEqual(err.status()["details"]["causes"],
-                         [{"type": "FieldManagerConflict", "message": 'conflict with "kubectl"',
+                         [{"reason": "FieldManagerConflict", "message": 'conflict with "kubectl"',
                            "field": ".spec.replicas"}])
         forced = await self.apply(deployment(replicas=3), manager="other", force=True)
         self.assertEqual(forced["spec"]["replicas"], 3)

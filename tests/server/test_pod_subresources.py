@@ -10,6 +10,7 @@ from typing import Any
 import treq
 from twisted.internet import defer
 
+from kubeapi import protobuf
 from kubeapi.api import builtin_catalog
 from kubeapi.api.types import Catalog, ResourceDef
 from kubeapi.registry import codec
@@ -129,8 +130,14 @@ class EvictionTests(Case):
             code, body, _ = await self.call("POST", f"{PODS}/p/eviction", self.eviction())
             self.assertEqual((code, body["reason"]), (429, "TooManyRequests"))
             self.assertEqual(body["message"], "Cannot evict pod as it would violate the pod's disruption budget.")
-            self.assertEqual(body["details"]["causes"], [{"type": "DisruptionBudget", "message":
+            self.assertEqual(body["details"]["causes"], [{"reason": "DisruptionBudget", "message":
                              "The disruption budget budget needs 1 healthy pods and has 1 currently"}])
+            # StatusCause.Type is "reason" in JSON and field 1 in protobuf (what clients decode:
+            # apierrors.HasStatusCause, which upstream's disruption e2e spec asserts on).
+            code, raw, _ = await self.call("POST", f"{PODS}/p/eviction", self.eviction(),
+                                           headers={"Accept": "application/vnd.kubernetes.protobuf"})
+            self.assertEqual(code, 429)
+            self.assertEqual(protobuf.decode(raw)["details"]["causes"][0]["reason"], "DisruptionBudget")
             code, _, _ = await self.call("GET", f"{PODS}/p")
             self.assertEqual(code, 200)
             await self.put_pdb("budget", 1)
