@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from kubeapi import errors
 from kubeapi.registry import continuetoken, selectors
+from kubeapi.registry.decodememo import DecodeMemo
 from kubeapi.registry.options import ListOptions
 from kubeapi.registry.store_base import (
     CONTINUE_EXPIRED,
@@ -166,25 +167,37 @@ class ListWatchStore(StoreBase):
 
     # ------------------------------------------------------------------ watch
 
+    def _watch_decoder(self, sink: WatchSink) -> Callable[[KeyValue, int], Obj]:
+        """The store's shared decode memo for a sink that only reads what it is given (a
+        watch stream: ``shares_objects``), else a fresh decode per event for this watcher."""
+        if getattr(getattr(sink, "__self__", None), "shares_objects", False):
+            memo: DecodeMemo | None = getattr(self, "_decode_memo", None)
+            if memo is None:
+                memo = self._decode_memo = DecodeMemo(self._decode)
+            return memo
+        return self._decode
+
     async def watch(self, namespace: str, opts: ListOptions, sink: WatchSink) -> WatchHandle:
-        matches, _ = self._matcher(opts)
+        matches, everything = self._matcher(opts)
         prefix = self._prefix(namespace)
         rv = opts.resource_version
+        decode = self._watch_decoder(sink)
         if opts.send_initial_events is not None:
             initial = opts.send_initial_events
         else:
             initial = rv in ("", "0")
         requested = _int_rv(rv) if rv else 0
         translator = EventTranslator(
-            decode=lambda kv, rev: self._decode(kv, rev), matches=matches, sink=sink,
+            decode=decode, matches=matches, sink=sink,
             kind=self.rdef.kind, api_version=self.rdef.api_version, start_revision=requested,
-            clock=self.clock, bookmark_interval=self.bookmark_interval if opts.allow_watch_bookmarks else 0)
+            clock=self.clock, bookmark_interval=self.bookmark_interval if opts.allow_watch_bookmarks else 0,
+            everything=everything)
         try:
             if initial:
                 kvs, at = await self._list_all(prefix, 0)
                 translator.last_revision = at
                 for kv in kvs:
-                    translator.emit_initial(self._decode(kv))
+                    translator.emit_initial(decode(kv, kv.mod_revision))
                 if opts.send_initial_events:
                     sink("BOOKMARK", translator.bookmark_object(at, {INITIAL_EVENTS_END: "true"}))
                 start = at + 1
