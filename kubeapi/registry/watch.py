@@ -34,6 +34,8 @@ class EventTranslator:
         self._decode = decode
         self._matches = matches
         self._everything = everything  # no selectors: an update's old state need not be read
+        # The sink is a client's watch stream: the store may tell it after acknowledging.
+        self.deliver_later = bool(getattr(getattr(sink, "__self__", None), "shares_objects", False))
         self._sink = sink
         self._kind = kind
         self._api_version = api_version

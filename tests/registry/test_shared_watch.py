@@ -88,14 +88,18 @@ class SharedWatchTests(StoreCase):
         hb.stop()
 
     @async_test
-    async def test_write_acknowledged_before_watchers_are_handed_the_event(self) -> None:
+    async def test_write_acknowledged_before_streams_are_handed_the_event(self) -> None:
         st = self.store(WIDGETS)
+        s, ch = self._stream(FrameCache())
         got = Collector()
-        h = await st.watch("default", ListOptions(), got)
+        h = await st.watch("default", ListOptions(), s.sink)
+        h2 = await st.watch("default", ListOptions(), got)
         await st.create("default", widget("a"), W)
-        self.assertEqual(got.events, [])  # acknowledged; fan-out comes on a later turn
-        self.assertTrue(await eventually(lambda: len(got.events) == 1, 5))
+        self.assertEqual(ch.written, [])  # acknowledged; the stream hears of it on a later turn
+        self.assertEqual(len(got.events), 1)  # an in-process consumer reads its write back at once
+        self.assertTrue(await eventually(lambda: len(ch.written) == 1, 5))
         h.stop()
+        h2.stop()
 
     @async_test
     async def test_slow_watcher_does_not_hold_up_writes_and_keeps_order(self) -> None:

@@ -15,7 +15,7 @@ from twisted.trial.unittest import TestCase
 
 from kubeapi.storage.cache import CachedWatch, WatchCache
 from kubeapi.storage.embedded import SQLiteStorage
-from kubeapi.storage.embedded.watch import EmbeddedWatch, WatchHub
+from kubeapi.storage.embedded.watch import EmbeddedWatch
 from kubeapi.storage.interface import (
     CompactedError,
     Event,
@@ -35,9 +35,6 @@ class CountingSQLite(SQLiteStorage):
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
-        # Hand events to the cache in the write's own turn (the hub without a reactor), so
-        # the timing assertions below see the cache's fan-out, not the store's.
-        self._hub = WatchHub()
         self.watch_calls: builtins.list[str] = []
         self.list_calls: builtins.list[str] = []
         self.handles: builtins.list[EmbeddedWatch] = []
@@ -206,7 +203,7 @@ class CacheTests(TestCase):
             w.stop()
             for i in range(3):
                 await cache.create(f"/registry/pods/ns/p{i}", b"v")
-            await quiet()  # the store hands its events to the cache after acknowledging
+            await quiet(0)
             with self.assertRaises(CompactedError):
                 await cache.watch("/registry/pods/", at + 1, lambda e: None, lambda e: None)
         return run(go())

@@ -9,11 +9,15 @@ history replay to live events has no gap and no duplicate:
   had) and waits for one reactor turn, so no callback fires before ``watch()`` returned;
 * ``live``: events go straight to the callback.
 
-Fan-out is off the write's acknowledgement path, as upstream's (the cacher's dispatch runs
-apart from etcd's reply): a committed batch is queued, the writes are acknowledged, and the
-hub hands the batch to its watchers on a later reactor turn, after the acknowledgements
-have gone out, within a small time budget per turn.  Batches go out in commit order and
-each batch reaches every watcher before the next, so each watcher sees events in order.
+Fan-out to client watch streams is off the write's acknowledgement path, as upstream's
+(the cacher's dispatch runs apart from etcd's reply): for watchers whose consumer says
+``deliver_later``, a committed batch is queued, the writes are acknowledged, and the hub
+hands the batch to them on a later reactor turn, after the acknowledgements have gone out,
+within a small time budget per turn.  Batches go out in commit order and each batch
+reaches every watcher before the next, so each watcher sees events in order.  Other
+watchers (the server's own controllers and informers, which read their writes back
+through their watch and retry on a conflict at once) are handed the batch in the write's
+turn, before it is acknowledged, as before.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ class EmbeddedWatch:
         self._early: list[Event] = []
         self._buffer: list[Event] = []
         self._last = start - 1  # newest revision queued or delivered
+        # A consumer that may learn of a write after it was acknowledged (a client's watch
+        # stream); see the module docstring.
+        self.deferred = bool(getattr(getattr(on_events, "__self__", None), "deliver_later", False))
 
     @property
     def stopped(self) -> bool:
@@ -146,7 +153,15 @@ class WatchHub:
     def publish(self, events: Sequence[Event]) -> None:
         if not events or not self._watchers:
             return
-        self._pending.append((events, list(self._watchers.values())))
+        later = []
+        for w in list(self._watchers.values()):
+            if w.deferred:
+                later.append(w)
+            else:
+                w.offer(events)
+        if not later:
+            return
+        self._pending.append((events, later))
         if self._reactor is None:
             self.flush()
         elif self._call is None:
