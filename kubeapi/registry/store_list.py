@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from kubeapi import errors
 from kubeapi.registry import continuetoken, selectors
 from kubeapi.registry.decodememo import DecodeMemo
+from kubeapi.registry.objectcache import DecodedObjects
 from kubeapi.registry.options import ListOptions
 from kubeapi.registry.store_base import (
     CONTINUE_EXPIRED,
@@ -97,6 +98,7 @@ class ListWatchStore(StoreBase):
             revision = 0 if tok.revision == -1 else tok.revision
             limit = opts.limit if opts.limit and opts.limit > 0 else 0
         read_page = self._page_reader(opts)
+        decode = self._list_decoder(opts)
         items: list[Obj] = []
         read_rev = revision
         more = False
@@ -123,9 +125,10 @@ class ListWatchStore(StoreBase):
             full = False
             for i, kv in enumerate(res.items):
                 last_key = kv.key
-                obj = self._decode(kv)
+                obj = decode(kv)
                 if matches(obj):
                     # Upstream's typed lists carry kind/apiVersion only on the list, not the items.
+                    obj = dict(obj)  # a shallow copy: the decoded object may be the cache's
                     del obj["kind"], obj["apiVersion"]
                     items.append(obj)
                     if limit and len(items) >= limit:
@@ -145,6 +148,16 @@ class ListWatchStore(StoreBase):
                 list_meta["remainingItemCount"] = remaining
         return {"kind": self.rdef.list_kind, "apiVersion": self.rdef.api_version, "metadata": list_meta,
                 "items": items}
+
+    def _list_decoder(self, opts: ListOptions) -> Callable[[KeyValue], Obj]:
+        """Decoded objects from the store's cache when the caller only reads the list and the
+        kind decodes by the stored bytes alone (a custom resource's defaults follow its CRD)."""
+        if not opts.read_only or type(self)._decode is not StoreBase._decode:
+            return self._decode
+        cache: DecodedObjects | None = getattr(self, "_list_objects", None)
+        if cache is None:
+            cache = self._list_objects = DecodedObjects(self._decode)
+        return cache.get
 
     def _page_reader(self, opts: ListOptions) -> Callable[[str, int, int, str | None], Awaitable[ListResult]]:
         """resourceVersion=0 means "any data is fine": served from the watch cache when there is one."""
