@@ -39,6 +39,7 @@ from tests.e2e.harness import ServerProcess  # noqa: E402
 NS = "bench"
 NAME = "target"
 MARK = re.compile(rb"SEQ(\d{6});")
+PROFILE = ""  # --profile: py-spy raw output files, one per row (the "after" server only)
 ACCEPT = {"json": "application/json",
           "protobuf": "application/vnd.kubernetes.protobuf;stream=watch"}
 
@@ -95,7 +96,11 @@ def client(port: int, count: int, accept: str, rv: str, out: str) -> None:
     while running:
         for fd, _ in ep.poll():
             if fd == stdin:
-                running = False
+                cmd = sys.stdin.readline().strip()
+                if cmd == "count":
+                    print(sum(len(v) for v in arrivals.values()), flush=True)
+                else:
+                    running = False
                 continue
             try:
                 data = socks[fd].recv(262144)
@@ -151,6 +156,12 @@ def run_one(server: ServerProcess, pid: int, watchers: int, media: str, writes: 
     opened = rss_kib(pid)
     c.c.close()  # opening 10,000 watches takes long enough for the server to drop an idle connection
     c = Conn(server.insecure_port)
+    spy = None
+    if PROFILE and watchers:
+        spy = subprocess.Popen(["py-spy", "record", "-f", "raw", "-r", "200", "-o",
+                                f"{PROFILE}-{watchers}-{media}.txt", "-p", str(pid)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
     sent: dict[int, float] = {}
     acks: list[float] = []
     for i in range(writes):
@@ -162,11 +173,23 @@ def run_one(server: ServerProcess, pid: int, watchers: int, media: str, writes: 
         assert code == 200, (code, body[:200])
         time.sleep(max(0.0, interval - acks[-1]))
     after = rss_kib(pid)
-    time.sleep(max(1.0, interval * 4))
+    if proc is not None:  # until every watcher has every event, or 60 s
+        assert proc.stdin is not None and proc.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            proc.stdin.write("count\n")
+            proc.stdin.flush()
+            if int(proc.stdout.readline()) >= watchers * writes:
+                break
+            time.sleep(0.2)
+    if spy is not None:
+        spy.send_signal(2)
+        spy.wait(30)
     lat: list[float] = []
     got = 0
     if proc is not None:
         assert proc.stdin is not None
+        time.sleep(0.5)  # anything more (duplicates) would show as more than expected
         proc.stdin.write("stop\n")
         proc.stdin.close()
         proc.wait(120)
@@ -199,7 +222,10 @@ def main() -> None:
     ap.add_argument("--compare", default="", metavar="DIR",
                     help="also run the server from this source tree (e.g. a `git archive` of the "
                          "base commit), row by row next to this one, in the same run")
+    ap.add_argument("--profile", default="", help="record each server with py-spy (raw) to FILE-<row>.txt")
     args = ap.parse_args()
+    global PROFILE
+    PROFILE = args.profile
     trees = [("before", Path(args.compare)), ("after", harness.REPO)] if args.compare else [("", harness.REPO)]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the server and client inherit it
