@@ -30,7 +30,6 @@ from kubeapi.storage.interface import (
     KeyValue,
     ListResult,
     StorageError,
-    UnavailableError,
 )
 
 
@@ -161,33 +160,12 @@ class ListWatchStore(StoreBase):
         return cache.get
 
     def _page_reader(self, opts: ListOptions) -> Callable[[str, int, int, str | None], Awaitable[ListResult]]:
-        """resourceVersion=0 means "any data is fine": served from the watch cache when there is one.
-        A consistent list (no resourceVersion, no paging) is too, as v1.34's ConsistentListFromCache:
-        once the cache has caught up with the backend's current revision."""
+        """resourceVersion=0 means "any data is fine": served from the watch cache when there is one."""
         from_cache = getattr(self.storage, "list_from_cache", None)
         if opts.resource_version == "0" and not opts.continue_ and from_cache is not None:
             return lambda prefix, _rev, limit, start_after: from_cache(prefix, limit=limit, start_after=start_after)
-        backend = self.storage
-
-        def direct(prefix: str, rev: int, limit: int, start_after: str | None) -> Awaitable[ListResult]:
-            return backend.list(prefix, revision=rev, limit=limit, start_after=start_after)
-
-        cache_revision = getattr(backend, "cache_revision", None)
-        if opts.resource_version or opts.continue_ or opts.limit or from_cache is None or cache_revision is None:
-            return direct
-
-        async def consistent(prefix: str, rev: int, limit: int, start_after: str | None) -> ListResult:
-            if cache_revision(prefix) > 0:  # a cache serves the prefix and is filled
-                current = await backend.current_revision()
-                try:
-                    res: ListResult = await from_cache(prefix, limit=limit, start_after=start_after,
-                                                       min_revision=current)
-                    return res
-                except (FutureRevisionError, UnavailableError):
-                    pass  # not fresh within upstream's 3 s: read the backend, as upstream falls back
-            return await direct(prefix, rev, limit, start_after)
-
-        return consistent
+        return lambda prefix, rev, limit, start_after: self.storage.list(
+            prefix, revision=rev, limit=limit, start_after=start_after)
 
     async def _list_all(self, prefix: str, revision: int) -> tuple[builtins.list[KeyValue], int]:
         out: builtins.list[KeyValue] = []

@@ -54,32 +54,3 @@ class DecodedObjectsTests(StoreCase):
         c.get(KeyValue("c", b"1", 3, 3))
         self.assertEqual(len(c._entries), 2)
         self.assertEqual(calls, ["a", "a", "b", "c"])
-
-
-class ConsistentListFromCacheTests(StoreCase):
-    @async_test
-    async def test_consistent_list_served_by_a_fresh_cache(self) -> None:
-        from twisted.internet.defer import Deferred
-
-        from kubeapi.registry.store import ResourceStore
-        from kubeapi.storage.cache import WatchCache
-        from tests.registry.test_store_fixtures import Ctx
-        from tests.storage.test_cache import CountingSQLite
-
-        backend = CountingSQLite(self.mktemp() + ".db")
-        await backend.open()
-        prefix = WIDGETS.key_prefix("/registry", None)
-        cache = WatchCache(backend, [prefix])
-        self.addCleanup(lambda: Deferred.fromCoroutine(cache.close()))
-        await cache.start()
-        st = ResourceStore(WIDGETS, cache, Ctx(cache), clock=self.clock)
-        for i in range(3):
-            await st.create("default", widget(f"w{i}"), W)
-        backend.list_calls.clear()
-        got = await st.list("default", ListOptions(read_only=True))
-        self.assertEqual(names(got), ["w0", "w1", "w2"])  # the write just acknowledged is there
-        self.assertEqual(backend.list_calls, [])  # not a backend read
-        self.assertEqual(got["metadata"]["resourceVersion"], str(await backend.current_revision()))
-        paged = await st.list("default", ListOptions(limit=2))
-        self.assertEqual(names(paged), ["w0", "w1"])
-        self.assertEqual(len(backend.list_calls), 1)  # paging still reads the backend
