@@ -18,6 +18,9 @@ class ListOptions:
     timeout_seconds: int | None = None
     allow_watch_bookmarks: bool = False
     send_initial_events: bool | None = None
+    # The caller only reads the result (encodes it): list items may share decoded objects
+    # with the store's cache (kubeapi.registry.objectcache).
+    read_only: bool = False
 
 
 @dataclass

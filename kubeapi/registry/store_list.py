@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 
 from kubeapi import errors
 from kubeapi.registry import continuetoken, selectors
+from kubeapi.registry.decodememo import DecodeMemo
+from kubeapi.registry.objectcache import DecodedObjects
 from kubeapi.registry.options import ListOptions
 from kubeapi.registry.store_base import (
     CONTINUE_EXPIRED,
@@ -96,6 +98,7 @@ class ListWatchStore(StoreBase):
             revision = 0 if tok.revision == -1 else tok.revision
             limit = opts.limit if opts.limit and opts.limit > 0 else 0
         read_page = self._page_reader(opts)
+        decode = self._list_decoder(opts)
         items: list[Obj] = []
         read_rev = revision
         more = False
@@ -122,9 +125,10 @@ class ListWatchStore(StoreBase):
             full = False
             for i, kv in enumerate(res.items):
                 last_key = kv.key
-                obj = self._decode(kv)
+                obj = decode(kv)
                 if matches(obj):
                     # Upstream's typed lists carry kind/apiVersion only on the list, not the items.
+                    obj = dict(obj)  # a shallow copy: the decoded object may be the cache's
                     del obj["kind"], obj["apiVersion"]
                     items.append(obj)
                     if limit and len(items) >= limit:
@@ -144,6 +148,16 @@ class ListWatchStore(StoreBase):
                 list_meta["remainingItemCount"] = remaining
         return {"kind": self.rdef.list_kind, "apiVersion": self.rdef.api_version, "metadata": list_meta,
                 "items": items}
+
+    def _list_decoder(self, opts: ListOptions) -> Callable[[KeyValue], Obj]:
+        """Decoded objects from the store's cache when the caller only reads the list and the
+        kind decodes by the stored bytes alone (a custom resource's defaults follow its CRD)."""
+        if not opts.read_only or type(self)._decode is not StoreBase._decode:
+            return self._decode
+        cache: DecodedObjects | None = getattr(self, "_list_objects", None)
+        if cache is None:
+            cache = self._list_objects = DecodedObjects(self._decode)
+        return cache.get
 
     def _page_reader(self, opts: ListOptions) -> Callable[[str, int, int, str | None], Awaitable[ListResult]]:
         """resourceVersion=0 means "any data is fine": served from the watch cache when there is one."""
@@ -166,25 +180,37 @@ class ListWatchStore(StoreBase):
 
     # ------------------------------------------------------------------ watch
 
+    def _watch_decoder(self, sink: WatchSink) -> Callable[[KeyValue, int], Obj]:
+        """The store's shared decode memo for a sink that only reads what it is given (a
+        watch stream: ``shares_objects``), else a fresh decode per event for this watcher."""
+        if getattr(getattr(sink, "__self__", None), "shares_objects", False):
+            memo: DecodeMemo | None = getattr(self, "_decode_memo", None)
+            if memo is None:
+                memo = self._decode_memo = DecodeMemo(self._decode)
+            return memo
+        return self._decode
+
     async def watch(self, namespace: str, opts: ListOptions, sink: WatchSink) -> WatchHandle:
-        matches, _ = self._matcher(opts)
+        matches, everything = self._matcher(opts)
         prefix = self._prefix(namespace)
         rv = opts.resource_version
+        decode = self._watch_decoder(sink)
         if opts.send_initial_events is not None:
             initial = opts.send_initial_events
         else:
             initial = rv in ("", "0")
         requested = _int_rv(rv) if rv else 0
         translator = EventTranslator(
-            decode=lambda kv, rev: self._decode(kv, rev), matches=matches, sink=sink,
+            decode=decode, matches=matches, sink=sink,
             kind=self.rdef.kind, api_version=self.rdef.api_version, start_revision=requested,
-            clock=self.clock, bookmark_interval=self.bookmark_interval if opts.allow_watch_bookmarks else 0)
+            clock=self.clock, bookmark_interval=self.bookmark_interval if opts.allow_watch_bookmarks else 0,
+            everything=everything)
         try:
             if initial:
                 kvs, at = await self._list_all(prefix, 0)
                 translator.last_revision = at
                 for kv in kvs:
-                    translator.emit_initial(self._decode(kv))
+                    translator.emit_initial(decode(kv, kv.mod_revision))
                 if opts.send_initial_events:
                     sink("BOOKMARK", translator.bookmark_object(at, {INITIAL_EVENTS_END: "true"}))
                 start = at + 1

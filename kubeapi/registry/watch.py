@@ -30,9 +30,12 @@ class EventTranslator:
 
     def __init__(self, *, decode: Decode, matches: Matches, sink: Sink, kind: str, api_version: str,
                  start_revision: int, clock: Any = None,
-                 bookmark_interval: float = 0.0) -> None:
+                 bookmark_interval: float = 0.0, everything: bool = False) -> None:
         self._decode = decode
         self._matches = matches
+        self._everything = everything  # no selectors: an update's old state need not be read
+        # The sink is a client's watch stream: the store may tell it after acknowledging.
+        self.deliver_later = bool(getattr(getattr(sink, "__self__", None), "shares_objects", False))
         self._sink = sink
         self._kind = kind
         self._api_version = api_version
@@ -92,6 +95,9 @@ class EventTranslator:
                 self._emit("DELETED", old)
             return
         new = self._decode(ev.kv, ev.kv.mod_revision)
+        if self._everything:
+            self._emit("ADDED" if ev.prev is None else "MODIFIED", new)
+            return
         new_ok = self._matches(new)
         if ev.prev is None:
             if new_ok:

@@ -149,7 +149,9 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
         obj = await store.get(ns, name, sub)
         return _reply(ctx, out, rdef, 200, obj)
     if verb == "list":
-        lst = await store.list(ns, params.list_options(ctx))
+        lopts = params.list_options(ctx)
+        lopts.read_only = True  # only encoded: items may share the store's decoded objects
+        lst = await store.list(ns, lopts)
         return _reply(ctx, out, rdef, 200, lst)
     if verb == "create":
         wopts = params.write_options(ctx, "CreateOptions")

@@ -23,6 +23,7 @@ from zope.interface import implementer
 
 from kubeapi.errors import StatusError
 from kubeapi.registry.store import WatchHandle
+from kubeapi.server.framecache import SHARED, SHARED_TYPES, FrameCache
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,16 @@ def frame(event_type: str, obj: Obj) -> bytes:
 class WatchStream:
     """Writes frames to one request; ``done`` fires when the stream should end."""
 
+    # The stream only reads the objects the store hands it (encodes them, or converts them
+    # into new ones), so the store may hand every stream the same decoded object.
+    shares_objects = True
+
     def __init__(self, request: Any, transform: Callable[[str, Obj], Obj], clock: Any,
                  max_bytes: int = MAX_QUEUED_BYTES, max_events: int = MAX_QUEUED_EVENTS,
-                 encode: Encoder = frame) -> None:
+                 encode: Encoder = frame, frames: FrameCache = SHARED) -> None:
         self.request = request
         self.encode = encode
+        self.frames = frames
         self.transform = transform
         self.clock = clock
         self.max_bytes = max_bytes
@@ -80,7 +86,11 @@ class WatchStream:
         if self.closed:
             return
         try:
-            data = self.encode(event_type, self.transform(event_type, obj))
+            out = self.transform(event_type, obj)
+            if out is obj and event_type in SHARED_TYPES:
+                data = self.frames.frame(self.encode, event_type, obj)
+            else:
+                data = self.encode(event_type, out)
         except StatusError as e:
             data = self.encode("ERROR", e.status())
             event_type = "ERROR"
@@ -152,7 +162,8 @@ async def serve(request: Any, clock: IReactorTime, start_watch: Callable[[Callab
     A 410 from the store becomes a 200 stream with one ERROR event; other StatusErrors
     raised before the stream starts propagate (the caller renders them).  ``encode`` frames
     one event (JSON lines by default)."""
-    stream = WatchStream(request, transform, clock, encode=encode, **limits)
+    stream = WatchStream(request, transform, clock, limits.get("max_bytes", MAX_QUEUED_BYTES),
+                         limits.get("max_events", MAX_QUEUED_EVENTS), encode=encode)
     try:
         handle = await start_watch(stream.sink)
     except StatusError as e:

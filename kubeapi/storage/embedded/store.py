@@ -83,7 +83,7 @@ class SQLiteStorage:
         self._db = LogDB(path)
         self._pool: ThreadPool | None = None
         self._shutdown_trigger: Any = None
-        self._hub = WatchHub()
+        self._hub = WatchHub(reactor)
         self._queue: builtins.list[_PendingWrite] = []
         self._writing = False
         self._drained: builtins.list[Deferred[None]] = []

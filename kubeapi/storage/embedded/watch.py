@@ -8,10 +8,22 @@ history replay to live events has no gap and no duplicate:
 * ``holding``: the replay result is merged with those (dropping what the replay already
   had) and waits for one reactor turn, so no callback fires before ``watch()`` returned;
 * ``live``: events go straight to the callback.
+
+Fan-out to client watch streams is off the write's acknowledgement path, as upstream's
+(the cacher's dispatch runs apart from etcd's reply): for watchers whose consumer says
+``deliver_later``, a committed batch is queued, the writes are acknowledged, and the hub
+hands the batch to them on a later reactor turn, after the acknowledgements have gone out,
+within a small time budget per turn.  Batches go out in commit order and each batch
+reaches every watcher before the next, so each watcher sees events in order.  Other
+watchers (the server's own controllers and informers, which read their writes back
+through their watch and retry on a conflict at once) are handed the batch in the write's
+turn, before it is acknowledged, as before.
 """
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -35,6 +47,9 @@ class EmbeddedWatch:
         self._early: list[Event] = []
         self._buffer: list[Event] = []
         self._last = start - 1  # newest revision queued or delivered
+        # A consumer that may learn of a write after it was acknowledged (a client's watch
+        # stream); see the module docstring.
+        self.deferred = bool(getattr(getattr(on_events, "__self__", None), "deliver_later", False))
 
     @property
     def stopped(self) -> bool:
@@ -107,13 +122,27 @@ class EmbeddedWatch:
 
 
 class WatchHub:
-    """The set of running watchers of one store."""
+    """The set of running watchers of one store, and the queue of batches to hand them.
 
-    def __init__(self) -> None:
+    With no reactor (unit tests of the hub alone) ``publish`` delivers at once."""
+
+    def __init__(self, reactor: Any = None, budget: float = 0.01) -> None:
         self._watchers: dict[int, EmbeddedWatch] = {}
+        self._reactor = reactor
+        self._budget = budget
+        # (batch, the watchers registered when it was published); a watcher added later
+        # starts after the batch or replays it from the database.
+        self._pending: deque[tuple[Sequence[Event], list[EmbeddedWatch]]] = deque()
+        self._next = 0  # index of the next watcher of _pending[0] to offer it to
+        self._call: Any = None
 
     def __len__(self) -> int:
         return len(self._watchers)
+
+    @property
+    def queued(self) -> int:
+        """Batches committed but not yet handed to every watcher."""
+        return len(self._pending)
 
     def add(self, watch: EmbeddedWatch) -> None:
         self._watchers[id(watch)] = watch
@@ -122,11 +151,59 @@ class WatchHub:
         self._watchers.pop(id(watch), None)
 
     def publish(self, events: Sequence[Event]) -> None:
-        if not events:
+        if not events or not self._watchers:
             return
-        for watch in list(self._watchers.values()):
-            watch.offer(events)
+        later = []
+        for w in list(self._watchers.values()):
+            if w.deferred:
+                later.append(w)
+            else:
+                w.offer(events)
+        if not later:
+            return
+        self._pending.append((events, later))
+        if self._reactor is None:
+            self.flush()
+        elif self._call is None:
+            # Twice: a call scheduled from a database thread's result runs in the same
+            # reactor pass, before the acknowledgements are written to their sockets.
+            self._call = self._reactor.callLater(0, self._hop)
+
+    def _hop(self) -> None:
+        self._call = self._reactor.callLater(0, self._drain)
+
+    def _drain(self) -> None:
+        self._call = None
+        if not self._deliver(time.perf_counter() + self._budget) and self._call is None:
+            self._call = self._reactor.callLater(0, self._drain)
+
+    def _deliver(self, deadline: float) -> bool:
+        """Offer queued batches in order until done (True) or past ``deadline``."""
+        n = 0
+        pending = self._pending
+        while pending:
+            batch = pending[0]
+            events, watchers = batch
+            while self._next < len(watchers):
+                w = watchers[self._next]
+                self._next += 1
+                w.offer(events)
+                n += 1
+                if n % 32 == 0 and time.perf_counter() > deadline:
+                    return False
+            if pending and pending[0] is batch:  # a callback may have flushed it (re-entry)
+                pending.popleft()
+                self._next = 0
+        return True
+
+    def flush(self) -> None:
+        """Hand every queued batch out now."""
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = None
+        self._deliver(float("inf"))
 
     def fail_all(self, error: StorageError) -> None:
+        self.flush()  # what was committed is delivered before the watches end
         for watch in list(self._watchers.values()):
             watch.fail(error)

@@ -1,0 +1,48 @@
+"""One encoded frame per watch event and wire form, shared by every stream that sends it.
+
+Watch streams of one resource are handed the same decoded object for an event (see
+``kubeapi.registry.decodememo``); encoding it once per (encoder, event type) and writing
+the same bytes to each stream takes per-watcher encoding off fan-out.  Entries are keyed
+by the object's identity and hold a reference to it, so an id cannot be reused while its
+entry lives; only objects a stream sends unconverted are looked up (a Table or
+PartialObjectMetadata row is built per stream and encoded per stream).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Obj = dict[str, Any]
+Encoder = Callable[[str, Obj], bytes]
+
+SHARED_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED"})
+DEFAULT_SIZE = 512
+
+
+class FrameCache:
+    __slots__ = ("_size", "_entries", "hits", "misses")
+
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+        self._size = size
+        self._entries: dict[tuple[Encoder, str, int], tuple[Obj, bytes]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def frame(self, encode: Encoder, event_type: str, obj: Obj) -> bytes:
+        """``encode(event_type, obj)``, computed once while ``obj`` is recent."""
+        key = (encode, event_type, id(obj))
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is obj:
+            self.hits += 1
+            return entry[1]
+        self.misses += 1
+        data = encode(event_type, obj)
+        entries = self._entries
+        if len(entries) >= self._size:
+            del entries[next(iter(entries))]
+        entries[key] = (obj, data)
+        return data
+
+
+SHARED = FrameCache()

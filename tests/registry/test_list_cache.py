@@ -1,0 +1,56 @@
+"""LIST items from the store's decoded-object cache: only for a read-only caller, never
+stale after a write, and the same visible list either way."""
+
+from __future__ import annotations
+
+from kubeapi.registry.objectcache import DecodedObjects
+from kubeapi.registry.options import ListOptions
+from kubeapi.storage.interface import KeyValue
+from tests.registry.test_store_fixtures import WIDGETS, StoreCase, W, async_test, widget
+
+MERGE = "application/merge-patch+json"
+
+
+class ListCacheTests(StoreCase):
+    @async_test
+    async def test_read_only_lists_share_objects_and_see_writes(self) -> None:
+        st = self.store(WIDGETS)
+        for i in range(3):
+            await st.create("default", widget(f"w{i}", color="red"), W)
+        plain = await st.list("default", ListOptions())
+        first = await st.list("default", ListOptions(read_only=True))
+        second = await st.list("default", ListOptions(read_only=True))
+        self.assertEqual(first, plain)  # what a client sees does not change
+        self.assertIs(first["items"][0]["metadata"], second["items"][0]["metadata"])  # decoded once
+        self.assertIsNot(first["items"][0], second["items"][0])  # each list its own top level
+        self.assertNotIn("kind", first["items"][0])
+        await st.patch("default", "w1", MERGE, b'{"spec":{"color":"blue"}}', W)
+        third = await st.list("default", ListOptions(read_only=True))
+        self.assertEqual(third, await st.list("default", ListOptions()))
+        self.assertEqual(third["items"][1]["spec"]["color"], "blue")
+        self.assertEqual(names(await st.list("default", ListOptions(read_only=True, field_selector="spec.color=red"))),
+                         ["w0", "w2"])
+        mine = await st.list("default", ListOptions())  # an in-process caller may change its copy
+        self.assertIsNot(mine["items"][0]["metadata"], third["items"][0]["metadata"])
+
+
+def names(lst: dict) -> list[str]:
+    return [i["metadata"]["name"] for i in lst["items"]]
+
+
+class DecodedObjectsTests(StoreCase):
+    def test_bounded_and_checked_against_the_stored_bytes(self) -> None:
+        calls: list[str] = []
+
+        def decode(kv: KeyValue) -> dict:
+            calls.append(kv.key)
+            return {"v": kv.value}
+
+        c = DecodedObjects(decode, max_entries=2)
+        a = KeyValue("a", b"1", 1, 1)
+        self.assertIs(c.get(a), c.get(KeyValue("a", b"1", 1, 1)))
+        self.assertEqual(c.get(KeyValue("a", b"2", 1, 1)), {"v": b"2"})  # same revision, other bytes
+        c.get(KeyValue("b", b"1", 2, 2))
+        c.get(KeyValue("c", b"1", 3, 3))
+        self.assertEqual(len(c._entries), 2)
+        self.assertEqual(calls, ["a", "a", "b", "c"])

@@ -1,0 +1,127 @@
+"""Shared watch work: one decode and one frame per event for every plain watch stream,
+while selector-filtered and converted streams still get exactly their own frames, and a
+write is acknowledged before its watchers have been handed the event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from kubeapi.registry.options import ListOptions
+from kubeapi.server.framecache import FrameCache
+from kubeapi.server.watchstream import WatchStream, frame
+from tests.registry.test_store_fixtures import WIDGETS, StoreCase, W, async_test, widget
+from tests.server.test_watchstream import Channel, identity
+from tests.support.waiting import eventually
+
+MERGE = "application/merge-patch+json"
+
+
+def _events(ch: Channel) -> list[tuple[str, str]]:
+    out = []
+    for b in ch.written:
+        ev = orjson.loads(b)
+        out.append((ev["type"], ev["object"]["metadata"]["name"]))
+    return out
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, event_type: str, obj: dict[str, Any]) -> None:
+        self.events.append((event_type, obj))
+
+
+class SharedWatchTests(StoreCase):
+    def _stream(self, frames: FrameCache, transform: Any = identity) -> tuple[WatchStream, Channel]:
+        ch = Channel()
+        s = WatchStream(ch, transform, self.clock, frames=frames)
+        s.start(0)
+        return s, ch
+
+    @async_test
+    async def test_one_frame_shared_by_plain_streams_selectors_still_filter(self) -> None:
+        st = self.store(WIDGETS)
+        frames = FrameCache()
+        plain = [self._stream(frames) for _ in range(5)]
+        red, red_ch = self._stream(frames)
+
+        def table(_t: str, o: dict[str, Any]) -> dict[str, Any]:
+            return {"kind": "Row", "metadata": {"name": o["metadata"]["name"]}}
+
+        conv, conv_ch = self._stream(frames, table)
+        handles = [await st.watch("default", ListOptions(), s.sink) for s, _ in plain]
+        handles.append(await st.watch("default", ListOptions(field_selector="spec.color=red"), red.sink))
+        handles.append(await st.watch("default", ListOptions(), conv.sink))
+        await st.create("default", widget("a", color="red"), W)
+        await st.create("default", widget("b", color="blue"), W)
+        await st.patch("default", "a", MERGE, b'{"spec":{"color":"blue"}}', W)
+        self.assertTrue(await eventually(lambda: len(plain[-1][1].written) == 3, 5))
+        self.assertTrue(await eventually(lambda: len(conv_ch.written) == 3 and len(red_ch.written) == 2, 5))
+        want = [("ADDED", "a"), ("ADDED", "b"), ("MODIFIED", "a")]
+        for _, ch in plain:
+            self.assertEqual(_events(ch), want)
+        for i in range(3):  # the very same bytes object went to every plain stream
+            self.assertEqual(len({id(ch.written[i]) for _, ch in plain}), 1)
+        self.assertEqual(_events(red_ch), [("ADDED", "a"), ("DELETED", "a")])  # stopped matching
+        self.assertEqual(_events(conv_ch), want)
+        self.assertEqual(orjson.loads(conv_ch.written[0])["object"]["kind"], "Row")
+        # Encoded: the 3 plain events, and the filtered stream's DELETED (the old state); its
+        # ADDED is the plain streams' frame.  Rows are built per stream and never looked up.
+        self.assertEqual(frames.misses, 3 + 1)
+        self.assertEqual(frames.hits, 4 * 3 + 1)
+        for h in handles:
+            h.stop()
+
+    @async_test
+    async def test_in_process_consumers_get_their_own_objects(self) -> None:
+        st = self.store(WIDGETS)
+        a, b = Collector(), Collector()
+        ha = await st.watch("default", ListOptions(), a)
+        hb = await st.watch("default", ListOptions(), b)
+        await st.create("default", widget("a"), W)
+        self.assertTrue(await eventually(lambda: len(a.events) == 1 and len(b.events) == 1, 5))
+        self.assertIsNot(a.events[0][1], b.events[0][1])  # a plain callable may change what it gets
+        ha.stop()
+        hb.stop()
+
+    @async_test
+    async def test_write_acknowledged_before_streams_are_handed_the_event(self) -> None:
+        st = self.store(WIDGETS)
+        s, ch = self._stream(FrameCache())
+        got = Collector()
+        h = await st.watch("default", ListOptions(), s.sink)
+        h2 = await st.watch("default", ListOptions(), got)
+        await st.create("default", widget("a"), W)
+        self.assertEqual(ch.written, [])  # acknowledged; the stream hears of it on a later turn
+        self.assertEqual(len(got.events), 1)  # an in-process consumer reads its write back at once
+        self.assertTrue(await eventually(lambda: len(ch.written) == 1, 5))
+        h.stop()
+        h2.stop()
+
+    @async_test
+    async def test_slow_watcher_does_not_hold_up_writes_and_keeps_order(self) -> None:
+        st = self.store(WIDGETS)
+        s, ch = self._stream(FrameCache())
+        h = await st.watch("default", ListOptions(), s.sink)
+        s.pauseProducing()  # the client reads nothing for now
+        for i in range(20):
+            await st.create("default", widget(f"w{i:02d}"), W)
+        self.assertTrue(await eventually(lambda: len(s.queue) == 20, 5))
+        self.assertEqual(ch.written, [])
+        s.resumeProducing()
+        self.assertEqual(_events(ch), [("ADDED", f"w{i:02d}") for i in range(20)])
+        h.stop()
+
+
+class FrameCacheTests(StoreCase):
+    def test_same_object_other_encoder_or_type_is_another_frame(self) -> None:
+        fc = FrameCache(size=2)
+        obj = {"metadata": {"name": "x"}}
+        one = fc.frame(frame, "ADDED", obj)
+        self.assertIs(fc.frame(frame, "ADDED", obj), one)
+        self.assertIsNot(fc.frame(frame, "MODIFIED", obj), one)
+        self.assertEqual(fc.frame(frame, "MODIFIED", dict(obj)), frame("MODIFIED", obj))
+        self.assertEqual(len(fc._entries), 2)  # bounded
