@@ -30,8 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.backends import VALUE, measure_raw  # noqa: E402
 from bench.get import cpu_seconds  # noqa: E402
-from bench.run import start_etcd  # noqa: E402
-from tests.e2e.harness import ServerProcess  # noqa: E402
+from bench.run import serving  # noqa: E402
 
 LUA = """
 counter = 0
@@ -85,14 +84,7 @@ task.react(lambda r: defer.Deferred.fromCoroutine(go(r)))
 
 
 def measure(backend: str, seconds: float, concurrency: int, tmp: str, script: str) -> str:
-    etcd = None
-    args: list[str] = []
-    if backend == "etcd":
-        etcd, url = start_etcd(tmp)
-        args.append(f"--etcd-servers={url}")
-    server = ServerProcess(*args)
-    server.start()
-    try:
+    with serving(backend, tmp) as (server, url):
         assert server.proc is not None
         before = cpu_seconds(server.proc.pid)
         got = wrk_creates(server.url + "/api/v1/namespaces/default/configmaps", concurrency, seconds, script)
@@ -101,13 +93,8 @@ def measure(backend: str, seconds: float, concurrency: int, tmp: str, script: st
             base, base_name = measure_raw(url, 3000, concurrency)["rate"], "raw etcd puts (our client)"
         else:
             base, base_name = embedded_alone(3000, concurrency)["rate"], "embedded store alone"
-        return (f"| create configmap, {backend} | {concurrency} | {got['rate']:,.0f}/s | {got['p99']:.1f} |"
-                f" {cpu_us:,.0f} | {base_name} {base:,.0f}/s | {got['rate'] / base:.2f} |")
-    finally:
-        server.cleanup()
-        if etcd is not None:
-            etcd.terminate()
-            etcd.wait(10)
+    return (f"| create configmap, {backend} | {concurrency} | {got['rate']:,.0f}/s | {got['p99']:.1f} |"
+            f" {cpu_us:,.0f} | {base_name} {base:,.0f}/s | {got['rate'] / base:.2f} |")
 
 
 def table(seconds: float = 6, concurrency: int = 16, backends: tuple[str, ...] = ("embedded", "etcd")) -> list[str]:

@@ -21,8 +21,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.run import Conn, pct, start_etcd  # noqa: E402
-from tests.e2e.harness import ServerProcess  # noqa: E402
+from bench.run import Conn, pct, serving  # noqa: E402
 
 
 def _timed(conn: Conn, path: str, n: int, reps: int) -> tuple[list[float], bytes]:
@@ -37,15 +36,8 @@ def _timed(conn: Conn, path: str, n: int, reps: int) -> tuple[list[float], bytes
 
 
 def measure(backend: str, n: int, reps: int) -> list[str]:
-    etcd = None
-    args: list[str] = []
-    if backend == "etcd":
-        etcd, url = start_etcd(tempfile.mkdtemp(prefix="kubeapi-bench-list-"))
-        args.append(f"--etcd-servers={url}")
-    server = ServerProcess(*args)
-    server.start()
     rows = []
-    try:
+    with serving(backend, tempfile.mkdtemp(prefix="kubeapi-bench-list-")) as (server, _):
         conn = Conn(server.insecure_port)
         base = "/api/v1/namespaces/default/configmaps"
         for i in range(n):
@@ -63,11 +55,6 @@ def measure(backend: str, n: int, reps: int) -> list[str]:
             rows.append(f"| {label} {n} configmaps, {backend} | {ours:.2f} | {pct([x * 1e3 for x in samples], 0.99):.2f}"
                         f" | {theirs:.3f} | {ours / theirs:.0f}× |")
             print(rows[-1], file=sys.stderr, flush=True)
-    finally:
-        server.cleanup()
-        if etcd is not None:
-            etcd.terminate()
-            etcd.wait(10)
     return rows
 
 

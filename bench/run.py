@@ -17,6 +17,7 @@ open watch).  Prints a table; the README quotes it.  Not a test: it asserts noth
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,17 +81,26 @@ def start_etcd(tmp: str) -> tuple[subprocess.Popen[bytes], str]:
     return proc, url
 
 
+@contextlib.contextmanager
+def serving(backend: str, tmp: str, *extra: str) -> Iterator[tuple[ServerProcess, str]]:
+    """A started kubeapi on `backend` (its own one-member etcd for "etcd"), stopped after;
+    yields the server and the etcd URL ("" for the embedded store)."""
+    etcd, url = start_etcd(tmp) if backend == "etcd" else (None, "")
+    server = ServerProcess(*([f"--etcd-servers={url}"] if etcd else []), *extra)
+    try:
+        server.start()
+        yield server, url
+    finally:
+        server.cleanup()
+        if etcd is not None:
+            etcd.terminate()
+            etcd.wait(10)
+
+
 def bench(backend: str, n: int) -> list[str]:
     tmp = tempfile.mkdtemp(prefix="kubeapi-bench-")
-    etcd = None
-    args: list[str] = []
-    if backend == "etcd":
-        etcd, url = start_etcd(tmp)
-        args.append(f"--etcd-servers={url}")
-    server = ServerProcess(*args)
-    server.start()
     out: list[str] = []
-    try:
+    with serving(backend, tmp) as (server, _):
         ns = "bench"
         c = Conn(server.insecure_port)
         c.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
@@ -156,12 +167,7 @@ def bench(backend: str, n: int) -> list[str]:
         from bench import crd_apply
 
         out.extend(crd_apply.rows(server.insecure_port))
-    finally:
-        server.cleanup()
-        if etcd:
-            etcd.terminate()
-            etcd.wait(10)
-        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
