@@ -25,6 +25,7 @@ from twisted.web.http_headers import Headers
 
 from kubeapi.aggregator import resolver
 from kubeapi.aggregator.apiservices import APIServiceRegistry, is_remote, name_of, spec
+from kubeapi.aggregator.keyed import KeyedRunner
 from kubeapi.aggregator.metrics import AvailabilityMetrics
 from kubeapi.aggregator.proxy import dial_error_text
 from kubeapi.auth.informer import Informer
@@ -78,15 +79,13 @@ class AvailabilityController:
         self.on_checked = on_checked
         registry_ = getattr(getattr(server, "metrics", None), "registry", None)
         self.metrics = AvailabilityMetrics(registry_) if registry_ is not None else None
-        self._busy: set[str] = set()
-        self._again: set[str] = set()
+        self._runs = KeyedRunner(self._check_named, "checking APIService")
         self._loop: LoopingCall | None = None
         self._informers: list[Informer] = []
-        self._stopped = False
         registry.subscribe(self._apiservice_changed)
 
     async def start(self) -> None:
-        self._stopped = False
+        self._runs.stopped = False
         prefix = self.server.prefix
         for group, version, plural in (("", "v1", "services"), ("discovery.k8s.io", "v1", "endpointslices")):
             rdef = self.server.catalog.get(group, version, plural)
@@ -100,7 +99,7 @@ class AvailabilityController:
             lambda f: log.error("APIService availability resync died: %s", f.getErrorMessage()))
 
     def stop(self) -> None:
-        self._stopped = True
+        self._runs.stopped = True
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         for informer in self._informers:
@@ -130,26 +129,12 @@ class AvailabilityController:
                 self.enqueue(name_of(svc))
 
     def enqueue(self, name: str) -> None:
-        if self._stopped:
-            return
-        if name in self._busy:
-            self._again.add(name)
-            return
-        self._busy.add(name)
-        d = defer.ensureDeferred(self._run(name))
-        d.addErrback(lambda f: log.warning("checking APIService %s failed: %s", name, f.getErrorMessage()))
+        self._runs.enqueue(name)
 
-    async def _run(self, name: str) -> None:
-        try:
-            while True:
-                self._again.discard(name)
-                svc = self.registry.by_name.get(name)
-                if svc is not None:
-                    await self.sync(svc)
-                if name not in self._again or self._stopped:
-                    break
-        finally:
-            self._busy.discard(name)
+    async def _check_named(self, name: str) -> None:
+        svc = self.registry.by_name.get(name)
+        if svc is not None:
+            await self.sync(svc)
 
     # -- the check ------------------------------------------------------------------------
 
@@ -175,7 +160,7 @@ class AvailabilityController:
         except StatusError as e:
             if e.code not in (404, 409):
                 raise
-            self._again.add(name_of(svc))  # a newer object came; check it again
+            self._runs.again(name_of(svc))  # a newer object came; check it again
 
     async def check(self, svc: Obj) -> tuple[str, str, str]:
         """(status, reason, message) of a service-backed APIService."""

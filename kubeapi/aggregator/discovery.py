@@ -15,11 +15,11 @@ import logging
 from typing import Any
 
 import orjson
-from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 
 from kubeapi.aggregator.apiservices import name_of, sorted_by_group_and_version, spec
 from kubeapi.aggregator.fetch import FetchError, fetch
+from kubeapi.aggregator.keyed import KeyedRunner
 from kubeapi.api.apiregistration import PRIORITIES
 
 log = logging.getLogger(__name__)
@@ -105,8 +105,7 @@ class DiscoveryMerger:
         self.aggregator = aggregator
         self.entries: dict[str, Obj] = {}
         self._loop: LoopingCall | None = None
-        self._busy: set[str] = set()
-        self._again: set[str] = set()
+        self._runs = KeyedRunner(self._refresh_named, "discovery of APIService")
 
     def start(self) -> None:
         self._loop = LoopingCall(self.refresh_all)
@@ -126,26 +125,14 @@ class DiscoveryMerger:
         self.entries.pop(name, None)
 
     def refresh(self, name: str) -> None:
-        if name in self._busy:
-            self._again.add(name)
-            return
-        self._busy.add(name)
-        d = defer.ensureDeferred(self._run(name))
-        d.addErrback(lambda f: log.warning("discovery of APIService %s failed: %s", name, f.getErrorMessage()))
+        self._runs.enqueue(name)
 
-    async def _run(self, name: str) -> None:
-        try:
-            while True:
-                self._again.discard(name)
-                svc = self.aggregator.registry.by_name.get(name)
-                if svc is None or "service" not in spec(svc):
-                    self.entries.pop(name, None)
-                else:
-                    self.entries[name] = await self._fetch_entry(svc)
-                if name not in self._again:
-                    break
-        finally:
-            self._busy.discard(name)
+    async def _refresh_named(self, name: str) -> None:
+        svc = self.aggregator.registry.by_name.get(name)
+        if svc is None or "service" not in spec(svc):
+            self.entries.pop(name, None)
+        else:
+            self.entries[name] = await self._fetch_entry(svc)
 
     async def _fetch_entry(self, svc: Obj) -> Obj:
         group, version = str(spec(svc).get("group", "")), str(spec(svc).get("version", ""))
