@@ -92,13 +92,21 @@ def main() -> None:
         why = f"kube-apiserver missing in {BIN}: run interop/build.sh"
     if why:
         sys.exit(f"bench/cluster.py: {why}")
-    rows = [run_one(k, args.nodes, args.replicas, args.profile) for k in kinds]
+    rows, failed = [], []
+    for k in kinds:  # one server's failure is reported, and the other still runs
+        try:
+            rows.append(run_one(k, args.nodes, args.replicas, args.profile))
+            print(f"{k}: {rows[-1]}", flush=True)
+        except Exception as e:
+            failed.append(f"{k}: did not converge: {str(e).splitlines()[-1][:300]}")
     print(f"\n{args.replicas}-replica Deployment on {args.nodes} kwok nodes (etcd, one member):")
     print(f"{'server':<10} {'cluster up':>11} {'available':>10} {'requests':>9} {'req/s':>7} {'CPU s':>7} "
           f"{'CPU ms/pod':>11}")
     for r in rows:
         print(f"{r['server']:<10} {r['cluster_up_s']:>10.1f}s {r['deployment_s']:>9.1f}s {r['requests']:>9.0f} "
               f"{r['rps']:>7.1f} {r['cpu_s']:>7.2f} {r['cpu_ms_per_pod']:>11.1f}")
+    for line in failed:
+        print(line)
     if len(rows) == 2:
         a, b = rows
         print(f"time ratio {a['server']}/{b['server']}: {a['deployment_s'] / b['deployment_s']:.2f}; "
