@@ -150,6 +150,19 @@ def _die_with_parent() -> None:
         pass
 
 
+def write_service_account_keys(directory: Path) -> None:
+    """The service-account signing key pair (sa.key, sa.pub) both servers are started with."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                            serialization.NoEncryption())
+    (directory / "sa.key").write_bytes(pem)
+    (directory / "sa.pub").write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
 class Component:
     """One Go component process with its log file."""
 
@@ -275,15 +288,7 @@ class Cluster:
         return files
 
     def _write_keys(self) -> None:
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption())
-        (self.dir / "sa.key").write_bytes(pem)
-        (self.dir / "sa.pub").write_bytes(key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        write_service_account_keys(self.dir)
 
     # -- driving it --------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.harness import ServerProcess
-from tests.interop.cluster import BIN, _die_with_parent
+from tests.interop.cluster import BIN, _die_with_parent, write_service_account_keys
 
 TOKEN = "interop-admin-token"
 
@@ -58,7 +58,8 @@ class ReferenceServer(ServerProcess):
         Path(self.kubeconfig).write_text(json.dumps(cfg))
 
     def start(self, timeout: float = 60.0) -> None:
-        # The keys are written by the Cluster (sa.key / sa.pub in its dir = our tmp) first.
+        if not Path(self.tmp, "sa.key").exists():  # a Cluster writes them first; alone, we do
+            write_service_account_keys(Path(self.tmp))
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True,
