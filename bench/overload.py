@@ -43,7 +43,8 @@ def rss_mib(pid: int) -> float:
 
 def start_server(kind: str, etcd: list[str]) -> ServerProcess:
     if kind == "reference":
-        from tests.interop.reference import TOKEN as REF_TOKEN, ReferenceServer
+        from tests.interop.reference import TOKEN as REF_TOKEN
+        from tests.interop.reference import ReferenceServer
 
         ref = ReferenceServer(etcd)
         ref.start()

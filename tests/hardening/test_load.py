@@ -4,7 +4,6 @@ idle figure: its trimmer returns the freed pages."""
 
 from __future__ import annotations
 
-import os
 import socket
 import sys
 import time
