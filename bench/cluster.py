@@ -27,8 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.interop.cluster import BIN, Cluster, missing_reason  # noqa: E402
-from tests.interop.reference import ReferenceServer, process_cpu_seconds  # noqa: E402
+from tests.interop.reference import ReferenceServer  # noqa: E402
 from tests.support.etcd import EtcdCluster  # noqa: E402
+from tests.support.procstat import process_cpu_seconds  # noqa: E402
 
 REQUESTS = re.compile(r'^apiserver_request_total\{[^}]*\} ([0-9.e+]+)$', re.M)
 

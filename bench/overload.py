@@ -28,17 +28,11 @@ sys.path.insert(0, str(REPO))
 
 from tests.e2e.harness import ServerProcess  # noqa: E402
 from tests.support.etcd import EtcdCluster  # noqa: E402
+from tests.support.procstat import rss_mib  # noqa: E402
 
 TOKEN = "overload-admin-token"
 NS = "default"
 
-
-def rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def start_server(kind: str, etcd: list[str]) -> ServerProcess:

@@ -23,15 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.e2e.harness import ServerProcess  # noqa: E402
+from tests.support.procstat import rss_mib  # noqa: E402
 
 KEY = "/registry/configmaps/default/"
 
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def start_once(data_dir: str) -> tuple[float, float, ServerProcess]:

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.e2e import harness  # noqa: E402
 from tests.e2e.harness import ServerProcess  # noqa: E402
+from tests.support.procstat import rss_kib  # noqa: E402
 
 NS = "bench"
 NAME = "target"
@@ -48,12 +49,6 @@ def pct(samples: list[float], p: float) -> float:
     s = sorted(samples)
     return s[min(len(s) - 1, int(len(s) * p))] if s else float("nan")
 
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 # ---------------------------------------------------------------- the client process

@@ -25,6 +25,7 @@ from twisted.internet.threads import deferToThread
 from twisted.trial import unittest
 
 from tests.e2e.harness import ServerProcess
+from tests.support.procstat import rss_kib
 
 SECONDS = float(os.environ.get("KUBEAPI_FUZZ_SECONDS", "40"))
 EXAMPLES = int(os.environ.get("KUBEAPI_FUZZ_EXAMPLES", "1500"))  # the clock usually stops first
@@ -91,13 +92,6 @@ class Fuzz(unittest.TestCase):
         with urllib.request.urlopen(s.url + path, timeout=30) as r:
             return json.loads(r.read())
 
-    def _rss_kib(self, pid: int) -> int:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
-
     def _fuzz(self) -> None:
         s = ServerProcess()
         self.addCleanup(s.cleanup)
@@ -105,7 +99,7 @@ class Fuzz(unittest.TestCase):
         assert s.proc is not None
         ops = self._operations(s)
         self.assertGreater(len(ops), 100)
-        rss_before = self._rss_kib(s.proc.pid)
+        rss_before = rss_kib(s.proc.pid)
         stats = {"tried": 0, "5xx": 0, "codes": {}}
         failures: list[str] = []
         deadline = time.monotonic() + SECONDS
@@ -154,7 +148,7 @@ class Fuzz(unittest.TestCase):
                 stats["5xx"] += 1
 
         one()
-        rss_after = self._rss_kib(s.proc.pid)
+        rss_after = rss_kib(s.proc.pid)
         with urllib.request.urlopen(s.url + "/readyz", timeout=10) as r:
             self.assertEqual(r.status, 200)
         print(f"\nfuzz: seed={SEED} seconds={SECONDS} operations={len(ops)} requests={stats['tried']} "

@@ -13,6 +13,7 @@ from twisted.internet.threads import deferToThread
 from twisted.trial import unittest
 
 from tests.e2e.harness import ServerProcess
+from tests.support.procstat import rss_mib
 
 
 class ModuleServer(ServerProcess):
@@ -24,13 +25,6 @@ class ModuleServer(ServerProcess):
 
 WATCHES = 2000
 
-
-def rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def allocator(pid: int) -> str:

@@ -9,7 +9,6 @@ static admin token over HTTPS without verifying the self-signed serving certific
 from __future__ import annotations
 
 import json
-import os
 import ssl
 import subprocess
 import time
@@ -89,9 +88,3 @@ class ReferenceServer(ServerProcess):
         req = urllib.request.Request(self.secure_url + "/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
         with urllib.request.urlopen(req, timeout=30, context=ctx) as r:
             return r.read().decode()
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` so far (from /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
