@@ -160,7 +160,9 @@ class AvailabilityController:
         except StatusError as e:
             if e.code not in (404, 409):
                 raise
-            self._runs.again(name_of(svc))  # a newer object came; check it again
+            # A newer object (or its deletion) is in storage: its event reaches the registry,
+            # which enqueues the name again. Retrying now would read the same stale copy and
+            # conflict again, in a tight loop, until the informer caught up.
 
     async def check(self, svc: Obj) -> tuple[str, str, str]:
         """(status, reason, message) of a service-backed APIService."""

@@ -29,10 +29,6 @@ class KeyedRunner:
         d = defer.ensureDeferred(self._run(name))
         d.addErrback(lambda f: log.warning("%s %s failed: %s", self._what, name, f.getErrorMessage()))
 
-    def again(self, name: str) -> None:
-        """From inside the work: run it once more when this run ends."""
-        self._again.add(name)
-
     async def _run(self, name: str) -> None:
         try:
             while True:

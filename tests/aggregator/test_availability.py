@@ -9,7 +9,7 @@ from twisted.trial import unittest
 
 from kubeapi.aggregator.availability import AvailabilityController, with_condition
 from kubeapi.aggregator.transport import Transports
-from kubeapi.errors import not_found
+from kubeapi.errors import conflict, not_found
 from tests.support.net import free_port
 
 Obj = dict[str, Any]
@@ -112,3 +112,37 @@ class ConditionTests(unittest.TestCase):
         assert moved is not None
         self.assertNotEqual(moved["conditions"][0]["lastTransitionTime"], "T0")
         self.assertEqual(moved["conditions"][0]["reason"], "Passed")
+
+
+class _ConflictingStatusStore:
+    """An apiservices store whose copy is always newer than the caller's: every update is a 409
+    (up to a cap, so a retry loop ends instead of hanging the test)."""
+
+    def __init__(self) -> None:
+        self.updates = 0
+
+    async def update(self, ns: str, name: str, obj: Obj, opts: Any, subresource: str = "") -> Obj:
+        self.updates += 1
+        if self.updates < 50:
+            raise conflict("apiservices", "apiregistration.k8s.io", name)
+        return obj
+
+
+class _StaleRegistry(_Registry):
+    def __init__(self, svc: Obj) -> None:
+        self.by_name = {svc["metadata"]["name"]: svc}
+
+
+class ConflictTests(unittest.TestCase):
+    def test_conflict_waits_for_the_newer_object(self) -> None:
+        """A 409 means storage holds a newer object; its event enqueues the name again. The
+        controller must not retry at once from its stale copy (a tight loop of 409s)."""
+        local = {"metadata": {"name": "v1.local.io"}, "spec": {"group": "local.io", "version": "v1"}}
+        store = _ConflictingStatusStore()
+        server = _Server([], [])
+        server.stores["apiservices"] = store  # type: ignore[assignment]
+        c = AvailabilityController(server, _StaleRegistry(local), Transports(reactor, lambda: None),  # type: ignore[arg-type]
+                                   True, reactor)
+        self.addCleanup(c.transports.close)
+        c.enqueue("v1.local.io")
+        self.assertEqual(store.updates, 1)
