@@ -7,7 +7,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import pty
 import select
 import signal
 import subprocess
@@ -20,6 +19,7 @@ from twisted.trial import unittest
 from tests.e2e.harness import ServerProcess, kubectl_binary
 from tests.support.kubelethost import KubeletHost, skip_reason
 from tests.support.net import free_port
+from tests.support.ptysession import PtySession
 
 _env: tuple[ServerProcess, KubeletHost] | None = None
 _skip: str | None = None
@@ -139,50 +139,22 @@ class KubectlThroughTheHub(unittest.TestCase):
         self.assertIn("command terminated with exit code 1", p.stderr)
 
     def test_exec_interactive_under_a_pty(self) -> None:
-        cmd = [kubectl_binary(), f"--kubeconfig={self.s.kubeconfig}", "--context=plain", "-n", "kp",
-               "exec", "-it", "p", "--", "sh"]
-        pid, fd = pty.fork()
-        if pid == 0:  # the child: kubectl with the pty as its terminal
-            os.environ["HOME"] = self.s.tmp
-            os.execv(cmd[0], cmd)
-        seen = b""
-
-        def read_until(want: bytes, timeout: float = 20.0) -> bytes:
-            nonlocal seen
-            deadline = time.monotonic() + timeout
-            while want not in seen and time.monotonic() < deadline:
-                ready, _, _ = select.select([fd], [], [], 0.5)
-                if ready:
-                    try:
-                        seen += os.read(fd, 4096)
-                    except OSError:
-                        break
-            return seen
-
+        session = PtySession([kubectl_binary(), f"--kubeconfig={self.s.kubeconfig}", "--context=plain", "-n", "kp",
+                              "exec", "-it", "p", "--", "sh"], self.s.tmp)
         try:
             time.sleep(1.0)  # let kubectl put the terminal in raw mode and connect
-            os.write(fd, b"hello pty\r")
-            self.assertIn(b"HELLO PTY", read_until(b"HELLO PTY"))  # the fake's answer, not a local echo
-            os.write(fd, b"exit\r")
-            deadline = time.monotonic() + 20
-            status = None
-            while time.monotonic() < deadline:
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    break
-                read_until(b"\x00never", 0.2)
+            session.write(b"hello pty\r")
+            self.assertIn(b"HELLO PTY", session.read_until(b"HELLO PTY"))  # the fake's answer, not a local echo
+            session.write(b"exit\r")
+            status = session.wait()
             self.assertIsNotNone(status)
-            self.assertTrue(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, seen))
+            assert status is not None
+            self.assertTrue(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, session.seen))
             seen_requests = json.loads(self.s.kubectl("get", "--raw", "/api/v1/nodes/n1/proxy/debug/requests").stdout)
             last_exec = [r for r in seen_requests if r["path"].startswith("/exec/")][-1]
             self.assertEqual(last_exec["query"], {"command": ["sh"], "input": ["1"], "output": ["1"], "tty": ["1"]})
         finally:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
-            os.close(fd)
+            session.close()
 
     def test_exec_needs_a_node(self) -> None:
         p = self.kubectl("exec", "pending", "--", "echo", "x", check=False)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import pty
 import select
 import signal
 import subprocess
@@ -34,6 +33,7 @@ from tests.e2e.harness import ServerProcess, kubectl_binary
 from tests.interop.cluster import NODE_LABEL, Cluster, Component
 from tests.interop.cluster import skip_reason as cluster_skip_reason
 from tests.support.net import free_port
+from tests.support.ptysession import PtySession
 from tests.support.testhosts import TestHost
 from tests.support.testhosts import skip_reason as hosts_skip_reason
 
@@ -242,48 +242,20 @@ class KubectlStreamsOnKwok(unittest.TestCase):
 
     def test_exec_interactive_under_a_pty(self) -> None:
         s = self.c.server
-        cmd = [kubectl_binary(), f"--kubeconfig={s.kubeconfig}", "--context=plain", "-n", NS,
-               "exec", "-it", POD, "--", "sh"]
-        pid, fd = pty.fork()
-        if pid == 0:  # the child: kubectl with the pty as its terminal
-            os.environ["HOME"] = s.tmp
-            os.execv(cmd[0], cmd)
-        seen = b""
-
-        def read_until(want: bytes, timeout: float = 20.0) -> bytes:
-            nonlocal seen
-            deadline = time.monotonic() + timeout
-            while want not in seen and time.monotonic() < deadline:
-                ready, _, _ = select.select([fd], [], [], 0.5)
-                if ready:
-                    try:
-                        seen += os.read(fd, 4096)
-                    except OSError:
-                        break
-            return seen
-
+        session = PtySession([kubectl_binary(), f"--kubeconfig={s.kubeconfig}", "--context=plain", "-n", NS,
+                              "exec", "-it", POD, "--", "sh"], s.tmp)
         try:
             time.sleep(1.0)  # let kubectl put the terminal in raw mode and connect
             # The shell under kwok's pty computes the answer: a local echo could not contain 42.
-            os.write(fd, b"echo tty=$(tty | cut -c1-8) sum=$((40+2))\r")
-            self.assertIn(b"tty=/dev/pts sum=42", read_until(b"sum=42"))
-            os.write(fd, b"exit 0\r")
-            deadline = time.monotonic() + 20
-            status = None
-            while time.monotonic() < deadline:
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    break
-                read_until(b"\x00never", 0.2)
+            session.write(b"echo tty=$(tty | cut -c1-8) sum=$((40+2))\r")
+            self.assertIn(b"tty=/dev/pts sum=42", session.read_until(b"sum=42"))
+            session.write(b"exit 0\r")
+            status = session.wait()
             self.assertIsNotNone(status)
-            self.assertTrue(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, seen))
+            assert status is not None
+            self.assertTrue(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, session.seen))
         finally:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
-            os.close(fd)
+            session.close()
 
     def test_attach(self) -> None:
         # kwok's attach follows its ClusterAttach logs file from its end (tail 0): only lines
