@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.backends import VALUE, measure_raw  # noqa: E402
-from bench.get import cpu_seconds  # noqa: E402
 from bench.run import serving  # noqa: E402
+from tests.support.procstat import process_cpu_seconds  # noqa: E402
 
 LUA = """
 counter = 0
@@ -86,9 +86,9 @@ task.react(lambda r: defer.Deferred.fromCoroutine(go(r)))
 def measure(backend: str, seconds: float, concurrency: int, tmp: str, script: str) -> str:
     with serving(backend, tmp) as (server, url):
         assert server.proc is not None
-        before = cpu_seconds(server.proc.pid)
+        before = process_cpu_seconds(server.proc.pid)
         got = wrk_creates(server.url + "/api/v1/namespaces/default/configmaps", concurrency, seconds, script)
-        cpu_us = (cpu_seconds(server.proc.pid) - before) / max(got["rate"] * seconds, 1) * 1e6
+        cpu_us = (process_cpu_seconds(server.proc.pid) - before) / max(got["rate"] * seconds, 1) * 1e6
         if backend == "etcd":
             base, base_name = measure_raw(url, 3000, concurrency)["rate"], "raw etcd puts (our client)"
         else:

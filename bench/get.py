@@ -24,17 +24,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.e2e.harness import ServerProcess, free_port  # noqa: E402
+from tests.support.procstat import process_cpu_seconds  # noqa: E402
 
 JSON = "application/json"
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 TOKEN = "bench-token-0123456789"
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process, from /proc (children are not counted)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wrk(url: str, connections: int, seconds: float, headers: dict[str, str]) -> tuple[float, float]:
@@ -57,9 +53,9 @@ def wrk(url: str, connections: int, seconds: float, headers: dict[str, str]) -> 
 
 
 def measure(pid: int, url: str, connections: int, seconds: float, headers: dict[str, str]) -> tuple[float, float, float]:
-    before = cpu_seconds(pid)
+    before = process_cpu_seconds(pid)
     rate, p99 = wrk(url, connections, seconds, headers)
-    used = cpu_seconds(pid) - before
+    used = process_cpu_seconds(pid) - before
     return rate, p99, used / max(rate * seconds, 1) * 1e6
 
 

@@ -28,15 +28,12 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.run import pct  # noqa: E402
 from tests.e2e import harness  # noqa: E402
 from tests.e2e.harness import ServerProcess  # noqa: E402
 
 NS = "bench"
 
-
-def pct(samples: list[float], p: float) -> float:
-    s = sorted(samples)
-    return s[min(len(s) - 1, int(len(s) * p))]
 
 
 class Server:

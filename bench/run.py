@@ -52,7 +52,7 @@ class Conn:
 
 def pct(samples: list[float], p: float) -> float:
     s = sorted(samples)
-    return s[min(len(s) - 1, int(len(s) * p))]
+    return s[min(len(s) - 1, int(len(s) * p))] if s else float("nan")
 
 
 def row(name: str, samples: list[float], total: float | None = None) -> str:

@@ -23,16 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from twisted.internet import defer, task  # noqa: E402
 from twisted.internet.defer import Deferred  # noqa: E402
 
+from bench.run import pct  # noqa: E402
 from kubeapi.storage.cache import WatchCache  # noqa: E402
 from kubeapi.storage.embedded import SQLiteStorage  # noqa: E402
 from kubeapi.storage.interface import Event, Storage, StorageError  # noqa: E402
 
 PREFIX = "/registry/configmaps/"
 
-
-def pct(samples: list[float], p: float) -> float:
-    s = sorted(samples)
-    return s[min(len(s) - 1, int(len(s) * p))]
 
 
 class Receiver:

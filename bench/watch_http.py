@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.run import pct  # noqa: E402
 from tests.e2e import harness  # noqa: E402
 from tests.e2e.harness import ServerProcess  # noqa: E402
 from tests.support.procstat import rss_kib  # noqa: E402
@@ -44,10 +45,6 @@ PROFILE = ""  # --profile: py-spy raw output files, one per row (the "after" ser
 ACCEPT = {"json": "application/json",
           "protobuf": "application/vnd.kubernetes.protobuf;stream=watch"}
 
-
-def pct(samples: list[float], p: float) -> float:
-    s = sorted(samples)
-    return s[min(len(s) - 1, int(len(s) * p))] if s else float("nan")
 
 
 
