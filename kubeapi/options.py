@@ -194,6 +194,8 @@ class Options(usage.Options):
         ["storage-media-type", None, "application/json", "Encoding of stored objects.",
          _one_of("storage-media-type", STORAGE_MEDIA_TYPES)],
         ["data-dir", None, "./data", "Directory of the embedded store."],
+        ["workers", None, 1, "Processes serving the same ports (SO_REUSEPORT), one per core to use; "
+         "more than one needs --etcd-servers.", _positive_int("workers")],
         ["encryption-provider-config", None, None,
          "EncryptionConfiguration file: which resources are encrypted at rest, and how."],
         ["authorization-mode", None, "AlwaysAllow", "Comma-separated authorizers, in order."],
@@ -255,6 +257,7 @@ class Options(usage.Options):
         super().__init__()
         self.explicit: set[str] = set()  # flags the user gave (file or command line)
         self.config_file: str | None = None
+        self.argv: list[str] = []
         for flag in authn_flags.MULTI_FLAGS:
             self[flag] = []
 
@@ -278,6 +281,7 @@ class Options(usage.Options):
             raise SystemExit(f"kubeapi: {e}") from None
 
     def _parse(self, argv: list[str]) -> None:
+        self.argv = list(argv)  # as given: --workers starts its other workers with these
         argv = self._expand_bools(argv)
         config_dir = self._find_config(argv)
         file_args = self._read_config(config_dir) if config_dir else []
@@ -386,6 +390,11 @@ class Options(usage.Options):
         for url in self["etcd-servers"]:
             if not re.match(r"^(https?|unix|unixs)://[^\s]+$", url):
                 raise usage.UsageError(f"--etcd-servers: {url!r} is not a URL (e.g. https://127.0.0.1:2379)")
+        if self["workers"] < 1:
+            raise usage.UsageError("--workers: must be at least 1")
+        if self["workers"] > 1 and not self["etcd-servers"]:
+            raise usage.UsageError("--workers: more than one worker needs --etcd-servers "
+                                   "(the embedded store belongs to one process)")
         if not self["etcd-prefix"].startswith("/"):
             raise usage.UsageError(f"--etcd-prefix: {self['etcd-prefix']!r} must start with '/'")
         for flag in FILE_FLAGS:

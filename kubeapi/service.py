@@ -83,6 +83,10 @@ class KubeAPIService(MultiService):
             reactor = default_reactor
         self.reactor = reactor
         self.options = options
+        from kubeapi.workers import worker_index
+
+        self.worker = worker_index() if options["workers"] > 1 else 0
+        self.workers: Any = None  # worker 0's WorkerPool under --workers N
         self.shutting_down = False
         self.exit_code = 0  # 1 once a start failed (twistd then exits 1)
         self.started: Deferred[None] = Deferred()  # fires once serving with storage open
@@ -218,6 +222,11 @@ class KubeAPIService(MultiService):
 
         self.reloadable = [self.tls, *setup.install(server, o, self.pki, self.reactor)]
         from kubeapi.audit.config import build_auditor
+
+        if self.worker > 0 and o["audit-log-path"] not in ("", "-"):
+            from kubeapi.workers import own_file  # one writer (and rotator) per file
+
+            o["audit-log-path"] = own_file(o["audit-log-path"], self.worker)
         try:
             auditor = build_auditor(o, server.metrics.registry, self.reactor)
         except ValueError as e:
@@ -230,22 +239,42 @@ class KubeAPIService(MultiService):
     # -- lifecycle -------------------------------------------------------------------------------
 
     def privilegedStartService(self) -> None:
-        """Bind the ports (they may be privileged); nothing but 503 is served yet."""
+        """Bind the ports (they may be privileged); nothing but 503 is served yet.  Under
+        --workers only worker 0 binds this early: the others bind once they are ready."""
         super().privilegedStartService()
+        if self.worker == 0:
+            self._bind()
+
+    def _bind(self) -> None:
         o = self.options
         from kubeapi.server.tlssniff import SniffingFactory
 
-        ep = _endpoint_for(self.reactor, o["bind-address"], o["secure-port"])
         # TLS as listenSSL does it, behind a look at the first bytes (plain HTTP gets Go's 400).
-        self.ports["secure"] = _listen_now(ep, SniffingFactory(self.tls, self.sites["secure"]), "--secure-port")
+        self.ports["secure"] = self._listen(o["bind-address"], o["secure-port"],
+                                            SniffingFactory(self.tls, self.sites["secure"]), "--secure-port")
         if o["insecure-port"]:
-            ep = _endpoint_for(self.reactor, o["insecure-bind-address"], o["insecure-port"])
-            self.ports["insecure"] = _listen_now(ep, self.sites["insecure"], "--insecure-port")
+            self.ports["insecure"] = self._listen(o["insecure-bind-address"], o["insecure-port"],
+                                                  self.sites["insecure"], "--insecure-port")
+
+    def _listen(self, address: str, port: int, factory: Any, what: str) -> Any:
+        if self.options["workers"] == 1:
+            return _listen_now(_endpoint_for(self.reactor, address, port), factory, what)
+        from kubeapi.workers import listen_reuseport
+
+        try:  # every worker binds the port itself; the kernel spreads connections over them
+            return listen_reuseport(self.reactor, address, port, factory)
+        except OSError as e:
+            raise SystemExit(f"kubeapi: cannot listen on {address}:{port} ({what}): {e.strerror}") from None
 
     def startService(self) -> None:
-        if not self.ports:
+        if not self.ports and self.worker == 0:
             self.privilegedStartService()
         super().startService()
+        if self.worker > 0:  # a worker ends with worker 0, however worker 0 ended
+            from kubeapi.workers import ParentWatch
+
+            self._parent_watch = ParentWatch(self.reactor, self._fatal_stop)
+            self._parent_watch.start()
         d = Deferred.fromCoroutine(self._start())
 
         d.addErrback(self._start_failed)
@@ -299,6 +328,8 @@ class KubeAPIService(MultiService):
         from kubeapi.server.storagemetrics import start_object_counter
 
         self._object_counter = start_object_counter(self.apiserver, self.reactor)
+        if self.worker > 0:  # the kernel sends a bound worker connections at once: bind when ready
+            self._bind()
         self.sites["secure"].resource = self.apiserver.resource(secure=True)
         if "insecure" in self.ports:
             self.sites["insecure"].resource = self.apiserver.resource(secure=False)
@@ -318,8 +349,24 @@ class KubeAPIService(MultiService):
                                 self.reactor)
         self._trimmer.start()
         gctune.settle()
+        self._start_workers()
         self.started.callback(None)
-        sdnotify.notify("READY=1")  # systemd Type=notify: serving with storage open
+        if self.worker == 0:
+            sdnotify.notify("READY=1")  # systemd Type=notify: serving with storage open
+
+    def _start_workers(self) -> None:
+        """Worker 0, with --workers N: the other workers, once the first start's writes
+        (certificates, bootstrap policy and objects) are done."""
+        o = self.options
+        if self.worker > 0 or o["workers"] == 1:
+            return
+        from kubeapi.workers import WorkerPool
+
+        ports = {"secure-port": self.ports["secure"].getHost().port,
+                 "insecure-port": self.ports["insecure"].getHost().port if "insecure" in self.ports else 0}
+        self.workers = WorkerPool(self.reactor, list(getattr(o, "argv", [])), o["workers"], ports,
+                                  stop_timeout=o["shutdown-delay-duration"] + o["request-timeout"])
+        self.workers.startService()
 
     def _log_how_to_connect(self) -> None:
         """Like k3s: the URLs to use (the admin kubeconfig is logged beside them)."""
@@ -343,7 +390,8 @@ class KubeAPIService(MultiService):
         bootstrap = BootstrapController(
             self.apiserver.store, advertise_address=o["advertise-address"], secure_port=o["secure-port"],
             service_ip=self.allocators.first_service_ip(), reactor=self.reactor,
-            endpoint_reconciler=reconciler, leases=leases)
+            endpoint_reconciler=reconciler, leases=leases,
+            keep_lease_on_stop=self.worker > 0)  # worker 0 removes the lease all workers share
         self.apiserver.add_readyz_check(READYZ_CHECK, bootstrap.ready)
         from kubeapi.apiextensions import install
 
@@ -373,6 +421,9 @@ class KubeAPIService(MultiService):
         finish (up to --request-timeout); then controllers and storage stop."""
         self.shutting_down = True
         self.apiserver.begin_shutdown()
+        workers_stopped = self.workers.stopService() if self.workers is not None else None
+        if getattr(self, "_parent_watch", None) is not None:
+            self._parent_watch.stop()
         if getattr(self, "_trimmer", None) is not None:
             self._trimmer.stop()
         sdnotify.notify("STOPPING=1")
@@ -391,6 +442,8 @@ class KubeAPIService(MultiService):
         while self.apiserver.requests_in_flight > 0 and self.reactor.running \
                 and self.reactor.seconds() < deadline:
             await deferLater(self.reactor, 0.05, lambda: None)
+        if workers_stopped is not None:  # before our controllers drop the shared master lease
+            await workers_stopped
         for c in reversed(self.controllers):
             try:
                 await _maybe_deferred(c.stopService)

@@ -158,7 +158,8 @@ class BootstrapController(Service):
 
     def __init__(self, stores: StoreLookup, *, advertise_address: str, secure_port: int,
                  service_ip: str, interval: float = 10.0, reactor: Any = None,
-                 endpoint_reconciler: str = RECONCILER_LEASE, leases: MasterLeases | None = None) -> None:
+                 endpoint_reconciler: str = RECONCILER_LEASE, leases: MasterLeases | None = None,
+                 keep_lease_on_stop: bool = False) -> None:
         if endpoint_reconciler not in ENDPOINT_RECONCILER_TYPES:
             raise ValueError(f"unknown endpoint reconciler {endpoint_reconciler!r}")
         self.stores = stores
@@ -168,6 +169,7 @@ class BootstrapController(Service):
         self.interval = interval
         self.endpoint_reconciler = endpoint_reconciler
         self.leases = leases
+        self.keep_lease_on_stop = keep_lease_on_stop  # another process shares the lease (--workers)
         self.done = False
         self._stopping = False
         self._loop: LoopingCall | None = None
@@ -196,7 +198,7 @@ class BootstrapController(Service):
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         self._loop = None
-        if self.endpoint_reconciler != RECONCILER_LEASE or self.leases is None:
+        if self.endpoint_reconciler != RECONCILER_LEASE or self.leases is None or self.keep_lease_on_stop:
             return None
         d = Deferred.fromCoroutine(self._release())
         d.addTimeout(STOP_TIMEOUT, self.reactor)

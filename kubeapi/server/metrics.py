@@ -10,6 +10,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     disable_created_metrics,
     generate_latest,
 )
@@ -95,6 +96,9 @@ class _WatchCacheCollector:
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # process_cpu_seconds_total, process_resident_memory_bytes, process_start_time_seconds...
+        # as upstream's component-base registers them (and, under --workers, per worker).
+        ProcessCollector(registry=self.registry)
         self._request_children: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
         self._admission_children: dict[tuple[str, str, str, bool], Any] = {}
         self.requests = Counter(
