@@ -5,8 +5,9 @@
 
 `--all` runs, in one go on this machine: GET against a bare twisted.web resource
 (`bench/get.py`), creates against the storage underneath (`bench/create.py`), LIST against
-orjson alone (`bench/listing.py`), watch fan-out (`bench/watch_http.py` when present) and
-start-up (`bench/start.py`); each prints its ratio.  The sequential table:
+orjson alone (`bench/listing.py`), watch fan-out (`bench/watch_http.py` when present),
+start-up (`bench/start.py`) and `--workers 2` against one process (`bench/scaleout.py`); each
+prints its ratio.  The sequential table:
 
 Runs the server as users do (`twistd -n kubeapi` on loopback), then drives it over
 keep-alive HTTP/1.1 from this process: create N configmaps, GET one object, LIST N
@@ -179,7 +180,7 @@ def _watch_rows() -> list[str]:
 
 
 def run_all() -> None:
-    from bench import create, get, listing, start
+    from bench import create, get, listing, scaleout, start
 
     sections: list[tuple[str, Any]] = [
         ("GET one ConfigMap: kubeapi vs a bare twisted.web resource serving the same bytes (wrk)",
@@ -187,6 +188,8 @@ def run_all() -> None:
         ("Creates at 16 in flight (wrk) vs the storage below", lambda: create.table(6, 16)),
         ("LIST 1,000 ConfigMaps vs orjson.dumps of the same list", lambda: listing.table(1000)),
         ("Start-up on the embedded store", lambda: start.table(10000)),
+        ("Scale-out on one etcd: --workers 2 vs one process, 16 connections (wrk)",
+         lambda: scaleout.table((1, 2), 6, 16)),
     ]
     sections.insert(3, ("Watch fan-out over HTTP: PATCH acknowledgement and delivery, 0 and 1,000 watchers "
                         "(`bench/watch_http.py --watchers 0,1000 --writes 10`)", _watch_rows))
