@@ -6,10 +6,12 @@ counted about once a minute."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Coroutine, Iterable
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
+from twisted.python.failure import Failure
 
 from kubeapi.api.types import ResourceDef
 
@@ -40,13 +42,13 @@ class TimedStorage:
         return await _timed(self._list, self._storage.list(prefix, **kwargs))
 
     async def create(self, key: str, value: bytes) -> Any:
-        return await _timed(self._create, self._storage.create(key, value))
+        return await _completing(self._create, self._storage.create(key, value))
 
     async def update(self, key: str, value: bytes, expected_revision: int) -> Any:
-        return await _timed(self._update, self._storage.update(key, value, expected_revision))
+        return await _completing(self._update, self._storage.update(key, value, expected_revision))
 
     async def delete(self, key: str, expected_revision: int = 0) -> Any:
-        return await _timed(self._delete, self._storage.delete(key, expected_revision))
+        return await _completing(self._delete, self._storage.delete(key, expected_revision))
 
 
 async def _timed(histogram: Any, call: Awaitable[Any]) -> Any:
@@ -55,6 +57,28 @@ async def _timed(histogram: Any, call: Awaitable[Any]) -> Any:
         return await call
     finally:
         histogram.observe(time.monotonic() - began)
+
+
+def _completing(histogram: Any, call: Coroutine[Any, Any, Any]) -> Deferred[Any]:
+    """A write once handed to storage runs to its end, as upstream's does once sent to etcd:
+    cancelling the result (the client hung up) fails it at once with CancelledError but
+    leaves the write itself alone, so both backends keep exactly the writes that got this
+    far (an etcd call cancelled midway may or may not have been applied)."""
+    began = time.monotonic()
+    write = Deferred.fromCoroutine(call)
+    result: Deferred[Any] = Deferred()
+
+    def relay(outcome: Any) -> None:
+        histogram.observe(time.monotonic() - began)
+        if result.called:  # cancelled meanwhile; the outcome is not anyone's to see
+            return
+        if isinstance(outcome, Failure):
+            result.errback(outcome)
+        else:
+            result.callback(outcome)
+
+    write.addBoth(relay)
+    return result
 
 
 def resource_label(rdef: ResourceDef) -> str:

@@ -95,22 +95,28 @@ class EtcdClient:
         conn = self._conn
         if conn is not None and conn.usable:
             return conn
-        if self._dialing is not None:  # someone is dialing already: wait for that
-            d: defer.Deferred[grpc.GrpcProtocol] = defer.Deferred()
-            self._dialing.append(d)
-            return await d
-        self._dialing = []
+        # One dial at a time, shared by every caller that needs it: a caller cancelled
+        # meanwhile (its client hung up) stops waiting, and the dial goes on for the others.
+        if self._dialing is None:
+            self._dialing = []
+            defer.ensureDeferred(self._dial_for_waiters(deadline))
+        d: defer.Deferred[grpc.GrpcProtocol] = defer.Deferred()
+        self._dialing.append(d)
+        return await d
+
+    async def _dial_for_waiters(self, deadline: float) -> None:
         try:
             conn = await self._dial_any(deadline)
         except grpc.GrpcError as e:
-            waiters, self._dialing = self._dialing, None
+            waiters, self._dialing = self._dialing or [], None
             for w in waiters:
-                w.errback(e)
-            raise
-        waiters, self._dialing = self._dialing, None
+                if not w.called:
+                    w.errback(e)
+            return
+        waiters, self._dialing = self._dialing or [], None
         for w in waiters:
-            w.callback(conn)
-        return conn
+            if not w.called:
+                w.callback(conn)
 
     async def _dial_any(self, deadline: float) -> grpc.GrpcProtocol:
         last: grpc.GrpcError | None = None

@@ -283,8 +283,11 @@ class GrpcProtocol(Protocol):
     ) -> defer.Deferred[bytes]:
         """Send one message, get one message back; errback with GrpcError."""
         replies: list[bytes] = []
+        cancelled = False
 
         def on_close(err: GrpcError | None) -> None:
+            if cancelled:
+                return  # d has failed with CancelledError, as the caller asked
             if err is not None:
                 d.errback(err)
             elif len(replies) != 1:
@@ -293,6 +296,8 @@ class GrpcProtocol(Protocol):
                 d.callback(replies[0])
 
         def cancel(_: defer.Deferred[bytes]) -> None:
+            nonlocal cancelled
+            cancelled = True
             self._cancel(st.id, GrpcError(CANCELLED, "cancelled by caller"))
 
         d: defer.Deferred[bytes] = defer.Deferred(cancel)
