@@ -1,9 +1,10 @@
 """Scale-out: one kubeapi process against ``--workers N`` on the same machine and one etcd.
 
 For each worker count a fresh etcd and server start; wrk (another process) then runs GETs
-of one ConfigMap and creates, 16 connections each; the table gives requests/s and the
-ratio to one worker.  The servers, etcd and wrk all share this machine's cores, so on
-2 cores the ceiling is below 2×.
+of one ConfigMap and creates, 16 connections each; the table gives requests/s, the ratio
+to one worker, the cores kubeapi's processes used and the cores busy on the whole machine.
+The servers, etcd and wrk all share this machine's cores, so on 2 cores the ceiling is
+below 2×: the last column shows how close to all of them a run came.
 
     python bench/scaleout.py [--workers 1,2] [--seconds 6] [--connections 16]
 
@@ -53,6 +54,20 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [float(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_share(before: tuple[float, float], after: tuple[float, float]) -> float:
+    """How many of the machine's cores were busy between two machine_busy() readings."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total * (os.cpu_count() or 1) if total else 0.0
+
+
 def measure(workers: int, seconds: float, connections: int, tmp: str, script: str) -> dict[str, float]:
     own = os.path.join(tmp, f"workers-{workers}")  # a fresh etcd data dir per run
     os.makedirs(own)
@@ -63,15 +78,17 @@ def measure(workers: int, seconds: float, connections: int, tmp: str, script: st
                                      data=b'{"metadata":{"name":"one"},"data":{"k":"v"}}',
                                      headers={"Content-Type": "application/json"})
         urllib.request.urlopen(req, timeout=10).read()
-        cpu0 = tree_cpu(server.proc.pid)
+        cpu0, m0 = tree_cpu(server.proc.pid), machine_busy()
         get_rate, get_p99 = wrk(server.url + "/api/v1/namespaces/default/configmaps/one", connections, seconds,
                                 {"Accept": "application/json"})
-        cpu1 = tree_cpu(server.proc.pid)
+        cpu1, m1 = tree_cpu(server.proc.pid), machine_busy()
         created = wrk_creates(server.url + "/api/v1/namespaces/default/configmaps", connections, seconds, script)
-        cpu2 = tree_cpu(server.proc.pid)
+        cpu2, m2 = tree_cpu(server.proc.pid), machine_busy()
     return {"get": get_rate, "get_p99": get_p99, "get_cpu": (cpu1 - cpu0) / max(get_rate * seconds, 1) * 1e6,
             "create": created["rate"], "create_p99": created["p99"],
-            "create_cpu": (cpu2 - cpu1) / max(created["rate"] * seconds, 1) * 1e6}
+            "create_cpu": (cpu2 - cpu1) / max(created["rate"] * seconds, 1) * 1e6,
+            "get_cores": (cpu1 - cpu0) / seconds, "create_cores": (cpu2 - cpu1) / seconds,
+            "get_busy": busy_share(m0, m1), "create_busy": busy_share(m1, m2)}
 
 
 def table(workers: tuple[int, ...] = (1, 2), seconds: float = 6, connections: int = 16) -> list[str]:
@@ -79,8 +96,9 @@ def table(workers: tuple[int, ...] = (1, 2), seconds: float = 6, connections: in
     script = os.path.join(tmp, "post.lua")
     Path(script).write_text(LUA)
     rows = ["| workers | GET req/s | GET p99 ms | GET ratio | create/s | create p99 ms | create ratio |"
-            " CPU µs per GET / create |",
-            "|---|---|---|---|---|---|---|---|"]
+            " kubeapi CPU µs per GET / create | cores used by kubeapi, GET / create |"
+            " cores busy on the machine, GET / create |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     base: dict[str, float] = {}
     try:
         for n in workers:
@@ -88,7 +106,9 @@ def table(workers: tuple[int, ...] = (1, 2), seconds: float = 6, connections: in
             base = base or got
             rows.append(f"| {n} | {got['get']:,.0f} | {got['get_p99']:.1f} | {got['get'] / base['get']:.2f} |"
                         f" {got['create']:,.0f} | {got['create_p99']:.1f} | {got['create'] / base['create']:.2f} |"
-                        f" {got['get_cpu']:,.0f} / {got['create_cpu']:,.0f} |")
+                        f" {got['get_cpu']:,.0f} / {got['create_cpu']:,.0f} |"
+                        f" {got['get_cores']:.2f} / {got['create_cores']:.2f} |"
+                        f" {got['get_busy']:.2f} / {got['create_busy']:.2f} of {os.cpu_count()} |")
             print(rows[-1], file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
