@@ -6,8 +6,9 @@
 `--all` runs, in one go on this machine: GET against a bare twisted.web resource
 (`bench/get.py`), creates against the storage underneath (`bench/create.py`), LIST against
 orjson alone (`bench/listing.py`), watch fan-out (`bench/watch_http.py` when present),
-start-up (`bench/start.py`) and `--workers 2` against one process (`bench/scaleout.py`); each
-prints its ratio.  The sequential table:
+start-up (`bench/start.py`), GET and create against the Go kube-apiserver
+(`bench/reference.py`, when interop/build.sh has built it) and `--workers 2` against one
+process (`bench/scaleout.py`); each prints its ratio.  The sequential table:
 
 Runs the server as users do (`twistd -n kubeapi` on loopback), then drives it over
 keep-alive HTTP/1.1 from this process: create N configmaps, GET one object, LIST N
@@ -180,7 +181,7 @@ def _watch_rows() -> list[str]:
 
 
 def run_all() -> None:
-    from bench import create, get, listing, scaleout, start
+    from bench import create, get, listing, reference, scaleout, start
 
     sections: list[tuple[str, Any]] = [
         ("GET one ConfigMap: kubeapi vs a bare twisted.web resource serving the same bytes (wrk)",
@@ -188,6 +189,8 @@ def run_all() -> None:
         ("Creates at 16 in flight (wrk) vs the storage below", lambda: create.table(6, 16)),
         ("LIST 1,000 ConfigMaps vs orjson.dumps of the same list", lambda: listing.table(1000)),
         ("Start-up on the embedded store", lambda: start.table(10000)),
+        ("kubeapi beside the Go kube-apiserver v1.34.4, each on its own etcd (wrk)",
+         lambda: reference.table(5, 16)),
         ("Scale-out on one etcd: --workers 2 vs one process, 16 connections (wrk)",
          lambda: scaleout.table((1, 2), 6, 16)),
     ]
