@@ -41,6 +41,10 @@ from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from kubeapi.storage.etcd import h2repr
+
+h2repr.install()  # h2 builds repr(frame) for every frame it receives
+
 # gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html).
 OK = 0
 CANCELLED = 1
