@@ -21,6 +21,8 @@ class ListOptions:
     # The caller only reads the result (encodes it): list items may share decoded objects
     # with the store's cache (kubeapi.registry.objectcache).
     read_only: bool = False
+    # ... and writes it as compact JSON: items come with their JSON encoded once (ListItems).
+    encoded_json: bool = False
 
 
 @dataclass

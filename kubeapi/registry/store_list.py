@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from kubeapi import errors
 from kubeapi.registry import continuetoken, selectors
 from kubeapi.registry.decodememo import DecodeMemo
-from kubeapi.registry.objectcache import DecodedObjects
+from kubeapi.registry.objectcache import DecodedObjects, ListItems
 from kubeapi.registry.options import ListOptions
 from kubeapi.registry.store_base import (
     CONTINUE_EXPIRED,
@@ -98,8 +98,11 @@ class ListWatchStore(StoreBase):
             revision = 0 if tok.revision == -1 else tok.revision
             limit = opts.limit if opts.limit and opts.limit > 0 else 0
         read_page = self._page_reader(opts)
-        decode = self._list_decoder(opts)
+        cache = self._list_cache(opts)
+        decode = self._decode if cache is None else cache.get
+        want_json = cache is not None and opts.encoded_json
         items: list[Obj] = []
+        encoded: list[bytes] | None = [] if want_json else None
         read_rev = revision
         more = False
         remaining = 0
@@ -128,8 +131,16 @@ class ListWatchStore(StoreBase):
                 obj = decode(kv)
                 if matches(obj):
                     # Upstream's typed lists carry kind/apiVersion only on the list, not the items.
-                    obj = dict(obj)  # a shallow copy: the decoded object may be the cache's
-                    del obj["kind"], obj["apiVersion"]
+                    if cache is None:
+                        obj = dict(obj)
+                        del obj["kind"], obj["apiVersion"]
+                    else:  # shared, with its JSON when the reply is JSON
+                        obj, data = cache.list_item(kv, want_json)
+                        if encoded is not None:
+                            if data is None:
+                                encoded = None
+                            else:
+                                encoded.append(data)
                     items.append(obj)
                     if limit and len(items) >= limit:
                         full = True
@@ -147,17 +158,17 @@ class ListWatchStore(StoreBase):
             if everything and remaining:
                 list_meta["remainingItemCount"] = remaining
         return {"kind": self.rdef.list_kind, "apiVersion": self.rdef.api_version, "metadata": list_meta,
-                "items": items}
+                "items": items if cache is None else ListItems(items, encoded)}
 
-    def _list_decoder(self, opts: ListOptions) -> Callable[[KeyValue], Obj]:
-        """Decoded objects from the store's cache when the caller only reads the list and the
+    def _list_cache(self, opts: ListOptions) -> DecodedObjects | None:
+        """The store's cache of decoded objects, when the caller only reads the list and the
         kind decodes by the stored bytes alone (a custom resource's defaults follow its CRD)."""
         if not opts.read_only or type(self)._decode is not StoreBase._decode:
-            return self._decode
+            return None
         cache: DecodedObjects | None = getattr(self, "_list_objects", None)
         if cache is None:
             cache = self._list_objects = DecodedObjects(self._decode)
-        return cache.get
+        return cache
 
     def _page_reader(self, opts: ListOptions) -> Callable[[str, int, int, str | None], Awaitable[ListResult]]:
         """resourceVersion=0 means "any data is fine": served from the watch cache when there is one."""

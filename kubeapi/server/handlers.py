@@ -151,6 +151,7 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
     if verb == "list":
         lopts = params.list_options(ctx)
         lopts.read_only = True  # only encoded: items may share the store's decoded objects
+        lopts.encoded_json = out.media_type == JSON and not out.convert and not responses.wants_pretty(ctx)
         lst = await store.list(ns, lopts)
         return _reply(ctx, out, rdef, 200, lst)
     if verb == "create":

@@ -16,6 +16,7 @@ import orjson
 import yaml
 
 from kubeapi.errors import StatusError, bad_request, not_acceptable, too_large, unsupported_media_type
+from kubeapi.registry.objectcache import ListItems
 from kubeapi.server import strictjson
 
 JSON = "application/json"
@@ -137,6 +138,10 @@ def encode(obj: Any, media_type: str = JSON, pretty: bool = False) -> bytes:
     opts = orjson.OPT_NON_STR_KEYS
     if pretty:
         opts |= orjson.OPT_INDENT_2
+    elif type(obj) is dict:
+        items = obj.get("items")
+        if type(items) is ListItems and items.json is not None:  # items encoded once, spliced in
+            obj = {**obj, "items": [orjson.Fragment(b) for b in items.json]}
     try:
         out = orjson.dumps(obj, option=opts)
     except TypeError:

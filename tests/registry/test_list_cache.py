@@ -3,8 +3,11 @@ stale after a write, and the same visible list either way."""
 
 from __future__ import annotations
 
+import orjson
+
 from kubeapi.registry.objectcache import DecodedObjects
 from kubeapi.registry.options import ListOptions
+from kubeapi.server.negotiation import encode
 from kubeapi.storage.interface import KeyValue
 from tests.registry.test_store_fixtures import WIDGETS, StoreCase, W, async_test, widget
 
@@ -22,7 +25,7 @@ class ListCacheTests(StoreCase):
         second = await st.list("default", ListOptions(read_only=True))
         self.assertEqual(first, plain)  # what a client sees does not change
         self.assertIs(first["items"][0]["metadata"], second["items"][0]["metadata"])  # decoded once
-        self.assertIsNot(first["items"][0], second["items"][0])  # each list its own top level
+        self.assertIs(first["items"][0], second["items"][0])  # the item too, kind and apiVersion dropped once
         self.assertNotIn("kind", first["items"][0])
         await st.patch("default", "w1", MERGE, b'{"spec":{"color":"blue"}}', W)
         third = await st.list("default", ListOptions(read_only=True))
@@ -32,6 +35,27 @@ class ListCacheTests(StoreCase):
                          ["w0", "w2"])
         mine = await st.list("default", ListOptions())  # an in-process caller may change its copy
         self.assertIsNot(mine["items"][0]["metadata"], third["items"][0]["metadata"])
+
+
+    @async_test
+    async def test_json_lists_splice_items_encoded_once(self) -> None:
+        st = self.store(WIDGETS)
+        for i in range(3):
+            await st.create("default", widget(f"w{i}", color="red"), W)
+        json_opts = ListOptions(read_only=True, encoded_json=True)
+        first = await st.list("default", json_opts)
+        self.assertEqual(encode(first), encode(await st.list("default", ListOptions())))
+        self.assertEqual(orjson.loads(encode(first)), orjson.loads(orjson.dumps(dict(first, items=list(first["items"])))))
+        again = await st.list("default", json_opts)
+        self.assertTrue(all(a is b for a, b in zip(first["items"].json, again["items"].json, strict=True)))
+        await st.patch("default", "w1", MERGE, b'{"spec":{"color":"blue"}}', W)
+        third = await st.list("default", json_opts)
+        self.assertEqual(orjson.loads(encode(third))["items"][1]["spec"]["color"], "blue")
+        self.assertEqual(encode(third), encode(await st.list("default", ListOptions())))
+        # a filtered list splices only the items it keeps
+        red = await st.list("default", ListOptions(read_only=True, encoded_json=True, field_selector="spec.color=red"))
+        self.assertEqual([i["metadata"]["name"] for i in orjson.loads(encode(red))["items"]], ["w0", "w2"])
+        self.assertIsNone((await st.list("default", ListOptions(read_only=True)))["items"].json)
 
 
 def names(lst: dict) -> list[str]:
