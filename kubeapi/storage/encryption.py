@@ -279,7 +279,7 @@ class EncryptingStorage:
         t = self._transformer(kv.key)
         if t is None or not kv.value:
             return kv
-        return replace(kv, value=t.from_storage(bytes(kv.value), kv.key.encode()))
+        return kv._replace(value=t.from_storage(bytes(kv.value), kv.key.encode()))
 
     def _event(self, ev: Event) -> Event:
         changes: dict[str, Any] = {}

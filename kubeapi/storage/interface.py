@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 
 class StorageError(Exception):
@@ -61,8 +61,10 @@ class TooLargeError(StorageError):
     """The backend refused the value as too large (→ 413)."""
 
 
-@dataclass(frozen=True, slots=True)
-class KeyValue:
+class KeyValue(NamedTuple):
+    """One stored key at one revision.  A NamedTuple, not a frozen dataclass: a LIST builds
+    one per key, and this is half the cost to make."""
+
     key: str
     value: bytes
     create_revision: int

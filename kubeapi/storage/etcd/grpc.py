@@ -100,7 +100,8 @@ class _Deframer:
                 break
             if flag & 1:
                 raise GrpcError(INTERNAL, "compressed message without grpc-encoding")
-            out.append(bytes(self._buf[5 : 5 + length]))
+            with memoryview(self._buf) as view:  # one copy of a large message, not two
+                out.append(bytes(view[5 : 5 + length]))
             del self._buf[: 5 + length]
         return out
 
