@@ -1,5 +1,7 @@
 """LIST of N ConfigMaps beside its baseline: the time orjson alone takes to serialise the
-very list kubeapi answered (the floor for a server that has the objects in memory).
+very list kubeapi answered (the floor for a server that has the objects in memory), and
+a bare twisted.web resource answering the same bytes over the same kind of connection
+(the floor once the HTTP exchange and the client's read are counted).
 
     python bench/listing.py [--n 1000] [--backend embedded,etcd] [--reps 30]
 
@@ -11,7 +13,9 @@ Not a test: it asserts only that every item came back.
 from __future__ import annotations
 
 import argparse
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +26,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.run import Conn, pct, serving  # noqa: E402
+from tests.support.net import free_port  # noqa: E402
 
 
 def _timed(conn: Conn, path: str, n: int, reps: int) -> tuple[list[float], bytes]:
@@ -33,6 +38,35 @@ def _timed(conn: Conn, path: str, n: int, reps: int) -> tuple[list[float], bytes
         if code != 200 or len(orjson.loads(body)["items"]) != n:
             raise SystemExit(f"LIST {path}: {code} {body[:200]!r}")
     return samples, body
+
+
+def bare_fetches(body: bytes, reps: int) -> list[float]:
+    """The same GET, timed the same way, from a bare twisted.web resource answering with these
+    bytes (bench/bare.py): what the HTTP exchange itself costs, in the client too."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "body")
+        path.write_bytes(body)
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("bare.py")), str(port), str(path),
+                                 "application/json"])
+        try:
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port), 0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            conn = Conn(port)
+            samples = []
+            for _ in range(reps):
+                s = time.perf_counter()
+                code, got = conn.request("GET", "/")
+                samples.append(time.perf_counter() - s)
+                assert code == 200 and got == body
+            return samples
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
 def measure(backend: str, n: int, reps: int) -> list[str]:
@@ -52,14 +86,16 @@ def measure(backend: str, n: int, reps: int) -> list[str]:
                 orjson.dumps(parsed)
                 floor.append(time.perf_counter() - s)
             ours, theirs = statistics.median(samples) * 1e3, statistics.median(floor) * 1e3
+            bare = statistics.median(bare_fetches(body, reps)) * 1e3
             rows.append(f"| {label} {n} configmaps, {backend} | {ours:.2f} | {pct([x * 1e3 for x in samples], 0.99):.2f}"
-                        f" | {theirs:.3f} | {ours / theirs:.0f}× |")
+                        f" | {theirs:.3f} | {ours / theirs:.1f}× | {bare:.2f} | {ours / bare:.1f}× |")
             print(rows[-1], file=sys.stderr, flush=True)
     return rows
 
 
 def table(n: int = 1000, backends: tuple[str, ...] = ("embedded", "etcd"), reps: int = 30) -> list[str]:
-    rows = ["| case | kubeapi median ms | kubeapi p99 ms | orjson.dumps ms | ratio |", "|---|---|---|---|---|"]
+    rows = ["| case | kubeapi median ms | kubeapi p99 ms | orjson.dumps ms | ratio | bare twisted.web, same bytes,"
+            " median ms | ratio to bare |", "|---|---|---|---|---|---|---|"]
     for b in backends:
         rows += measure(b, n, reps)
     return rows

@@ -72,10 +72,12 @@ class ListWatchStore(StoreBase):
             if want == 0:
                 raise errors.bad_request('resourceVersionMatch "exact" is forbidden for resourceVersion "0"')
             return want, True
+        if want == 0:  # "any state": nothing to compare, no round trip to etcd for it
+            return 0, bool(match)
         current = await self._current_revision()
         if want > current:
             raise errors.timeout(f"Too large resource version: {want}, current: {current}", 1)
-        return 0, not (want == 0 and not match)
+        return 0, True
 
     async def _current_revision(self) -> int:
         try:

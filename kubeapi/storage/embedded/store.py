@@ -22,6 +22,7 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from kubeapi.storage.embedded.latest import MISSING, LatestValues
+from kubeapi.storage.embedded.listsnap import ListSnapshots
 from kubeapi.storage.embedded.logdb import LogDB, WriteKind, WriteOp
 from kubeapi.storage.embedded.watch import EmbeddedWatch, WatchHub
 from kubeapi.storage.interface import (
@@ -94,6 +95,7 @@ class SQLiteStorage:
         self._state = "new"  # new -> open -> closing -> closed
         self.commits = 0  # transactions committed (for tests/metrics of group commit)
         self._latest = LatestValues()
+        self._lists = ListSnapshots()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -181,7 +183,16 @@ class SQLiteStorage:
     async def list(self, prefix: str, *, revision: int = 0, limit: int = 0,
                    start_after: str | None = None) -> ListResult:
         self._check_open()
-        return await self._call(self._db.list, prefix, revision, limit, start_after)
+        whole = not revision and not limit and start_after is None
+        if whole:
+            items = self._lists.lookup(prefix)
+            if items is not None:
+                return ListResult(items=items, revision=self._revision, more=False, remaining=0)
+            generation = self._lists.generation
+        result = await self._call(self._db.list, prefix, revision, limit, start_after)
+        if whole:
+            self._lists.remember(prefix, result.items, generation)
+        return result
 
     async def current_revision(self) -> int:
         self._check_open()
@@ -237,6 +248,7 @@ class SQLiteStorage:
             events = [r for r in results if isinstance(r, Event)]
             if events:
                 self._latest.committed(events)
+                self._lists.committed(events)
                 self._revision = max(self._revision, events[-1].revision)
                 self._hub.publish(events)
             for pending, result in zip(batch, results, strict=True):
@@ -250,6 +262,7 @@ class SQLiteStorage:
     def _batch_failed(self, failure: Failure, batch: builtins.list[_PendingWrite]) -> None:
         _log.failure("embedded storage: write transaction failed", failure)
         self._latest.clear()  # whatever the transaction did or did not do, ask the file again
+        self._lists.clear()
         error = failure.value if isinstance(failure.value, StorageError) else UnavailableError(
             str(failure.value))
         for pending in batch:
