@@ -1,7 +1,7 @@
 """kubeapi beside the Go kube-apiserver v1.34 (the interop build), the same requests on the
-same machine: GET one ConfigMap (JSON and protobuf) and creates, over HTTPS with a
-``system:masters`` bearer token, 16 connections from wrk, each server on its own fresh
-one-member etcd.  Reports requests/s, p99 and the server's CPU per request, and the ratio of
+same machine: GET one ConfigMap (JSON and protobuf), LIST of 1,000 ConfigMaps (consistent and
+resourceVersion=0, 4 connections) and creates, over HTTPS with a ``system:masters`` bearer
+token, 16 connections from wrk, each server on its own fresh one-member etcd.  Reports requests/s, p99 and the server's CPU per request, and the ratio of
 requests per CPU second (the issue's "≥ the Go kube-apiserver's requests/s per CPU second").
 
     python bench/reference.py [--seconds 5] [--connections 16]
@@ -32,6 +32,8 @@ from tests.e2e.harness import ServerProcess  # noqa: E402
 from tests.support.procstat import process_cpu_seconds  # noqa: E402
 
 TOKEN = "reference-bench-token"
+LIST_SIZE = 1000
+LIST_CONNECTIONS = 4
 AUTHORIZED_LUA = LUA.replace('{["Content-Type"]="application/json"}',
                              '{["Content-Type"]="application/json", ["Authorization"]="Bearer TOKEN"}')
 
@@ -59,6 +61,23 @@ def start(kind: str, etcd_url: str, tmp: str) -> tuple[ServerProcess, str]:
     return server, TOKEN
 
 
+def seed(base: str, auth: dict[str, str], n: int) -> None:
+    """n - 1 more ConfigMaps like the first (64-byte values), over one keep-alive connection."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    u = urlsplit(base)
+    conn = http.client.HTTPSConnection(u.hostname, u.port, context=_insecure_context(), timeout=30)
+    for i in range(1, n):
+        body = b'{"metadata":{"name":"seed-%05d"},"data":{"key":"' % i + b"x" * 64 + b'"}}'
+        conn.request("POST", u.path, body=body, headers={**auth, "Content-Type": JSON})
+        r = conn.getresponse()
+        r.read()
+        if r.status != 201:
+            raise SystemExit(f"seeding: {r.status}")
+    conn.close()
+
+
 def measure(kind: str, seconds: float, connections: int, tmp: str) -> dict[str, Any]:
     own = os.path.join(tmp, kind)
     os.makedirs(own)
@@ -77,6 +96,11 @@ def measure(kind: str, seconds: float, connections: int, tmp: str) -> dict[str, 
             for label, media in (("GET JSON", JSON), ("GET protobuf", PROTOBUF)):
                 before = process_cpu_seconds(pid)
                 rate, p99 = wrk(base + "/one", connections, seconds, {**auth, "Accept": media})
+                out[label] = (rate, p99, (process_cpu_seconds(pid) - before) / max(rate * seconds, 1) * 1e6)
+            seed(base, auth, LIST_SIZE)
+            for label, query in (("LIST 1,000 JSON", ""), ("LIST 1,000 JSON resourceVersion=0", "?resourceVersion=0")):
+                before = process_cpu_seconds(pid)
+                rate, p99 = wrk(base + query, LIST_CONNECTIONS, seconds, {**auth, "Accept": JSON})
                 out[label] = (rate, p99, (process_cpu_seconds(pid) - before) / max(rate * seconds, 1) * 1e6)
             script = os.path.join(own, "post.lua")
             Path(script).write_text(AUTHORIZED_LUA.replace("TOKEN", token))
@@ -98,7 +122,7 @@ def table(seconds: float = 5, connections: int = 16) -> list[str]:
     if not (BIN / "kube-apiserver").exists():
         return [f"(skipped: no {BIN / 'kube-apiserver'}; interop/build.sh builds it)"]
     tmp = tempfile.mkdtemp(prefix="kubeapi-bench-reference-")
-    rows = ["| case (TLS, token, 16 conns) | kubeapi req/s | Go req/s | kubeapi p99 ms | Go p99 ms |"
+    rows = ["| case (TLS, token, wrk) | kubeapi req/s | Go req/s | kubeapi p99 ms | Go p99 ms |"
             " kubeapi CPU µs/req | Go CPU µs/req | req per CPU second, kubeapi / Go |",
             "|---|---|---|---|---|---|---|---|"]
     try:
