@@ -8,6 +8,7 @@ from typing import Any
 
 from kubeapi import errors
 from kubeapi.admission.interface import Attributes
+from kubeapi.admission.reads import cached_get
 from kubeapi.registry.codec import decode_stored
 from kubeapi.storage.interface import Storage
 
@@ -49,7 +50,7 @@ class NamespaceLifecycle:
             return
         if (r.group, r.plural) in _ACCESS_REVIEWS:
             return
-        kv = await self._storage.get(f"{self._prefix}/namespaces/{attrs.namespace}")
+        kv = await cached_get(self._storage, f"{self._prefix}/namespaces/{attrs.namespace}")
         if kv is None:
             raise errors.not_found("namespaces", "", attrs.namespace)
         if attrs.operation != "CREATE":

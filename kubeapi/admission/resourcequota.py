@@ -16,6 +16,7 @@ from twisted.internet import defer
 from kubeapi import errors
 from kubeapi.admission.interface import Attributes
 from kubeapi.admission.quantity import Quantity, parse
+from kubeapi.admission.reads import cached_list
 from kubeapi.registry.codec import decode_stored, encode_stored
 from kubeapi.storage.interface import ConflictError, Storage
 
@@ -268,9 +269,9 @@ class ResourceQuota:
         lock = self._lock(attrs.namespace)
         await lock.acquire()
         try:
-            for _ in range(MAX_CAS_ATTEMPTS):
+            for attempt in range(MAX_CAS_ATTEMPTS):
                 try:
-                    await self._charge(attrs)
+                    await self._charge(attrs, live=attempt > 0)  # after a conflict, ask storage
                     self._dirty.discard((attrs.namespace, attrs.resource.group, attrs.resource.plural))
                     return
                 except ConflictError:
@@ -279,13 +280,16 @@ class ResourceQuota:
         finally:
             lock.release()
 
-    async def _quotas(self, namespace: str) -> list[tuple[Any, Obj]]:
-        res = await self._storage.list(f"{self._prefix}/resourcequotas/{namespace}/")
+    async def _quotas(self, namespace: str, live: bool) -> list[tuple[Any, Obj]]:
+        """The namespace's quotas; from the watch cache unless ``live`` (a stale copy only
+        costs a conflict on the status write, and the retry reads storage)."""
+        prefix = f"{self._prefix}/resourcequotas/{namespace}/"
+        res = await (self._storage.list(prefix) if live else cached_list(self._storage, prefix))
         return [(kv, decode_stored(kv.value)) for kv in res.items]
 
-    async def _charge(self, attrs: Attributes) -> None:
+    async def _charge(self, attrs: Attributes, live: bool = True) -> None:
         obj = attrs.object or {}
-        quotas = await self._quotas(attrs.namespace)
+        quotas = await self._quotas(attrs.namespace, live)
         limited = self._limited_names(attrs, obj)
         if not quotas and not limited:
             return
@@ -409,7 +413,7 @@ class ResourceQuota:
         try:
             for _ in range(MAX_CAS_ATTEMPTS):
                 try:
-                    for kv, q in await self._quotas(attrs.namespace):
+                    for kv, q in await self._quotas(attrs.namespace, live=True):
                         hard = _hard(q)
                         names = matching_resources(hard, set(usage(attrs, {})), attrs)
                         if not names:

@@ -409,6 +409,9 @@ class ResourceCache:
 
     # -- reads -------------------------------------------------------------------------
 
+    def get_item(self, key: str) -> KeyValue | None:
+        return self._items.get(key)
+
     def list_items(self, prefix: str, limit: int, start_after: str | None) -> ListResult:
         keys = self._keys
         lo = bisect.bisect_left(keys, prefix)

@@ -160,6 +160,14 @@ class WatchCache:
         await rc.wait_fresh(min_revision, self.fresh_timeout)
         return rc.list_items(prefix, limit, start_after)
 
+    def get_from_cache(self, key: str) -> KeyValue | None:
+        """The cache's copy of ``key``, or None when no filled cache holds it (the caller
+        then reads the backend).  Not a consistent read: the newest state the cache has."""
+        rc = self.resource_for(key)
+        if rc is None or rc.state != "ready":
+            return None
+        return rc.get_item(key)
+
     def cache_revision(self, prefix: str) -> int:
         """The newest revision the cache serving ``prefix`` has fully applied (for
         bookmarks); 0 when no cache serves it or it is not filled yet."""

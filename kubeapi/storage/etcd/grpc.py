@@ -168,7 +168,11 @@ class GrpcProtocol(Protocol):
         self._reactor = reactor
         self.authority = authority
         self.scheme = scheme
-        self._h2 = H2Connection(H2Configuration(client_side=True, header_encoding="utf-8"))
+        # Our own request headers are well-formed by construction: h2 need not check or
+        # normalise them on every call.
+        self._h2 = H2Connection(H2Configuration(client_side=True, header_encoding="utf-8",
+                                                validate_outbound_headers=False,
+                                                normalize_outbound_headers=False))
         self._streams: dict[int, _Stream] = {}
         self.ready: defer.Deferred[GrpcProtocol] = defer.Deferred()
         self._ready_fired = False
