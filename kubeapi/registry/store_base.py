@@ -226,6 +226,19 @@ class StoreBase:
         return errors.invalid(kind or self.rdef.kind, self.rdef.group if group is None else group, name,
                               errs)
 
+    async def _read_for_update(self, key: str, attempt: int) -> tuple[KeyValue | None, bool]:
+        """The object an update starts from, and whether it may be stale.  The first attempt
+        takes the watch cache's copy when there is one (upstream's cachedExistingObject); a
+        write from a stale copy fails its compare-and-swap, and every later attempt reads
+        storage.  A key the cache lacks is read from storage at once."""
+        if attempt == 0:
+            from_cache = getattr(self.storage, "get_from_cache", None)
+            if from_cache is not None:
+                kv = from_cache(key)
+                if kv is not None:
+                    return kv, True
+        return await self._get_kv(key), False
+
     async def _get_kv(self, key: str) -> KeyValue | None:
         try:
             return await self.storage.get(key)

@@ -140,9 +140,9 @@ class WriteStore(ListWatchStore):
         if self.rdef.default is not None:
             self.rdef.default(obj)
         precondition = meta.meta(obj).get("resourceVersion") or ""
-        for _ in range(MAX_UPDATE_ATTEMPTS):
+        for attempt in range(MAX_UPDATE_ATTEMPTS):
             try:
-                return await self._update_once(namespace, name, obj, opts, subresource, precondition)
+                return await self._update_once(namespace, name, obj, opts, subresource, precondition, attempt)
             except _Retry:
                 continue
         raise self._conflict(name)
@@ -169,10 +169,20 @@ class WriteStore(ListWatchStore):
                                      f"namespace on the URL ({namespace})")
 
     async def _update_once(self, namespace: str, name: str, obj: Obj, opts: WriteOptions,
-                           subresource: str, precondition: str) -> tuple[Obj, bool]:
-        """One read-modify-write round; raises _Retry when an unconditional write lost a race."""
+                           subresource: str, precondition: str, attempt: int = 1) -> tuple[Obj, bool]:
+        """One read-modify-write round; raises _Retry when an unconditional write lost a race,
+        or when the round failed on a copy that may be stale (the next one reads storage)."""
         key = self._key(namespace, name)
-        kv = await self._get_kv(key)
+        kv, stale = await self._read_for_update(key, attempt)
+        if not stale:
+            return await self._update_from(namespace, name, obj, opts, subresource, precondition, kv)
+        try:
+            return await self._update_from(namespace, name, obj, opts, subresource, precondition, kv, stale=True)
+        except errors.StatusError:
+            raise _Retry() from None
+
+    async def _update_from(self, namespace: str, name: str, obj: Obj, opts: WriteOptions, subresource: str,
+                           precondition: str, kv: KeyValue | None, stale: bool = False) -> tuple[Obj, bool]:
         if kv is None:
             if not self.rdef.allow_create_on_update or subresource:
                 raise self._not_found(name)
@@ -192,7 +202,7 @@ class WriteStore(ListWatchStore):
             raise self._conflict(name)
         new = self._merge_update(old, meta.deepcopy(obj), subresource)
         return await self._write_update(namespace, name, new, old, kv, opts, subresource,
-                                        conditional=bool(precondition))
+                                        conditional=bool(precondition), stale=stale)
 
     def _merge_update(self, old: Obj, new: Obj, subresource: str) -> Obj:
         """The strategy's PrepareForUpdate: which parts a verb may change, the rest from old."""
@@ -274,7 +284,7 @@ class WriteStore(ListWatchStore):
 
     async def _write_update(self, namespace: str, name: str, new: Obj, old: Obj, kv: KeyValue,
                             opts: WriteOptions, subresource: str, conditional: bool,
-                            track: bool = True) -> tuple[Obj, bool]:
+                            track: bool = True, stale: bool = False) -> tuple[Obj, bool]:
         rdef = self.rdef
         nm = meta.meta(new)
         if rdef.has_generation and subresource in ("", "scale", *POD_SPEC_SUBRESOURCES) and \
@@ -301,8 +311,12 @@ class WriteStore(ListWatchStore):
             await self._delete_now(namespace, name, old, kv, opts.dry_run, conditional)
             return new, False
         if codec.decode_stored(self._encode(new)) == codec.decode_stored(kv.value):
+            if stale:  # a no-op against a cached copy: make sure against storage
+                raise _Retry()
             return old, False  # no-op: upstream skips the write and keeps the resourceVersion
         if opts.dry_run:
+            if stale:  # answer from what storage holds, not a cached copy
+                raise _Retry()
             return new, False
         if rdef.on_update is not None:
             await rdef.on_update(self.ctx, new, old)
@@ -365,8 +379,8 @@ class WriteStore(ListWatchStore):
             self._check_subresource(subresource)
         is_apply = patching.media_type(patch_type) == patching.APPLY_PATCH
         key = self._key(namespace, name)
-        for _ in range(MAX_UPDATE_ATTEMPTS):
-            kv = await self._get_kv(key)
+        for attempt in range(MAX_UPDATE_ATTEMPTS):
+            kv, stale = await self._read_for_update(key, attempt if subresource != "scale" else 1)
             if kv is None:
                 if is_apply and not subresource:
                     created = self._apply(None, patch_type, patch, opts, "")
@@ -404,9 +418,13 @@ class WriteStore(ListWatchStore):
                     raise self._conflict(name)
                 new = self._merge_update(current, patched, subresource)
                 return await self._write_update(namespace, name, new, current, kv, opts, subresource,
-                                                conditional=False, track=not is_apply)
+                                                conditional=False, track=not is_apply, stale=stale)
             except _Retry:
                 continue
+            except errors.StatusError:
+                if stale:  # it may have failed only for being a stale copy: once more from storage
+                    continue
+                raise
         raise self._conflict(name)
 
 
