@@ -160,7 +160,7 @@ class ListWatchStore(StoreBase):
             if everything and remaining:
                 list_meta["remainingItemCount"] = remaining
         return {"kind": self.rdef.list_kind, "apiVersion": self.rdef.api_version, "metadata": list_meta,
-                "items": items if cache is None else ListItems(items, encoded)}
+                "items": items if encoded is None else ListItems(items, encoded)}
 
     def _list_cache(self, opts: ListOptions) -> DecodedObjects | None:
         """The store's cache of decoded objects, when the caller only reads the list and the
