@@ -39,7 +39,7 @@ def _set_common(ctx: RequestContext, code: int, content_type: str, length: int |
     r.setHeader(b"content-type", content_type.encode())
     if length is not None:
         r.setHeader(b"content-length", str(length).encode())
-    for w in capped_warnings(ctx.warnings):
+    for w in capped_warnings(ctx.warnings) if ctx.warnings else ():
         text = w.replace("\\", "\\\\").replace('"', '\\"')  # a quoted-string, as RFC 7234 warn-text
         r.responseHeaders.addRawHeader(b"warning", f'299 - "{text}"'.encode())
 
