@@ -146,7 +146,8 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
     out = _output(ctx)
     if verb == "get":
         params.parse_resource_version(ctx.param("resourceVersion"))
-        obj = await store.get(ns, name, sub)
+        shared = getattr(store, "get_shared", None) if not sub else None
+        obj = await (shared(ns, name) if shared is not None else store.get(ns, name, sub))
         return _reply(ctx, out, rdef, 200, obj)
     if verb == "list":
         lopts = params.list_options(ctx)

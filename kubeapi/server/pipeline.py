@@ -161,9 +161,18 @@ def apf_request(ctx: RequestContext) -> FlowRequest:
                        resource=i.resource, subresource=i.subresource, namespace=i.namespace, path=ctx.path)
 
 
+_encoded_headers: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+
+
 def _header_setter(ctx: RequestContext) -> Callable[[str, str], None]:
     def set_header(name: str, value: str) -> None:
-        ctx.request.setHeader(name.encode(), value.encode())
+        # APF's two headers name a level and a schema: a handful of values, encoded once.
+        raw = _encoded_headers.get((name, value))
+        if raw is None:
+            if len(_encoded_headers) >= 1024:
+                _encoded_headers.clear()
+            raw = _encoded_headers[(name, value)] = (name.encode(), value.encode())
+        ctx.request.setHeader(*raw)
     return set_header
 
 
