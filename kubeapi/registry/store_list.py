@@ -149,19 +149,20 @@ class ListWatchStore(StoreBase):
         return {"kind": self.rdef.list_kind, "apiVersion": self.rdef.api_version, "metadata": list_meta,
                 "items": items}
 
-    async def get_shared(self, namespace: str, name: str) -> Obj:
+    async def get_shared(self, namespace: str, name: str) -> tuple[Obj, bool]:
         """``get`` for a caller that only reads the object (the HTTP GET handler encodes it):
-        served from the decoded objects LIST keeps, when this store reads the plain way."""
+        served from the decoded objects LIST keeps, when this store reads the plain way.
+        Also says whether the object is that shared one (else it is the caller's own)."""
         cls = type(self)
         if cls.get is not StoreBase.get or cls._decode is not StoreBase._decode:
-            return await self.get(namespace, name)
+            return await self.get(namespace, name), False
         kv = await self._get_kv(self._key(namespace, name))
         if kv is None:
             raise self._not_found(name)
         cache: DecodedObjects | None = getattr(self, "_list_objects", None)
         if cache is None:
             cache = self._list_objects = DecodedObjects(self._decode)
-        return cache.get(kv)
+        return cache.get(kv), True
 
     def _list_decoder(self, opts: ListOptions) -> Callable[[KeyValue], Obj]:
         """Decoded objects from the store's cache when the caller only reads the list and the

@@ -99,11 +99,30 @@ def encode_protobuf(obj: Any) -> bytes | None:
         return None
 
 
+SHARED_ENCODINGS = 1024
+_shared_protobuf: dict[int, tuple[Any, bytes | None]] = {}  # id(obj) -> (obj, its encoding)
+
+
+def _encode_shared_protobuf(obj: Any) -> bytes | None:
+    """encode_protobuf for an object that is shared and never changed (a GET's, from the
+    store's decoded objects): encoded once for all the GETs of it.  The entry holds the
+    object, so its id is not reused while the entry lasts."""
+    known = _shared_protobuf.get(id(obj))
+    if known is not None and known[0] is obj:
+        return known[1]
+    data = encode_protobuf(obj)
+    if len(_shared_protobuf) >= SHARED_ENCODINGS:
+        _shared_protobuf.clear()
+    _shared_protobuf[id(obj)] = (obj, data)
+    return data
+
+
 def write_object(ctx: RequestContext, code: int, obj: Any, media_type: str = JSON,
-                 content_type: str | None = None) -> bytes:
+                 content_type: str | None = None, shared: bool = False) -> bytes:
+    """``shared``: ``obj`` is never changed by anyone, so its protobuf form may be kept."""
     ctx.response_object = obj
     if media_type == PROTOBUF:
-        data = encode_protobuf(obj)
+        data = _encode_shared_protobuf(obj) if shared else encode_protobuf(obj)
         if data is not None:
             return write_body(ctx, code, data, protobuf.CONTENT_TYPE)
         media_type, content_type = JSON, None
