@@ -134,10 +134,23 @@ def user_from_cert(cert: x509.Certificate) -> UserInfo | None:
     return UserInfo(cn, groups=groups)
 
 
+_grouped: dict[int, tuple[UserInfo, UserInfo]] = {}  # id(user) -> (user, user with the group)
+GROUPED_CACHE_SIZE = 1024
+
+
 def with_authenticated_group(user: UserInfo) -> UserInfo:
     if AUTHENTICATED in user.groups or user.name == ANONYMOUS.name:
         return user
-    return replace(user, groups=tuple(user.groups) + (AUTHENTICATED,))
+    # Token authenticators hand back the same UserInfo for the same token; its copy with the
+    # group is made once (the entry holds ``user``, so its id cannot be reused meanwhile).
+    known = _grouped.get(id(user))
+    if known is not None and known[0] is user:
+        return known[1]
+    grouped = replace(user, groups=tuple(user.groups) + (AUTHENTICATED,))
+    if len(_grouped) >= GROUPED_CACHE_SIZE:
+        _grouped.clear()
+    _grouped[id(user)] = (user, grouped)
+    return grouped
 
 
 class _Fixed:
@@ -246,7 +259,22 @@ def bearer_token(header: str | None) -> str | None:
 
 
 def peer_certificates(request: Any) -> list[x509.Certificate]:
-    """The TLS peer's certificate chain (leaf first), from HTTP/1.1 or HTTP/2 channels."""
+    """The TLS peer's certificate chain (leaf first), from HTTP/1.1 or HTTP/2 channels;
+    read once per connection (our TLS contexts refuse renegotiation, so it cannot change)."""
+    channel = getattr(request, "channel", None)
+    known = getattr(channel, "_kubeapi_peer_chain", None)
+    if known is not None:
+        return list(known)
+    chain = _read_peer_certificates(request)
+    if channel is not None and getattr(channel, "transport", None) is not None:
+        try:
+            channel._kubeapi_peer_chain = tuple(chain)
+        except AttributeError:  # a channel that takes no new attributes: read it each time
+            pass
+    return chain
+
+
+def _read_peer_certificates(request: Any) -> list[x509.Certificate]:
     transports = []
     channel = getattr(request, "channel", None)
     for t in (getattr(channel, "transport", None), getattr(getattr(channel, "_conn", None), "transport", None),

@@ -31,6 +31,7 @@ HEADER_FLOW_SCHEMA_UID = "X-Kubernetes-PF-FlowSchema-UID"
 HEADER_PRIORITY_LEVEL_UID = "X-Kubernetes-PF-PriorityLevel-UID"
 MAX_WAIT = 60.0  # upstream's hard cap on time in a queue
 RESYNC_AFTER_ERROR = 5.0
+CLASSIFY_CACHE_SIZE = 4096
 
 
 class TooManyRequests(Exception):
@@ -92,6 +93,8 @@ class FlowControl:
         self._reload_pending = False
         self._stopped = False
         self._metric_children: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
+        self._dispatched_children: dict[tuple[str, str], Any] = {}
+        self._classified: dict[tuple[Any, ...], tuple[Obj, Level, str]] = {}
         self.apply(*bootstrap.bootstrap_objects(), source="bootstrap")
 
     # ------------------------------------------------------------------ configuration
@@ -138,6 +141,7 @@ class FlowControl:
                         if ((s.get("spec") or {}).get("priorityLevelConfiguration") or {}).get("name") in new_levels]
         self.levels = new_levels
         self.source = source
+        self._classified = {}
 
     def _publish_limits(self, lv: Level, nominal: int) -> None:
         """The seat gauges as upstream derives them.  We do not lend or borrow seats between
@@ -209,7 +213,20 @@ class FlowControl:
     # ------------------------------------------------------------------ requests
 
     def classify(self, req: Request) -> tuple[Obj, Level, str]:
-        """(FlowSchema, its level, flow distinguisher) of ``req``."""
+        """(FlowSchema, its level, flow distinguisher) of ``req``, remembered until the
+        configuration changes: the same few users ask the same things over and over, and
+        walking every schema's rules was a visible part of a GET."""
+        key = (req.user, req.groups, req.is_resource_request, req.verb, req.api_group, req.resource,
+               req.subresource, req.namespace, "" if req.is_resource_request else req.path)
+        got = self._classified.get(key)
+        if got is None:
+            got = self._classify(req)
+            if len(self._classified) >= CLASSIFY_CACHE_SIZE:
+                self._classified.clear()  # names come from clients: stay bounded
+            self._classified[key] = got
+        return got
+
+    def _classify(self, req: Request) -> tuple[Obj, Level, str]:
         for schema in self.schemas:
             if schema_matches(schema, req):
                 level = self.levels[schema["spec"]["priorityLevelConfiguration"]["name"]]
@@ -228,7 +245,7 @@ class FlowControl:
         m = self.metrics
         if level.exempt or level.queueset is None or long_running:
             if m is not None:
-                m.dispatched.labels(level.name, fs_name).inc()
+                self._dispatched(level.name, fs_name).inc()
             return None
         qs = level.queueset
         began = time.monotonic()
@@ -258,6 +275,13 @@ class FlowControl:
             children[1].inc()
             children[2].inc()
         return Ticket(level, fs_name, index, time.monotonic(), children)
+
+    def _dispatched(self, level: str, schema: str) -> Any:
+        key = (level, schema)
+        got = self._dispatched_children.get(key)
+        if got is None:
+            got = self._dispatched_children[key] = self.metrics.dispatched.labels(level, schema)
+        return got
 
     def _children(self, level: str, schema: str) -> tuple[Any, Any, Any, Any]:
         """(wait histogram, dispatched, executing, execution histogram) for one level and schema,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from kubeapi.protobuf.codec import ENVELOPE_MAGIC, decode_message
-from kubeapi.protobuf.encode import encode_message
+from kubeapi.protobuf.fastencode import encode_message
 from kubeapi.protobuf.schema import UnsupportedKind, message_for_kind
 from kubeapi.protobuf.wire import LENGTH, ProtobufDecodeError, field_bytes, iter_fields
 
@@ -63,10 +64,17 @@ def decode(body: bytes) -> dict[str, Any]:
     return obj
 
 
-def _envelope(api_version: str, kind: str, raw: bytes) -> bytes:
+_EMPTY_ENCODING = field_bytes(3, b"") + field_bytes(4, b"")
+
+
+@lru_cache(maxsize=1024)
+def _envelope_head(api_version: str, kind: str) -> bytes:
     type_meta = field_bytes(1, api_version.encode()) + field_bytes(2, kind.encode())
-    return (ENVELOPE_MAGIC + field_bytes(1, type_meta) + field_bytes(2, raw)
-            + field_bytes(3, b"") + field_bytes(4, b""))
+    return ENVELOPE_MAGIC + field_bytes(1, type_meta)
+
+
+def _envelope(api_version: str, kind: str, raw: bytes) -> bytes:
+    return _envelope_head(api_version, kind) + field_bytes(2, raw) + _EMPTY_ENCODING
 
 
 def encode_raw(obj: dict[str, Any]) -> bytes:

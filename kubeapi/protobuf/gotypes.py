@@ -7,6 +7,7 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from kubeapi.protobuf.wire import ProtobufDecodeError
 
@@ -27,6 +28,7 @@ def format_time(seconds: int, nanos: int = 0, micro: bool = False) -> str:
     return base + "Z"
 
 
+@lru_cache(maxsize=4096)  # an object's timestamps are encoded again on every read of it
 def parse_time(text: str) -> tuple[int, int]:
     """RFC 3339 text -> (unix seconds, nanoseconds)."""
     m = _RFC3339.match(text)

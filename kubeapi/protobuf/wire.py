@@ -73,7 +73,12 @@ def fixed32_to_float(v: int) -> float:
     return float(struct.unpack("<f", v.to_bytes(4, "little"))[0])
 
 
+_ONE_BYTE = [bytes((i,)) for i in range(0x80)]
+
+
 def varint(v: int) -> bytes:
+    if 0 <= v < 0x80:
+        return _ONE_BYTE[v]  # tags and most lengths: no bytearray built for them
     if v < 0:
         v += 1 << 64
     out = bytearray()

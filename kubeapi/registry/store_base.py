@@ -116,14 +116,25 @@ class StoreBase:
         self.bookmark_interval = bookmark_interval
         self._is_namespace = rdef.group == "" and rdef.kind == "Namespace"
         self._is_pod = rdef.group == "" and rdef.kind == "Pod"
+        self._prefixes: dict[str, tuple[ResourceDef, str, str]] = {}
 
     # ------------------------------------------------------------------ encoding
 
     def _key(self, namespace: str, name: str) -> str:
-        return self.rdef.key(self.prefix, namespace, name)
+        return self._prefix(namespace) + name  # what rdef.key gives
 
     def _prefix(self, namespace: str) -> str:
-        return self.rdef.key_prefix(self.prefix, namespace if self.rdef.namespaced else None)
+        """The collection's key prefix, worked out once per namespace (every read asks)."""
+        rdef, prefix = self.rdef, self.prefix
+        cache = self._prefixes
+        got = cache.get(namespace)
+        if got is not None and got[0] is rdef and got[1] == prefix:
+            return got[2]
+        text = rdef.key_prefix(prefix, namespace if rdef.namespaced else None)
+        if len(cache) >= 4096:
+            cache.clear()  # namespaces come from clients: stay bounded
+        cache[namespace] = (rdef, prefix, text)
+        return text
 
     def _decode(self, kv: KeyValue, revision: int | None = None) -> Obj:
         obj = codec.decode_stored(kv.value)

@@ -162,11 +162,26 @@ class ListWatchStore(StoreBase):
         return {"kind": self.rdef.list_kind, "apiVersion": self.rdef.api_version, "metadata": list_meta,
                 "items": items if encoded is None else ListItems(items, encoded)}
 
+    async def get_shared(self, namespace: str, name: str) -> tuple[Obj, bool]:
+        """``get`` for a caller that only reads the object (the HTTP GET handler encodes it):
+        served from the decoded objects LIST keeps, when this store reads the plain way.
+        Also says whether the object is that shared one (else it is the caller's own)."""
+        cls = type(self)
+        if cls.get is not StoreBase.get or cls._decode is not StoreBase._decode:
+            return await self.get(namespace, name), False
+        kv = await self._get_kv(self._key(namespace, name))
+        if kv is None:
+            raise self._not_found(name)
+        return self._objects().get(kv), True
+
     def _list_cache(self, opts: ListOptions) -> DecodedObjects | None:
         """The store's cache of decoded objects, when the caller only reads the list and the
         kind decodes by the stored bytes alone (a custom resource's defaults follow its CRD)."""
         if not opts.read_only or type(self)._decode is not StoreBase._decode:
             return None
+        return self._objects()
+
+    def _objects(self) -> DecodedObjects:
         cache: DecodedObjects | None = getattr(self, "_list_objects", None)
         if cache is None:
             cache = self._list_objects = DecodedObjects(self._decode)

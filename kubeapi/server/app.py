@@ -16,7 +16,7 @@ from twisted.python.failure import Failure
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET
 
-from kubeapi.server import pipeline
+from kubeapi.server import eager, pipeline
 
 if TYPE_CHECKING:
     from kubeapi.server.apiserver import APIServer
@@ -33,7 +33,17 @@ class PipelineResource(Resource):
         self.secure = secure
 
     def render(self, request: Any) -> Any:
-        d = pipeline.handle(self.apiserver, request, self.secure)
+        try:
+            # Stepped at once: a request that never waits (most GETs) is answered here, with
+            # no Deferred made for it (kubeapi.server.eager).
+            outcome = eager.start(pipeline.run(self.apiserver, request, self.secure))
+        except BaseException:
+            _failed(request, Failure(), False)
+            return NOT_DONE_YET
+        if not isinstance(outcome, eager.Pending):
+            _done(request, outcome, False)
+            return NOT_DONE_YET
+        d = outcome.deferred
         gone = [False]
 
         def lost(_: Failure) -> None:
@@ -41,25 +51,26 @@ class PipelineResource(Resource):
             d.cancel()  # a watch or a long request stops when its client goes away
 
         request.notifyFinish().addErrback(lost)
-
-        def done(body: bytes) -> None:
-            if gone[0] or request.finished:
-                return
-            if body:
-                request.write(body)
-            request.finish()
-
-        def failed(f: Failure) -> None:
-            if f.check(defer.CancelledError):
-                return
-            log.error("unhandled failure serving %r: %s", request.uri, f.getTraceback())
-            if not gone[0] and not request.finished:
-                if not request.startedWriting:
-                    request.setResponseCode(500)
-                request.finish()
-
-        d.addCallbacks(done, failed)
+        d.addCallbacks(lambda body: _done(request, body, gone[0]), lambda f: _failed(request, f, gone[0]))
         return NOT_DONE_YET
+
+
+def _done(request: Any, body: bytes, gone: bool) -> None:
+    if gone or request.finished:
+        return
+    if body:
+        request.write(body)
+    request.finish()
+
+
+def _failed(request: Any, f: Failure, gone: bool) -> None:
+    if f.check(defer.CancelledError):
+        return
+    log.error("unhandled failure serving %r: %s", request.uri, f.getTraceback())
+    if not gone and not request.finished:
+        if not request.startedWriting:
+            request.setResponseCode(500)
+        request.finish()
 
 
 def build_resource(server: APIServer, secure: bool) -> IResource:

@@ -60,6 +60,20 @@ class LimitedChannel(HTTPChannel):
     _body_timer: Any = None
     _linger: Any = None
     _taken: Any = None  # the protocol the connection was handed to by take_over
+    _host: Any = None
+    _peer: Any = None
+
+    def getHost(self) -> Any:
+        """The local address, asked of the socket once: twisted.web's Request asks for it
+        on every request, and over TCP each ask was a getsockname call."""
+        if self._host is None:
+            self._host = super().getHost()
+        return self._host
+
+    def getPeer(self) -> Any:
+        if self._peer is None:
+            self._peer = super().getPeer()
+        return self._peer
 
     def dataReceived(self, data: bytes) -> None:
         if self._taken is not None:
@@ -70,8 +84,18 @@ class LimitedChannel(HTTPChannel):
         if not self._in_headers and not self._handlingRequest and self.line_mode:
             self._in_headers = True
             self._header_bytes = 0
-            self._header_timer = self.callLater(self.read_header_timeout, self._header_timeout)
+            self._arm_header_timer()
         super().dataReceived(data)
+
+    def _arm_header_timer(self) -> None:
+        """One timer per connection, moved on for each request: pushing a timer later is
+        cheap in Twisted, where arming and cancelling one per request was not.  When it
+        fires between requests it does nothing (see `_header_timeout`)."""
+        timer = self._header_timer
+        if timer is not None and timer.active():
+            timer.reset(self.read_header_timeout)
+        else:
+            self._header_timer = self.callLater(self.read_header_timeout, self._header_timeout)
 
     def rawDataReceived(self, data: bytes) -> None:
         if self._refused:
@@ -91,8 +115,7 @@ class LimitedChannel(HTTPChannel):
         self._refuse(_431)
 
     def allHeadersReceived(self) -> None:
-        self._in_headers = False
-        self._cancel("_header_timer")
+        self._in_headers = False  # the header timer stays armed for the next request
         super().allHeadersReceived()
         length = self.length
         if length is not None and length > self.max_body:
@@ -139,6 +162,8 @@ class LimitedChannel(HTTPChannel):
 
     def _header_timeout(self) -> None:
         self._header_timer = None
+        if not self._in_headers:
+            return  # fired between requests: the next one arms a new timer
         # Go closes a connection whose headers are late without a reply.
         self._refused = True
         transport: Any = self.transport

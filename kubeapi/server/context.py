@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -17,6 +17,20 @@ LONG_RUNNING_SUBRESOURCES = frozenset({"attach", "exec", "proxy", "log", "portfo
 MUTATING_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 
 
+_random = bytearray()  # crypto-random bytes handed out 16 at a time, refilled 4 KiB at once
+os.register_at_fork(after_in_child=_random.clear)  # a forked worker must not repeat its parent's IDs
+
+
+def new_audit_id() -> str:
+    """A random (version 4) UUID in its text form, as ``str(uuid.uuid4())`` gives, without
+    a getrandom call and a UUID object per request."""
+    if len(_random) < 16:
+        _random[:] = os.urandom(4096)
+    h = _random[-16:].hex()
+    del _random[-16:]
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
 @dataclass
 class RequestContext:
     request: Any  # twisted.web.server.Request
@@ -25,7 +39,7 @@ class RequestContext:
     path: str
     query: dict[str, list[str]]
     info: RequestInfo
-    audit_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    audit_id: str = field(default_factory=new_audit_id)
     started: float = field(default_factory=time.monotonic)
     user: UserInfo | None = None
     warnings: list[str] = field(default_factory=list)
@@ -67,6 +81,8 @@ class RequestContext:
 def parse_query(uri: bytes) -> dict[str, list[str]]:
     """All query parameters, keeping bare ones like ``?verbose`` (twisted's args drop them)."""
     _, _, qs = uri.partition(b"?")
+    if not qs:
+        return {}
     return parse_qs(qs.decode("utf-8", "replace"), keep_blank_values=True)
 
 

@@ -98,11 +98,12 @@ def _transform(ctx: RequestContext, out: Output, rdef: ResourceDef, obj: Obj) ->
     return tables.convert(out.convert, out.version, rdef, obj, include=ctx.param("includeObject"))
 
 
-def _reply(ctx: RequestContext, out: Output, rdef: ResourceDef, code: int, obj: Obj) -> bytes:
+def _reply(ctx: RequestContext, out: Output, rdef: ResourceDef, code: int, obj: Obj,
+           shared: bool = False) -> bytes:
     body = _transform(ctx, out, rdef, obj)
     is_status = body.get("kind") == "Status" and body.get("apiVersion") == "v1"
     ctype = out.media_type if is_status else out.content_type
-    return responses.write_object(ctx, code, body, out.media_type, ctype)
+    return responses.write_object(ctx, code, body, out.media_type, ctype, shared=shared and body is obj)
 
 
 def _defaults(rdef: ResourceDef, obj: Obj) -> None:
@@ -146,8 +147,12 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
     out = _output(ctx)
     if verb == "get":
         params.parse_resource_version(ctx.param("resourceVersion"))
-        obj = await store.get(ns, name, sub)
-        return _reply(ctx, out, rdef, 200, obj)
+        get_shared = getattr(store, "get_shared", None) if not sub else None
+        if get_shared is not None:
+            obj, shared = await get_shared(ns, name)
+        else:
+            obj, shared = await store.get(ns, name, sub), False
+        return _reply(ctx, out, rdef, 200, obj, shared=shared)
     if verb == "list":
         lopts = params.list_options(ctx)
         lopts.read_only = True  # only encoded: items may share the store's decoded objects

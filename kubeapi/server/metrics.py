@@ -17,7 +17,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from kubeapi.server.histogram import ReactorHistogram
+from kubeapi.server.histogram import ReactorCounter, ReactorGauge, ReactorHistogram
 from kubeapi.server.requestinfo import RequestInfo
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ class Metrics:
         ProcessCollector(registry=self.registry)
         self._request_children: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
         self._admission_children: dict[tuple[str, str, str, bool], Any] = {}
-        self.requests = Counter(
+        self.requests = ReactorCounter(
             "apiserver_request_total",
             "Counter of apiserver requests broken out for each verb, dry run value, group, version, "
             "resource, scope, component, and HTTP response code.",
@@ -111,7 +111,7 @@ class Metrics:
             "Response latency distribution in seconds for each verb, dry run value, group, version, "
             "resource, subresource, scope and component.",
             _LABELS, buckets=_BUCKETS, registry=self.registry)
-        self.inflight = Gauge(
+        self.inflight = ReactorGauge(
             "apiserver_current_inflight_requests",
             "Maximal number of currently used inflight request limit of this apiserver per request "
             "kind in last second.", ("request_kind",), registry=self.registry)
@@ -224,7 +224,7 @@ class Metrics:
         self.rejected = Counter("apiserver_flowcontrol_rejected_requests_total",
                                 "Number of requests rejected by API Priority and Fairness subsystem",
                                 pl_fs + ("reason",), registry=self.registry)
-        self.dispatched = Counter("apiserver_flowcontrol_dispatched_requests_total",
+        self.dispatched = ReactorCounter("apiserver_flowcontrol_dispatched_requests_total",
                                   "Number of requests executed by API Priority and Fairness subsystem",
                                   pl_fs, registry=self.registry)
         self.inqueue = Gauge("apiserver_flowcontrol_current_inqueue_requests",

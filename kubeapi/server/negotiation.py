@@ -102,8 +102,26 @@ def _plain(mtype: str) -> str | None:
     return None
 
 
+_negotiated: dict[tuple[str | None, frozenset[str], bool], Output] = {}
+NEGOTIATED_CACHE_SIZE = 1024
+
+
 def negotiate(header: str | None, conversions: frozenset[str] = frozenset(),
               protobuf: bool = False) -> Output:
+    """`choose`, remembered per Accept header: clients send the same few over and over, and
+    parsing one anew was a visible part of a GET."""
+    key = (header, conversions, protobuf)
+    out = _negotiated.get(key)
+    if out is None:
+        out = choose(header, conversions, protobuf)  # a 406 is raised afresh each time
+        if len(_negotiated) >= NEGOTIATED_CACHE_SIZE:
+            _negotiated.clear()  # headers come from clients: stay bounded
+        _negotiated[key] = out
+    return out
+
+
+def choose(header: str | None, conversions: frozenset[str] = frozenset(),
+           protobuf: bool = False) -> Output:
     """Pick the first acceptable form in the client's order.  ``conversions`` are the as= kinds
     this endpoint can produce; a clause asking for another one is skipped.  Protobuf clauses
     count only where ``protobuf`` says the endpoint's kind has a protobuf encoding, and never

@@ -53,6 +53,8 @@ def _split(path: str) -> list[str]:
     trimmed = path.strip("/")
     if not trimmed:
         return []
+    if "%" not in trimmed:
+        return trimmed.split("/")
     return [unquote(p) for p in trimmed.split("/")]
 
 

@@ -39,7 +39,7 @@ def _set_common(ctx: RequestContext, code: int, content_type: str, length: int |
     r.setHeader(b"content-type", content_type.encode())
     if length is not None:
         r.setHeader(b"content-length", str(length).encode())
-    for w in capped_warnings(ctx.warnings):
+    for w in capped_warnings(ctx.warnings) if ctx.warnings else ():
         text = w.replace("\\", "\\\\").replace('"', '\\"')  # a quoted-string, as RFC 7234 warn-text
         r.responseHeaders.addRawHeader(b"warning", f'299 - "{text}"'.encode())
 
@@ -99,15 +99,38 @@ def encode_protobuf(obj: Any) -> bytes | None:
         return None
 
 
+SHARED_ENCODINGS = 1024
+# (id(obj), form) -> (obj, its encoding); form is "protobuf" or a JSON media type
+_shared: dict[tuple[int, str], tuple[Any, bytes | None]] = {}
+
+
+def _encode_shared(obj: Any, form: str) -> bytes | None:
+    """The protobuf (or compact JSON/YAML) form of an object that is shared and never
+    changed (a GET's, from the store's decoded objects): encoded once for all the GETs of
+    it.  The entry holds the object, so its id is not reused while the entry lasts."""
+    key = (id(obj), form)
+    known = _shared.get(key)
+    if known is not None and known[0] is obj:
+        return known[1]
+    data = encode_protobuf(obj) if form == PROTOBUF else encode(obj, form, False)
+    if len(_shared) >= SHARED_ENCODINGS:
+        _shared.clear()
+    _shared[key] = (obj, data)
+    return data
+
+
 def write_object(ctx: RequestContext, code: int, obj: Any, media_type: str = JSON,
-                 content_type: str | None = None) -> bytes:
+                 content_type: str | None = None, shared: bool = False) -> bytes:
+    """``shared``: ``obj`` is never changed by anyone, so its encoded form may be kept."""
     ctx.response_object = obj
     if media_type == PROTOBUF:
-        data = encode_protobuf(obj)
+        data = _encode_shared(obj, PROTOBUF) if shared else encode_protobuf(obj)
         if data is not None:
             return write_body(ctx, code, data, protobuf.CONTENT_TYPE)
         media_type, content_type = JSON, None
-    body = encode(obj, media_type, wants_pretty(ctx))
+    pretty = wants_pretty(ctx)
+    shared_body = _encode_shared(obj, media_type) if shared and not pretty else None
+    body = shared_body if shared_body is not None else encode(obj, media_type, pretty)
     return write_body(ctx, code, body, content_type or media_type)
 
 

@@ -7,10 +7,14 @@ Listeners that use a plain ``Site`` still get 413 (after buffering), just not th
 
 from __future__ import annotations
 
+import time
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
-from twisted.web.resource import IResource, Resource
-from twisted.web.server import Request, Site
+from twisted.python.failure import Failure
+from twisted.web.http import datetimeToString
+from twisted.web.resource import IResource, Resource, _IEncodingResource
+from twisted.web.server import Request, Site, version
 
 from kubeapi.server.channel import channel_factory
 from kubeapi.server.statustext import reason_phrase
@@ -18,10 +22,53 @@ from kubeapi.server.statustext import reason_phrase
 DEFAULT_MAX_BODY = 3 * 1024 * 1024
 
 
+_date: list[Any] = [-1, b""]  # (the second, its Date header value)
+
+
+def http_date() -> bytes:
+    """The Date header for now, formatted once a second rather than on every request."""
+    now = int(time.time())
+    if _date[0] != now:
+        _date[:] = [now, datetimeToString(now)]
+    return _date[1]  # type: ignore[no-any-return]
+
+
 class LimitedRequest(Request):
     max_body = DEFAULT_MAX_BODY
     body_too_large = False
     _received = 0
+    _postpath: list[bytes] | None = None
+
+    @property  # type: ignore[override]
+    def postpath(self) -> list[bytes]:
+        """twisted.web's unquoted path segments, worked out only if something asks: our
+        root resource is a leaf and reads the path itself."""
+        if self._postpath is None:
+            self._postpath = [unquote_to_bytes(p) for p in self.path[1:].split(b"/")]
+        return self._postpath
+
+    @postpath.setter
+    def postpath(self, value: list[bytes]) -> None:
+        self._postpath = value
+
+    def process(self) -> None:
+        """twisted.web's ``process`` for a site whose root is a leaf: the same Server and Date
+        headers and the same render, without walking the resource tree."""
+        channel: Any = self.channel
+        site = self.site = channel.site
+        resource = site.resource
+        if not getattr(resource, "isLeaf", False) or self.path == b"*" or \
+                _IEncodingResource.providedBy(resource):
+            super().process()
+            return
+        self.setHeader(b"Server", version)
+        self.setHeader(b"Date", http_date())
+        self.prepath: list[bytes] = []
+        self.sitepath: list[bytes] = []
+        try:
+            self.render(resource)
+        except BaseException:
+            self.processingFailed(Failure())
 
     def setResponseCode(self, code: int, message: bytes | None = None) -> None:
         """Status lines carry Go's reason phrases (kubeapi.server.statustext)."""

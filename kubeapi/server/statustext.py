@@ -26,6 +26,10 @@ GO_STATUS_TEXT: dict[int, str] = {
 }
 
 
+_ENCODED = {code: text.encode("ascii") for code, text in GO_STATUS_TEXT.items()}
+
+
 def reason_phrase(code: int) -> bytes:
     """Go's text for ``code``; Go writes ``status code N`` for codes it has no name for."""
-    return GO_STATUS_TEXT.get(code, f"status code {code}").encode("ascii")
+    text = _ENCODED.get(code)
+    return text if text is not None else f"status code {code}".encode("ascii")

@@ -33,6 +33,16 @@ def _extras(ctx: RequestContext) -> dict[str, list[str]]:
     return out
 
 
+def _asks(ctx: RequestContext) -> bool:
+    """Whether any Impersonate-* header came: one pass over the names, where looking each
+    one up cost more on every request that has none."""
+    for name, _ in ctx.request.requestHeaders.getAllRawHeaders():
+        prefix = name[:12].lower()
+        if prefix == b"impersonate-" or prefix == "impersonate-":
+            return True
+    return False
+
+
 def _ref_text(kind: str, name: str, namespace: str = "", api_version: str = "", field_path: str = "") -> str:
     """Go's %v of a core/v1 ObjectReference (Kind Namespace Name UID APIVersion ResourceVersion
     FieldPath), which upstream prints in its error."""
@@ -51,6 +61,8 @@ def _sa_parts(name: str) -> tuple[str, str] | None:
 async def impersonate(server: APIServer, ctx: RequestContext) -> None:
     """Replace ctx.user with the impersonated user when asked and allowed, checking each
     requested attribute in upstream's order: user (or service account), groups, extras, uid."""
+    if not _asks(ctx):
+        return
     users = _headers(ctx, "impersonate-user")
     groups = _headers(ctx, "impersonate-group")
     uids = _headers(ctx, "impersonate-uid")

@@ -4,12 +4,14 @@ and the ``?timeout=`` query parameter, which narrows it."""
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from types import CoroutineType
 from typing import Any, TypeVar
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 
 from kubeapi.errors import StatusError, bad_request, timeout
+from kubeapi.server import eager
 from kubeapi.timefmt import parse_duration
 
 T = TypeVar("T")
@@ -71,12 +73,24 @@ _deadlines: dict[int, Deadlines] = {}  # per clock (tests use their own)
 
 
 async def with_timeout(work: Awaitable[T], seconds: float, clock: IReactorTime) -> T:
-    """Await ``work``; after ``seconds`` cancel it and raise 504 Timeout."""
-    d: defer.Deferred[Any] = defer.ensureDeferred(work)  # type: ignore[arg-type]
+    """Await ``work``; after ``seconds`` cancel it and raise 504 Timeout.
+
+    A coroutine is stepped at once (kubeapi.server.eager): one that finishes without
+    waiting, as most GETs do, needs no Deferred and no deadline."""
+    if isinstance(work, CoroutineType):
+        timer: Any = clock  # zope's interface declarations confuse mypy about its methods
+        began = timer.seconds()
+        outcome = eager.start(work)
+        if not isinstance(outcome, eager.Pending):
+            return outcome
+        d: defer.Deferred[Any] = outcome.deferred
+        seconds -= timer.seconds() - began
+    else:
+        d = defer.ensureDeferred(work)  # type: ignore[arg-type]
     if seconds < SWEEP_FROM:
-        d.addTimeout(seconds, clock)
+        d.addTimeout(max(seconds, 0.0), clock)
         try:
-            return await d
+            return await d  # type: ignore[no-any-return]
         except defer.TimeoutError:
             raise timeout_error() from None
     sweeper = _deadlines.get(id(clock))
@@ -84,7 +98,7 @@ async def with_timeout(work: Awaitable[T], seconds: float, clock: IReactorTime) 
         sweeper = _deadlines[id(clock)] = Deadlines(clock)
     fired = sweeper.add(d, seconds)
     try:
-        return await d
+        return await d  # type: ignore[no-any-return]
     except defer.CancelledError:
         if fired[0]:
             raise timeout_error() from None
