@@ -22,14 +22,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.backends import VALUE, measure_raw  # noqa: E402
-from bench.run import serving  # noqa: E402
+from bench.run import print_timed, serving  # noqa: E402
 from tests.support.procstat import process_cpu_seconds  # noqa: E402
 
 LUA = """
@@ -118,10 +117,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--backend", default="embedded,etcd")
     a = ap.parse_args()
-    t0 = time.monotonic()
-    for line in table(a.seconds, a.concurrency, tuple(a.backend.split(","))):
-        print(line)
-    print(f"\n({time.monotonic() - t0:.0f} s)")
+    print_timed(lambda: table(a.seconds, a.concurrency, tuple(a.backend.split(","))))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import shutil
 import ssl
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.create import LUA, wrk_creates  # noqa: E402
 from bench.get import JSON, PROTOBUF, wrk  # noqa: E402
-from bench.run import start_etcd  # noqa: E402
+from bench.run import print_timed, start_etcd  # noqa: E402
 from tests.e2e.harness import ServerProcess  # noqa: E402
 from tests.support.procstat import process_cpu_seconds  # noqa: E402
 
@@ -143,10 +142,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--connections", type=int, default=16)
     a = ap.parse_args()
-    t0 = time.monotonic()
-    for line in table(a.seconds, a.connections):
-        print(line)
-    print(f"\n({time.monotonic() - t0:.0f} s)")
+    print_timed(lambda: table(a.seconds, a.connections))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,14 @@ class Conn:
         self.c.request(method, path, body=data, headers=headers)
         r = self.c.getresponse()
         return r.status, r.read()
+
+
+def print_timed(rows: Callable[[], list[str]]) -> None:
+    """A bench's table on stdout, then how long it took."""
+    t0 = time.monotonic()
+    for line in rows():
+        print(line)
+    print(f"\n({time.monotonic() - t0:.0f} s)")
 
 
 def pct(samples: list[float], p: float) -> float:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.create import LUA, wrk_creates  # noqa: E402
 from bench.get import wrk  # noqa: E402
-from bench.run import serving  # noqa: E402
+from bench.run import print_timed, serving  # noqa: E402
 from tests.support.procstat import process_cpu_seconds  # noqa: E402
 
 
@@ -121,10 +121,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=6)
     ap.add_argument("--connections", type=int, default=16)
     a = ap.parse_args()
-    t0 = time.monotonic()
-    for line in table(tuple(int(w) for w in a.workers.split(",")), a.seconds, a.connections):
-        print(line)
-    print(f"\n({time.monotonic() - t0:.0f} s)")
+    print_timed(lambda: table(tuple(int(w) for w in a.workers.split(",")), a.seconds, a.connections))
 
 
 if __name__ == "__main__":
