@@ -1,7 +1,12 @@
 """Streaming a watch: one ``{"type":..,"object":..}\\n`` frame per event (or, when protobuf
 was negotiated, one length-prefixed WatchEvent) over a chunked HTTP/1.1 (or HTTP/2) response.
 
-The store calls ``sink`` from the reactor; frames go straight to the transport.  When the
+The store calls ``sink`` from the reactor; frames go straight to the transport.  On an
+HTTP/1.1 connection each frame is written as one pre-built chunk (shared by every stream
+sending the same event, see ``framecache``) through ``directwrite``, which sends it to the
+socket at once when nothing is buffered: twisted.web's Request.write framed each write
+again and Twisted's transport registered the socket with epoll and unregistered it per
+write, which was most of a 10,000-watcher fan-out's time.  When the
 transport pushes back (the client reads slower than we produce) frames wait in a bounded
 queue; past the bound the watcher is dropped and the stream ends, as upstream's watch cache
 terminates a watcher that cannot keep up.  Client disconnect, ``timeoutSeconds`` and a
@@ -23,7 +28,8 @@ from zope.interface import implementer
 
 from kubeapi.errors import StatusError
 from kubeapi.registry.store import WatchHandle
-from kubeapi.server.framecache import SHARED, SHARED_TYPES, FrameCache
+from kubeapi.server.directwrite import writer_for
+from kubeapi.server.framecache import SHARED, SHARED_TYPES, FrameCache, as_chunk
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +75,9 @@ class WatchStream:
         self.queued_bytes = 0
         self.events = 0
         self._timer: Any = None
+        # Set by ``start`` when the response is chunked HTTP/1.1 straight over a transport:
+        # the queue then holds whole chunks, written past Request.write.
+        self._write: Callable[[bytes], None] | None = None
 
     # --- IPushProducer: the transport tells us when its buffer is full / drained
     def pauseProducing(self) -> None:
@@ -88,14 +97,19 @@ class WatchStream:
         try:
             out = self.transform(event_type, obj)
             if out is obj and event_type in SHARED_TYPES:
-                data = self.frames.frame(self.encode, event_type, obj)
+                if self._write is not None:
+                    data = self.frames.chunk(self.encode, event_type, obj)
+                else:
+                    data = self.frames.frame(self.encode, event_type, obj)
             else:
-                data = self.encode(event_type, out)
+                data = self._wire(self.encode(event_type, out))
         except StatusError as e:
-            data = self.encode("ERROR", e.status())
+            data = self._wire(self.encode("ERROR", e.status()))
             event_type = "ERROR"
         except Exception:
             log.exception("encoding a watch event failed")
+            return
+        if not data:
             return
         self.queue.append(data)
         self.queued_bytes += len(data)
@@ -118,6 +132,10 @@ class WatchStream:
             self.request.registerProducer(self, True)
         except Exception:  # channel without producer support: no back-pressure
             log.debug("no producer support on this channel")
+        self._write = _direct_writer(self.request)
+        if self._write is not None and self.queue:  # queued before the headers: frame them now
+            self.queue = deque(as_chunk(d) for d in self.queue)
+            self.queued_bytes = sum(len(d) for d in self.queue)
         if timeout > 0:
             self._timer = self.clock.callLater(timeout, self._finish, "timeout")
         self._drain()
@@ -131,7 +149,18 @@ class WatchStream:
             if getattr(self.request, "_disconnected", False) or self.request.finished:
                 self._finish("disconnected")
                 return
+            self._send(data)
+
+    def _wire(self, data: bytes) -> bytes:
+        return as_chunk(data) if self._write is not None and data else data
+
+    def _send(self, data: bytes) -> None:
+        write = self._write
+        if write is None:
             self.request.write(data)
+            return
+        self.request.sentLength += len(data) - data.index(b"\r\n") - 4  # the payload, as Request.write counts
+        write(data)
 
     def _finish(self, why: str) -> None:
         if self.closed:
@@ -147,7 +176,7 @@ class WatchStream:
         self._finish("closed")
         if self.started and self.queue and not self.paused and not getattr(self.request, "_disconnected", False):
             while self.queue:
-                self.request.write(self.queue.popleft())
+                self._send(self.queue.popleft())
         try:
             self.request.unregisterProducer()
         except Exception:
@@ -187,6 +216,19 @@ async def serve(request: Any, clock: IReactorTime, start_watch: Callable[[Callab
         handle.stop()
         stream.close()
     return why
+
+
+def _direct_writer(request: Any) -> Callable[[bytes], None] | None:
+    """A writer of whole chunks to ``request``'s connection, when its response is plain
+    chunked HTTP/1.1 with its headers out; None when Request.write must frame (HTTP/1.0,
+    HTTP/2, a HEAD or encoded response, a test double)."""
+    channel = getattr(request, "channel", None)
+    transport = getattr(channel, "transport", None)
+    if (transport is None or not getattr(request, "chunked", False) or not getattr(request, "startedWriting", False)
+            or getattr(request, "_encoder", None) is not None or getattr(request, "_inFakeHead", False)
+            or "write" in vars(request) or not isinstance(getattr(request, "sentLength", None), int)):
+        return None
+    return writer_for(transport)  # type: ignore[no-any-return]
 
 
 def end_all(active: set[WatchStream], why: str = "shutdown") -> int:
