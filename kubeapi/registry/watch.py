@@ -81,11 +81,37 @@ class EventTranslator:
             self._emit("ADDED", obj)
 
     def on_events(self, events: Sequence[Event]) -> None:
+        if self._everything and self.deliver_later:
+            self._plain(events)
+            return
         for ev in events:
             if self._stopped:
                 return
             self.last_revision = max(self.last_revision, ev.revision)
             self._one(ev)
+
+    def _plain(self, events: Sequence[Event]) -> None:
+        """``on_events`` for a watch without selectors whose sink only reads what it gets
+        (a client's stream): every event goes out as it is, so the per-event steps of
+        ``_one`` and ``_emit`` fold into one loop (this runs once per watcher per event)."""
+        decode = self._decode
+        sink = self._sink
+        for ev in events:
+            if self._stopped:
+                return
+            kv = ev.kv
+            rev = kv.mod_revision
+            if rev > self.last_revision:
+                self.last_revision = rev
+            if ev.type == "DELETE":
+                event_type, obj = "DELETED", decode(ev.prev or kv, rev)
+            else:
+                event_type, obj = "ADDED" if ev.prev is None else "MODIFIED", decode(kv, rev)
+            try:
+                sink(event_type, obj)
+            except Exception:
+                _log.failure("watch sink failed; stopping the watch")
+                self.stop()
 
     def _one(self, ev: Event) -> None:
         rev = ev.revision

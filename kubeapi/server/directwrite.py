@@ -18,6 +18,7 @@ direct path is taken only when no earlier bytes wait anywhere above the socket.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from OpenSSL.SSL import Error as SSLError
@@ -36,7 +37,8 @@ def _idle(tcp: Connection) -> bool:
 
 def write_tcp(tcp: Connection, data: bytes) -> None:
     """``tcp.write(data)``, with what the socket takes right now sent at once."""
-    if _idle(tcp):
+    if (tcp.connected and not tcp.disconnecting and not tcp._writeDisconnected  # _idle, inline: per write
+            and not tcp.dataBuffer and not tcp._tempDataBuffer and not tcp.TLS):
         try:
             sent = tcp.socket.send(data)
         except OSError:  # EAGAIN, EINTR, or a dead peer Twisted will report itself
@@ -77,7 +79,7 @@ def writer_for(transport: Any) -> Any:
     """The direct writer for ``transport`` (one argument: the bytes), or its own ``write``
     when it is neither a TCP connection nor TLS over one."""
     if isinstance(transport, TLSMemoryBIOProtocol):
-        return lambda data: write_tls(transport, data)
+        return partial(write_tls, transport)
     if isinstance(transport, Connection):
-        return lambda data: write_tcp(transport, data)
+        return partial(write_tcp, transport)
     return transport.write

@@ -37,6 +37,10 @@ class FrameCache:
 
     def chunk(self, encode: Encoder, event_type: str, obj: Obj) -> bytes:
         """The frame as one HTTP/1.1 chunk, built once while ``obj`` is recent."""
+        entry = self._entries.get((encode, event_type, id(obj)))  # the hit, inline: per watcher
+        if entry is not None and entry[0] is obj and entry[2] is not None:
+            self.hits += 1
+            return entry[2]  # type: ignore[no-any-return]
         entry = self._entry(encode, event_type, obj)
         data = entry[2]
         if data is None:

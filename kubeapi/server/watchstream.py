@@ -111,6 +111,17 @@ class WatchStream:
             return
         if not data:
             return
+        if self._write is not None and not self.queue and not self.paused:  # nothing waits: send now
+            self.events += 1
+            request = self.request
+            if request._disconnected or request.finished:
+                self._finish("disconnected")
+                return
+            request.sentLength += len(data) - data.index(b"\r\n") - 4  # the payload, as Request.write counts
+            self._write(data)
+            if event_type == "ERROR":
+                self._finish("error")
+            return
         self.queue.append(data)
         self.queued_bytes += len(data)
         self.events += 1

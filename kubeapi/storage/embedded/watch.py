@@ -27,8 +27,12 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from twisted.logger import Logger
+
 from kubeapi.storage.callbacks import deliver_events, report_error
 from kubeapi.storage.interface import Event, OnError, OnEvents, StorageError
+
+_log = Logger()
 
 State = Literal["catching_up", "holding", "live", "stopped"]
 
@@ -98,10 +102,26 @@ class EmbeddedWatch:
             batch, self._buffer = self._buffer, []
             self._deliver(batch)
 
-    def offer(self, events: Sequence[Event]) -> None:
-        """Take the events of one committed write batch (in revision order)."""
+    def offer(self, events: Sequence[Event], shared: dict[str, Sequence[Event]] | None = None) -> None:
+        """Take the events of one committed write batch (in revision order).  ``shared``
+        (the hub's, one per batch) keeps the batch's events under each prefix, so the many
+        live watchers of one resource filter it once between them."""
         if self._state == "stopped":
             return
+        if shared is not None and self._state == "live":
+            first = events[0].kv.mod_revision
+            if first > self._last and first >= self._start:  # every event is new to this watcher
+                mine = shared.get(self.prefix)
+                if mine is None:
+                    prefix = self.prefix
+                    mine = shared[prefix] = tuple(e for e in events if e.kv.key.startswith(prefix))
+                if mine:
+                    self._last = mine[-1].kv.mod_revision
+                    try:
+                        self._on_events(mine)
+                    except Exception:
+                        _log.failure("watch on_events callback raised")
+                return
         mine = [e for e in events if e.revision >= self._start and e.kv.key.startswith(self.prefix)]
         if not mine:
             return
@@ -130,9 +150,9 @@ class WatchHub:
         self._watchers: dict[int, EmbeddedWatch] = {}
         self._reactor = reactor
         self._budget = budget
-        # (batch, the watchers registered when it was published); a watcher added later
-        # starts after the batch or replays it from the database.
-        self._pending: deque[tuple[Sequence[Event], list[EmbeddedWatch]]] = deque()
+        # (batch, the watchers registered when it was published, the batch by prefix); a
+        # watcher added later starts after the batch or replays it from the database.
+        self._pending: deque[tuple[Sequence[Event], list[EmbeddedWatch], dict[str, Sequence[Event]]]] = deque()
         self._next = 0  # index of the next watcher of _pending[0] to offer it to
         self._call: Any = None
 
@@ -161,7 +181,7 @@ class WatchHub:
                 w.offer(events)
         if not later:
             return
-        self._pending.append((events, later))
+        self._pending.append((events, later, {}))
         if self._reactor is None:
             self.flush()
         elif self._call is None:
@@ -183,11 +203,11 @@ class WatchHub:
         pending = self._pending
         while pending:
             batch = pending[0]
-            events, watchers = batch
+            events, watchers, shared = batch
             while self._next < len(watchers):
                 w = watchers[self._next]
                 self._next += 1
-                w.offer(events)
+                w.offer(events, shared)
                 n += 1
                 if n % 32 == 0 and time.perf_counter() > deadline:
                     return False
