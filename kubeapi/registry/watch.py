@@ -35,7 +35,10 @@ class EventTranslator:
         self._matches = matches
         self._everything = everything  # no selectors: an update's old state need not be read
         # The sink is a client's watch stream: the store may tell it after acknowledging.
-        self.deliver_later = bool(getattr(getattr(sink, "__self__", None), "shares_objects", False))
+        owner = getattr(sink, "__self__", None)
+        self.deliver_later = bool(getattr(owner, "shares_objects", False))
+        # A stream that can gather several events' frames into one write (``hold``/``release``).
+        self._holder = owner if callable(getattr(owner, "hold", None)) else None
         self._sink = sink
         self._kind = kind
         self._api_version = api_version
@@ -81,6 +84,17 @@ class EventTranslator:
             self._emit("ADDED", obj)
 
     def on_events(self, events: Sequence[Event]) -> None:
+        holder = self._holder
+        if holder is None or len(events) < 2:
+            self._dispatch(events)
+            return
+        holder.hold()
+        try:
+            self._dispatch(events)
+        finally:
+            holder.release()
+
+    def _dispatch(self, events: Sequence[Event]) -> None:
         if self._everything and self.deliver_later:
             self._plain(events)
             return

@@ -38,6 +38,7 @@ Encoder = Callable[[str, Obj], bytes]
 MIN_REQUEST_TIMEOUT = 1800.0
 MAX_QUEUED_BYTES = 8 * 1024 * 1024
 MAX_QUEUED_EVENTS = 10_000
+JOIN_BYTES = 64 * 1024  # queued chunks joined into one write up to this much (one send each)
 
 
 def default_watch_timeout(min_request_timeout: float = MIN_REQUEST_TIMEOUT) -> float:
@@ -78,6 +79,7 @@ class WatchStream:
         # Set by ``start`` when the response is chunked HTTP/1.1 straight over a transport:
         # the queue then holds whole chunks, written past Request.write.
         self._write: Callable[[bytes], None] | None = None
+        self._held = False  # between hold() and release(): frames wait to go out in one write
 
     # --- IPushProducer: the transport tells us when its buffer is full / drained
     def pauseProducing(self) -> None:
@@ -111,7 +113,7 @@ class WatchStream:
             return
         if not data:
             return
-        if self._write is not None and not self.queue and not self.paused:  # nothing waits: send now
+        if self._write is not None and not self.queue and not self.paused and not self._held:  # send now
             self.events += 1
             request = self.request
             if request._disconnected or request.finished:
@@ -132,9 +134,20 @@ class WatchStream:
             self.queued_bytes = 0
             self._finish("slow")
             return
+        if self._held and self.queued_bytes < JOIN_BYTES and event_type != "ERROR":
+            return
         self._drain()
         if event_type == "ERROR":
             self._finish("error")
+
+    def hold(self) -> None:
+        """Several events are coming in one go (a batch of writes): queue their frames, so
+        ``release`` sends them in one write, one ``send`` for the lot instead of one each."""
+        self._held = True
+
+    def release(self) -> None:
+        self._held = False
+        self._drain()
 
     def start(self, timeout: float) -> None:
         """Headers are out: register for flow control, flush what the store sent early."""
@@ -154,12 +167,23 @@ class WatchStream:
     def _drain(self) -> None:
         if not self.started or self.paused:
             return
-        while self.queue and not self.paused:
-            data = self.queue.popleft()
-            self.queued_bytes -= len(data)
+        queue = self.queue
+        while queue and not self.paused:
             if getattr(self.request, "_disconnected", False) or self.request.finished:
                 self._finish("disconnected")
                 return
+            data = queue.popleft()
+            if self._write is not None and queue and len(data) < JOIN_BYTES:
+                parts = [data]
+                size = len(data)
+                while queue and size + len(queue[0]) <= JOIN_BYTES:
+                    data = queue.popleft()
+                    parts.append(data)
+                    size += len(data)
+                self.queued_bytes -= size
+                self._send_many(parts)
+                continue
+            self.queued_bytes -= len(data)
             self._send(data)
 
     def _wire(self, data: bytes) -> bytes:
@@ -172,6 +196,12 @@ class WatchStream:
             return
         self.request.sentLength += len(data) - data.index(b"\r\n") - 4  # the payload, as Request.write counts
         write(data)
+
+    def _send_many(self, chunks: list[bytes]) -> None:
+        """Whole chunks in one write (the direct writer only)."""
+        assert self._write is not None
+        self.request.sentLength += sum(len(d) - d.index(b"\r\n") - 4 for d in chunks)
+        self._write(b"".join(chunks))
 
     def _finish(self, why: str) -> None:
         if self.closed:
