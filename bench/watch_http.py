@@ -3,14 +3,16 @@ open by a separate client process, sequential PATCHes of one ConfigMap.
 
 For each (watchers, media type) it prints the PATCH acknowledgement latency (request
 sent -> response read), the event delivery latency (PATCH sent -> the event's bytes read
-by a watcher; p50/p99 over every watcher and event) and the server's RSS growth per
-open watch.  The client is a bare epoll loop (no HTTP parsing: it finds a marker the
+by a watcher; p50/p99 over every watcher and event), the server's CPU time per write
+(the PATCH and its fan-out: less noisy than the latencies on a shared machine) and its RSS
+growth per open watch.  ``--tls`` holds the watches over the secure port (admin client
+certificate), as real clients do; the PATCHes stay on plain HTTP.  The client is a bare epoll loop (no HTTP parsing: it finds a marker the
 PATCH puts in the object, which JSON and protobuf both carry verbatim), so it is not the
 bottleneck; on a 2-core machine it still shares the CPU with the server, which adds to
 the delivery figures for 10,000 watchers.  Not a test: it asserts only that events came.
 
     python bench/watch_http.py [--watchers 0,1000,10000] [--writes 20] [--interval 0.25]
-                               [--media json,protobuf] [--backend embedded|etcd]
+                               [--media json,protobuf] [--backend embedded|etcd] [--tls]
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import resource
 import select
 import shutil
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -36,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.run import pct  # noqa: E402
 from tests.e2e import harness  # noqa: E402
 from tests.e2e.harness import ServerProcess  # noqa: E402
-from tests.support.procstat import rss_kib  # noqa: E402
+from tests.support.procstat import process_cpu_seconds, rss_kib  # noqa: E402
 
 NS = "bench"
 NAME = "target"
@@ -50,8 +53,9 @@ ACCEPT = {"json": "application/json",
 
 # ---------------------------------------------------------------- the client process
 
-def client(port: int, count: int, accept: str, rv: str, out: str) -> None:
-    """Open ``count`` watches, say "ready", record marker arrival times until stdin says stop."""
+def client(port: int, count: int, accept: str, rv: str, out: str, certs: str = "") -> None:
+    """Open ``count`` watches, say "ready", record marker arrival times until stdin says stop.
+    With ``certs`` (the server's cert dir) over TLS with the admin client certificate."""
     request = (f"GET /api/v1/namespaces/{NS}/configmaps?watch=1&resourceVersion={rv}"
                f"&timeoutSeconds=3600 HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: {accept}\r\n\r\n").encode()
     ep = select.epoll()
@@ -59,10 +63,18 @@ def client(port: int, count: int, accept: str, rv: str, out: str) -> None:
     tails: dict[int, bytes] = {}
     arrivals: dict[int, list[float]] = {}
     pending = 0
+    ctx = None
+    if certs:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.load_cert_chain(os.path.join(certs, "admin.crt"), os.path.join(certs, "admin.key"))
     for start in range(0, count, 200):  # in batches: the server's accept backlog is small
         batch = []
         for _ in range(min(200, count - start)):
             s = socket.create_connection(("127.0.0.1", port))
+            if ctx is not None:
+                s = ctx.wrap_socket(s)
             s.sendall(request)
             batch.append(s)
         for s in batch:  # wait for each stream's headers before opening more
@@ -96,7 +108,10 @@ def client(port: int, count: int, accept: str, rv: str, out: str) -> None:
                 continue
             try:
                 data = socks[fd].recv(262144)
-            except BlockingIOError:
+                if ctx is not None:  # the rest of what TLS has decrypted already
+                    while socks[fd].pending():  # type: ignore[attr-defined]
+                        data += socks[fd].recv(262144)
+            except (BlockingIOError, ssl.SSLWantReadError):
                 continue
             t = now()
             if not data:
@@ -128,7 +143,7 @@ class Conn:
 
 
 def run_one(server: ServerProcess, pid: int, watchers: int, media: str, writes: int,
-            interval: float, seq0: int, tmp: str) -> dict[str, float]:
+            interval: float, seq0: int, tmp: str, tls: bool = False) -> dict[str, float]:
     c = Conn(server.insecure_port)
     base = f"/api/v1/namespaces/{NS}/configmaps"
     code, body = c.request("GET", f"{base}/{NAME}")
@@ -137,9 +152,10 @@ def run_one(server: ServerProcess, pid: int, watchers: int, media: str, writes: 
     proc = None
     out = os.path.join(tmp, f"arrivals-{watchers}-{media}.json")
     if watchers:
-        proc = subprocess.Popen([sys.executable, __file__, "--client", str(server.insecure_port), str(watchers),
-                                 ACCEPT[media], rv, out], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                text=True)
+        target = [str(server.secure_port)] if tls else [str(server.insecure_port)]
+        proc = subprocess.Popen([sys.executable, __file__, "--client", *target, str(watchers),
+                                 ACCEPT[media], rv, out, server.cert_dir if tls else ""],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None
         line = proc.stdout.readline()
         if line.strip() != "ready":
@@ -156,6 +172,7 @@ def run_one(server: ServerProcess, pid: int, watchers: int, media: str, writes: 
         time.sleep(1.0)
     sent: dict[int, float] = {}
     acks: list[float] = []
+    cpu0 = process_cpu_seconds(pid)
     for i in range(writes):
         seq = seq0 + i
         patch = {"data": {"seq": f"SEQ{seq:06d};"}}
@@ -174,6 +191,7 @@ def run_one(server: ServerProcess, pid: int, watchers: int, media: str, writes: 
             if int(proc.stdout.readline()) >= watchers * writes:
                 break
             time.sleep(0.2)
+    cpu = process_cpu_seconds(pid) - cpu0  # the PATCHes and their fan-out (and 0.2 s of polling slack)
     if spy is not None:
         spy.send_signal(2)
         spy.wait(30)
@@ -196,14 +214,14 @@ def run_one(server: ServerProcess, pid: int, watchers: int, media: str, writes: 
     dl = [x * 1000 for x in lat]
     return {"watchers": watchers, "media": media, "ack_p50": pct(ms, 0.5), "ack_p99": pct(ms, 0.99),
             "ack_mean": statistics.mean(ms), "deliv_p50": pct(dl, 0.5), "deliv_p99": pct(dl, 0.99),
-            "deliv_max": max(dl) if dl else float("nan"), "got": got, "expected": watchers * writes,
+            "deliv_max": max(dl) if dl else float("nan"), "got": got, "cpu_per_write": cpu * 1000 / writes, "expected": watchers * writes,
             "rss_per_watch": (max(opened, after) - before) * 1024 / watchers if watchers else 0.0}
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--client":
-        _, _, port, count, accept, rv, out = sys.argv
-        client(int(port), int(count), accept, rv, out)
+        _, _, port, count, accept, rv, out, certs = sys.argv
+        client(int(port), int(count), accept, rv, out, certs)
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--watchers", default="0,1000,10000")
@@ -211,6 +229,7 @@ def main() -> None:
     ap.add_argument("--writes", type=int, default=20)
     ap.add_argument("--interval", type=float, default=0.25, help="seconds between PATCHes")
     ap.add_argument("--backend", default="embedded", choices=["embedded", "etcd"])
+    ap.add_argument("--tls", action="store_true", help="watch over the secure port (TLS, client certificate)")
     ap.add_argument("--compare", default="", metavar="DIR",
                     help="also run the server from this source tree (e.g. a `git archive` of the "
                          "base commit), row by row next to this one, in the same run")
@@ -249,7 +268,8 @@ def main() -> None:
                     c.request("POST", f"/api/v1/namespaces/{NS}/configmaps",
                               {"metadata": {"name": NAME}, "data": {"seq": "SEQ000000;", "pad": "x" * 200}})
                     c.c.close()
-                    rows.append(run_one(server, server.proc.pid, w, media, args.writes, args.interval, seq, tmp))
+                    rows.append(run_one(server, server.proc.pid, w, media, args.writes, args.interval, seq, tmp,
+                                        args.tls))
                     rows[-1]["tree"] = label
                 finally:
                     server.cleanup()
@@ -259,18 +279,18 @@ def main() -> None:
             etcd.terminate()
             etcd.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"\n### watch over HTTP ({args.backend}): {args.writes} sequential PATCHes, "
+    print(f"\n### watch over {'HTTPS' if args.tls else 'HTTP'} ({args.backend}): {args.writes} sequential PATCHes, "
           f"{args.interval * 1000:.0f} ms apart\n")
     print("| watchers | media | server | PATCH ack p50 / p99 ms | delivery p50 / p99 / max ms | events got | "
-          "RSS per watch |")
-    print("|---|---|---|---|---|---|---|")
+          "server CPU per write | RSS per watch |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         per = f"{r['rss_per_watch'] / 1024:.1f} KiB" if r["watchers"] else ""
         got = f"{r['got']:,}/{r['expected']:,}" if r["watchers"] else ""
         deliv = (f"{r['deliv_p50']:.1f} / {r['deliv_p99']:.1f} / {r['deliv_max']:.1f}"
                  if r["watchers"] else "")
         print(f"| {r['watchers']:,} | {r['media']} | {r['tree']} | {r['ack_p50']:.2f} / {r['ack_p99']:.2f} | {deliv} | "
-              f"{got} | {per} |")
+              f"{got} | {r['cpu_per_write']:.0f} ms | {per} |")
 
 
 if __name__ == "__main__":

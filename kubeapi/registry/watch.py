@@ -35,7 +35,10 @@ class EventTranslator:
         self._matches = matches
         self._everything = everything  # no selectors: an update's old state need not be read
         # The sink is a client's watch stream: the store may tell it after acknowledging.
-        self.deliver_later = bool(getattr(getattr(sink, "__self__", None), "shares_objects", False))
+        owner = getattr(sink, "__self__", None)
+        self.deliver_later = bool(getattr(owner, "shares_objects", False))
+        # A stream that can gather several events' frames into one write (``hold``/``release``).
+        self._holder = owner if callable(getattr(owner, "hold", None)) else None
         self._sink = sink
         self._kind = kind
         self._api_version = api_version
@@ -81,11 +84,48 @@ class EventTranslator:
             self._emit("ADDED", obj)
 
     def on_events(self, events: Sequence[Event]) -> None:
+        holder = self._holder
+        if holder is None or len(events) < 2:
+            self._dispatch(events)
+            return
+        holder.hold()
+        try:
+            self._dispatch(events)
+        finally:
+            holder.release()
+
+    def _dispatch(self, events: Sequence[Event]) -> None:
+        if self._everything and self.deliver_later:
+            self._plain(events)
+            return
         for ev in events:
             if self._stopped:
                 return
             self.last_revision = max(self.last_revision, ev.revision)
             self._one(ev)
+
+    def _plain(self, events: Sequence[Event]) -> None:
+        """``on_events`` for a watch without selectors whose sink only reads what it gets
+        (a client's stream): every event goes out as it is, so the per-event steps of
+        ``_one`` and ``_emit`` fold into one loop (this runs once per watcher per event)."""
+        decode = self._decode
+        sink = self._sink
+        for ev in events:
+            if self._stopped:
+                return
+            kv = ev.kv
+            rev = kv.mod_revision
+            if rev > self.last_revision:
+                self.last_revision = rev
+            if ev.type == "DELETE":
+                event_type, obj = "DELETED", decode(ev.prev or kv, rev)
+            else:
+                event_type, obj = "ADDED" if ev.prev is None else "MODIFIED", decode(kv, rev)
+            try:
+                sink(event_type, obj)
+            except Exception:
+                _log.failure("watch sink failed; stopping the watch")
+                self.stop()
 
     def _one(self, ev: Event) -> None:
         rev = ev.revision

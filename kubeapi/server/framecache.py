@@ -2,7 +2,9 @@
 
 Watch streams of one resource are handed the same decoded object for an event (see
 ``kubeapi.registry.decodememo``); encoding it once per (encoder, event type) and writing
-the same bytes to each stream takes per-watcher encoding off fan-out.  Entries are keyed
+the same bytes to each stream takes per-watcher encoding off fan-out.  The frame as an
+HTTP/1.1 chunk (size line, frame, CRLF) is kept too, so streams writing straight to their
+connection share that as well instead of each framing it.  Entries are keyed
 by the object's identity and hold a reference to it, so an id cannot be reused while its
 entry lives; only objects a stream sends unconverted are looked up (a Table or
 PartialObjectMetadata row is built per stream and encoded per stream).
@@ -25,24 +27,44 @@ class FrameCache:
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self._size = size
-        self._entries: dict[tuple[Encoder, str, int], tuple[Obj, bytes]] = {}
+        self._entries: dict[tuple[Encoder, str, int], list[Any]] = {}  # [obj, frame, chunk]
         self.hits = 0
         self.misses = 0
 
     def frame(self, encode: Encoder, event_type: str, obj: Obj) -> bytes:
         """``encode(event_type, obj)``, computed once while ``obj`` is recent."""
+        return self._entry(encode, event_type, obj)[1]  # type: ignore[no-any-return]
+
+    def chunk(self, encode: Encoder, event_type: str, obj: Obj) -> bytes:
+        """The frame as one HTTP/1.1 chunk, built once while ``obj`` is recent."""
+        entry = self._entries.get((encode, event_type, id(obj)))  # the hit, inline: per watcher
+        if entry is not None and entry[0] is obj and entry[2] is not None:
+            self.hits += 1
+            return entry[2]  # type: ignore[no-any-return]
+        entry = self._entry(encode, event_type, obj)
+        data = entry[2]
+        if data is None:
+            data = entry[2] = as_chunk(entry[1])
+        return data  # type: ignore[no-any-return]
+
+    def _entry(self, encode: Encoder, event_type: str, obj: Obj) -> list[Any]:
         key = (encode, event_type, id(obj))
         entry = self._entries.get(key)
         if entry is not None and entry[0] is obj:
             self.hits += 1
-            return entry[1]
+            return entry
         self.misses += 1
-        data = encode(event_type, obj)
+        entry = [obj, encode(event_type, obj), None]
         entries = self._entries
         if len(entries) >= self._size:
             del entries[next(iter(entries))]
-        entries[key] = (obj, data)
-        return data
+        entries[key] = entry
+        return entry
+
+
+def as_chunk(data: bytes) -> bytes:
+    """``data`` in HTTP/1.1 chunked framing (as twisted.web's Request.write frames it)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
 
 
 SHARED = FrameCache()

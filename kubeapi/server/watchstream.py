@@ -1,7 +1,12 @@
 """Streaming a watch: one ``{"type":..,"object":..}\\n`` frame per event (or, when protobuf
 was negotiated, one length-prefixed WatchEvent) over a chunked HTTP/1.1 (or HTTP/2) response.
 
-The store calls ``sink`` from the reactor; frames go straight to the transport.  When the
+The store calls ``sink`` from the reactor; frames go straight to the transport.  On an
+HTTP/1.1 connection each frame is written as one pre-built chunk (shared by every stream
+sending the same event, see ``framecache``) through ``directwrite``, which sends it to the
+socket at once when nothing is buffered: twisted.web's Request.write framed each write
+again and Twisted's transport registered the socket with epoll and unregistered it per
+write, which was most of a 10,000-watcher fan-out's time.  When the
 transport pushes back (the client reads slower than we produce) frames wait in a bounded
 queue; past the bound the watcher is dropped and the stream ends, as upstream's watch cache
 terminates a watcher that cannot keep up.  Client disconnect, ``timeoutSeconds`` and a
@@ -23,7 +28,8 @@ from zope.interface import implementer
 
 from kubeapi.errors import StatusError
 from kubeapi.registry.store import WatchHandle
-from kubeapi.server.framecache import SHARED, SHARED_TYPES, FrameCache
+from kubeapi.server.directwrite import writer_for
+from kubeapi.server.framecache import SHARED, SHARED_TYPES, FrameCache, as_chunk
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +38,7 @@ Encoder = Callable[[str, Obj], bytes]
 MIN_REQUEST_TIMEOUT = 1800.0
 MAX_QUEUED_BYTES = 8 * 1024 * 1024
 MAX_QUEUED_EVENTS = 10_000
+JOIN_BYTES = 64 * 1024  # queued chunks joined into one write up to this much (one send each)
 
 
 def default_watch_timeout(min_request_timeout: float = MIN_REQUEST_TIMEOUT) -> float:
@@ -69,6 +76,10 @@ class WatchStream:
         self.queued_bytes = 0
         self.events = 0
         self._timer: Any = None
+        # Set by ``start`` when the response is chunked HTTP/1.1 straight over a transport:
+        # the queue then holds whole chunks, written past Request.write.
+        self._write: Callable[[bytes], None] | None = None
+        self._held = False  # between hold() and release(): frames wait to go out in one write
 
     # --- IPushProducer: the transport tells us when its buffer is full / drained
     def pauseProducing(self) -> None:
@@ -88,14 +99,30 @@ class WatchStream:
         try:
             out = self.transform(event_type, obj)
             if out is obj and event_type in SHARED_TYPES:
-                data = self.frames.frame(self.encode, event_type, obj)
+                if self._write is not None:
+                    data = self.frames.chunk(self.encode, event_type, obj)
+                else:
+                    data = self.frames.frame(self.encode, event_type, obj)
             else:
-                data = self.encode(event_type, out)
+                data = self._wire(self.encode(event_type, out))
         except StatusError as e:
-            data = self.encode("ERROR", e.status())
+            data = self._wire(self.encode("ERROR", e.status()))
             event_type = "ERROR"
         except Exception:
             log.exception("encoding a watch event failed")
+            return
+        if not data:
+            return
+        if self._write is not None and not self.queue and not self.paused and not self._held:  # send now
+            self.events += 1
+            request = self.request
+            if request._disconnected or request.finished:
+                self._finish("disconnected")
+                return
+            request.sentLength += len(data) - data.index(b"\r\n") - 4  # the payload, as Request.write counts
+            self._write(data)
+            if event_type == "ERROR":
+                self._finish("error")
             return
         self.queue.append(data)
         self.queued_bytes += len(data)
@@ -107,9 +134,20 @@ class WatchStream:
             self.queued_bytes = 0
             self._finish("slow")
             return
+        if self._held and self.queued_bytes < JOIN_BYTES and event_type != "ERROR":
+            return
         self._drain()
         if event_type == "ERROR":
             self._finish("error")
+
+    def hold(self) -> None:
+        """Several events are coming in one go (a batch of writes): queue their frames, so
+        ``release`` sends them in one write, one ``send`` for the lot instead of one each."""
+        self._held = True
+
+    def release(self) -> None:
+        self._held = False
+        self._drain()
 
     def start(self, timeout: float) -> None:
         """Headers are out: register for flow control, flush what the store sent early."""
@@ -118,6 +156,10 @@ class WatchStream:
             self.request.registerProducer(self, True)
         except Exception:  # channel without producer support: no back-pressure
             log.debug("no producer support on this channel")
+        self._write = _direct_writer(self.request)
+        if self._write is not None and self.queue:  # queued before the headers: frame them now
+            self.queue = deque(as_chunk(d) for d in self.queue)
+            self.queued_bytes = sum(len(d) for d in self.queue)
         if timeout > 0:
             self._timer = self.clock.callLater(timeout, self._finish, "timeout")
         self._drain()
@@ -125,13 +167,41 @@ class WatchStream:
     def _drain(self) -> None:
         if not self.started or self.paused:
             return
-        while self.queue and not self.paused:
-            data = self.queue.popleft()
-            self.queued_bytes -= len(data)
+        queue = self.queue
+        while queue and not self.paused:
             if getattr(self.request, "_disconnected", False) or self.request.finished:
                 self._finish("disconnected")
                 return
+            data = queue.popleft()
+            if self._write is not None and queue and len(data) < JOIN_BYTES:
+                parts = [data]
+                size = len(data)
+                while queue and size + len(queue[0]) <= JOIN_BYTES:
+                    data = queue.popleft()
+                    parts.append(data)
+                    size += len(data)
+                self.queued_bytes -= size
+                self._send_many(parts)
+                continue
+            self.queued_bytes -= len(data)
+            self._send(data)
+
+    def _wire(self, data: bytes) -> bytes:
+        return as_chunk(data) if self._write is not None and data else data
+
+    def _send(self, data: bytes) -> None:
+        write = self._write
+        if write is None:
             self.request.write(data)
+            return
+        self.request.sentLength += len(data) - data.index(b"\r\n") - 4  # the payload, as Request.write counts
+        write(data)
+
+    def _send_many(self, chunks: list[bytes]) -> None:
+        """Whole chunks in one write (the direct writer only)."""
+        assert self._write is not None
+        self.request.sentLength += sum(len(d) - d.index(b"\r\n") - 4 for d in chunks)
+        self._write(b"".join(chunks))
 
     def _finish(self, why: str) -> None:
         if self.closed:
@@ -147,7 +217,7 @@ class WatchStream:
         self._finish("closed")
         if self.started and self.queue and not self.paused and not getattr(self.request, "_disconnected", False):
             while self.queue:
-                self.request.write(self.queue.popleft())
+                self._send(self.queue.popleft())
         try:
             self.request.unregisterProducer()
         except Exception:
@@ -187,6 +257,19 @@ async def serve(request: Any, clock: IReactorTime, start_watch: Callable[[Callab
         handle.stop()
         stream.close()
     return why
+
+
+def _direct_writer(request: Any) -> Callable[[bytes], None] | None:
+    """A writer of whole chunks to ``request``'s connection, when its response is plain
+    chunked HTTP/1.1 with its headers out; None when Request.write must frame (HTTP/1.0,
+    HTTP/2, a HEAD or encoded response, a test double)."""
+    channel = getattr(request, "channel", None)
+    transport = getattr(channel, "transport", None)
+    if (transport is None or not getattr(request, "chunked", False) or not getattr(request, "startedWriting", False)
+            or getattr(request, "_encoder", None) is not None or getattr(request, "_inFakeHead", False)
+            or "write" in vars(request) or not isinstance(getattr(request, "sentLength", None), int)):
+        return None
+    return writer_for(transport)  # type: ignore[no-any-return]
 
 
 def end_all(active: set[WatchStream], why: str = "shutdown") -> int:

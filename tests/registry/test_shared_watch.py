@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from twisted.trial import unittest
 
 from kubeapi.registry.options import ListOptions
 from kubeapi.server.framecache import FrameCache
@@ -125,3 +126,31 @@ class FrameCacheTests(StoreCase):
         self.assertIsNot(fc.frame(frame, "MODIFIED", obj), one)
         self.assertEqual(fc.frame(frame, "MODIFIED", dict(obj)), frame("MODIFIED", obj))
         self.assertEqual(len(fc._entries), 2)  # bounded
+
+
+class BatchToOneWriteTests(unittest.TestCase):
+    def test_events_of_one_batch_leave_in_one_write(self) -> None:
+        from twisted.internet.task import Clock
+
+        from kubeapi.registry.watch import EventTranslator
+        from kubeapi.storage.interface import Event, KeyValue
+        from tests.server.test_watchstream import ChunkedRequest
+
+        req = ChunkedRequest()
+        s = WatchStream(req, identity, Clock())
+        s.start(0)
+
+        def decode(kv: KeyValue, rev: int) -> dict[str, Any]:
+            return {"metadata": {"name": kv.key, "resourceVersion": str(rev)}}
+
+        t = EventTranslator(decode=decode, matches=lambda _o: True, sink=s.sink, kind="Widget",
+                            api_version="example.com/v1", start_revision=1, everything=True)
+        kv = [KeyValue(f"k{i}", b"", 2, 2 + i) for i in range(3)]
+        t.on_events([Event("PUT", kv[0], None), Event("PUT", kv[1], kv[0]), Event("DELETE", kv[2], kv[1])])
+        self.assertEqual(len(req.channel.transport.written), 1)
+        body = req.channel.transport.written[0]
+        self.assertEqual([orjson.loads(line)["type"] for line in body.split(b"\r\n")[1::2]],
+                         ["ADDED", "MODIFIED", "DELETED"])
+        self.assertEqual(t.last_revision, 4)
+        t.on_events([Event("PUT", KeyValue("k9", b"", 2, 5), kv[0])])  # one event: written at once
+        self.assertEqual(len(req.channel.transport.written), 2)

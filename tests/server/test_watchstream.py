@@ -9,7 +9,8 @@ import orjson
 from twisted.internet.task import Clock
 from twisted.trial import unittest
 
-from kubeapi.server.watchstream import WatchStream, default_watch_timeout
+from kubeapi.server.framecache import as_chunk
+from kubeapi.server.watchstream import WatchStream, default_watch_timeout, frame
 
 
 class Channel:
@@ -29,6 +30,27 @@ class Channel:
 
     def unregisterProducer(self) -> None:
         self.producer = None
+
+
+class Transport:
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+
+class ChunkedRequest(Channel):
+    """A chunked HTTP/1.1 response with its headers out: the stream writes to the transport."""
+
+    chunked = True
+    startedWriting = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.channel = type("Ch", (), {})()
+        self.channel.transport = Transport()
+        self.sentLength = 0
 
 
 def identity(_t: str, o: dict) -> dict:
@@ -87,6 +109,39 @@ class WatchStreamTests(unittest.TestCase):
         self.assertEqual(self.successResultOf(s2.done), "error")
         self.assertEqual(orjson.loads(ch2.written[0])["type"], "ERROR")
         self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_chunked_request_gets_whole_chunks_and_held_frames_in_one_write(self) -> None:
+        req, clock = ChunkedRequest(), Clock()
+        s = WatchStream(req, identity, clock)
+        s.sink("ADDED", {"n": 0})  # before the headers: framed as a chunk at start
+        s.start(10)
+        s.sink("ADDED", {"n": 1})
+        s.hold()
+        for i in range(2, 5):
+            s.sink("MODIFIED", {"n": i})
+        self.assertEqual(len(req.channel.transport.written), 2)
+        s.release()
+        written = req.channel.transport.written
+        self.assertEqual(len(written), 3)
+        frames = [frame("ADDED", {"n": 0}), frame("ADDED", {"n": 1})] + [frame("MODIFIED", {"n": i}) for i in range(2, 5)]
+        self.assertEqual(b"".join(written), b"".join(as_chunk(f) for f in frames))
+        self.assertEqual(req.sentLength, sum(len(f) for f in frames))  # the payload, as Request.write counts
+
+    def test_held_frames_still_bounded(self) -> None:
+        req, clock = ChunkedRequest(), Clock()
+        s = WatchStream(req, identity, clock, max_events=5)
+        s.start(10)
+        s.hold()
+        for i in range(3):
+            s.sink("ADDED", {"n": i, "pad": "x" * 30_000})  # past JOIN_BYTES: written, not held
+        written = req.channel.transport.written
+        self.assertEqual(len(written), 2)  # the first two joined, the third on its own
+        self.assertEqual(b"".join(written), b"".join(as_chunk(frame("ADDED", {"n": i, "pad": "x" * 30_000}))
+                                                     for i in range(3)))
+        s.pauseProducing()
+        for i in range(6):
+            s.sink("ADDED", {"n": i})
+        self.assertEqual(self.successResultOf(s.done), "slow")
 
     def test_default_timeout_spread(self) -> None:
         for _ in range(50):

@@ -14,7 +14,10 @@ Fan-out to client watch streams is off the write's acknowledgement path, as upst
 ``deliver_later``, a committed batch is queued, the writes are acknowledged, and the hub
 hands the batch to them on a later reactor turn, after the acknowledgements have gone out,
 within a small time budget per turn.  Batches go out in commit order and each batch
-reaches every watcher before the next, so each watcher sees events in order.  Other
+reaches every watcher before the next, so each watcher sees events in order.  Batches
+committed while an earlier one waits to start (and no watcher came or went meanwhile)
+join it, so under a stream of writes a watcher gets several events at once and its
+stream writes them in one ``send``.  Other
 watchers (the server's own controllers and informers, which read their writes back
 through their watch and retry on a conflict at once) are handed the batch in the write's
 turn, before it is acknowledged, as before.
@@ -27,10 +30,28 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from twisted.logger import Logger
+
 from kubeapi.storage.callbacks import deliver_events, report_error
 from kubeapi.storage.interface import Event, OnError, OnEvents, StorageError
 
+_log = Logger()
+
 State = Literal["catching_up", "holding", "live", "stopped"]
+MAX_JOINED = 256  # events in one queued batch made of several commits
+
+
+class _Batch:
+    """Committed events waiting for the deferred watchers registered when they were
+    published; ``shared`` keeps them by prefix once the first watcher has filtered them."""
+
+    __slots__ = ("events", "watchers", "shared", "generation")
+
+    def __init__(self, events: list[Event], watchers: list[EmbeddedWatch], generation: int) -> None:
+        self.events = events
+        self.watchers = watchers
+        self.shared: dict[str, Sequence[Event]] = {}
+        self.generation = generation
 
 
 class EmbeddedWatch:
@@ -98,10 +119,26 @@ class EmbeddedWatch:
             batch, self._buffer = self._buffer, []
             self._deliver(batch)
 
-    def offer(self, events: Sequence[Event]) -> None:
-        """Take the events of one committed write batch (in revision order)."""
+    def offer(self, events: Sequence[Event], shared: dict[str, Sequence[Event]] | None = None) -> None:
+        """Take the events of one committed write batch (in revision order).  ``shared``
+        (the hub's, one per batch) keeps the batch's events under each prefix, so the many
+        live watchers of one resource filter it once between them."""
         if self._state == "stopped":
             return
+        if shared is not None and self._state == "live":
+            first = events[0].kv.mod_revision
+            if first > self._last and first >= self._start:  # every event is new to this watcher
+                mine = shared.get(self.prefix)
+                if mine is None:
+                    prefix = self.prefix
+                    mine = shared[prefix] = tuple(e for e in events if e.kv.key.startswith(prefix))
+                if mine:
+                    self._last = mine[-1].kv.mod_revision
+                    try:
+                        self._on_events(mine)
+                    except Exception:
+                        _log.failure("watch on_events callback raised")
+                return
         mine = [e for e in events if e.revision >= self._start and e.kv.key.startswith(self.prefix)]
         if not mine:
             return
@@ -130,10 +167,11 @@ class WatchHub:
         self._watchers: dict[int, EmbeddedWatch] = {}
         self._reactor = reactor
         self._budget = budget
-        # (batch, the watchers registered when it was published); a watcher added later
-        # starts after the batch or replays it from the database.
-        self._pending: deque[tuple[Sequence[Event], list[EmbeddedWatch]]] = deque()
+        # A watcher added after a batch was published starts after it or replays it from
+        # the database.
+        self._pending: deque[_Batch] = deque()
         self._next = 0  # index of the next watcher of _pending[0] to offer it to
+        self._generation = 0  # changes whenever a watcher comes or goes
         self._call: Any = None
 
     def __len__(self) -> int:
@@ -146,9 +184,11 @@ class WatchHub:
 
     def add(self, watch: EmbeddedWatch) -> None:
         self._watchers[id(watch)] = watch
+        self._generation += 1
 
     def remove(self, watch: EmbeddedWatch) -> None:
-        self._watchers.pop(id(watch), None)
+        if self._watchers.pop(id(watch), None) is not None:
+            self._generation += 1
 
     def publish(self, events: Sequence[Event]) -> None:
         if not events or not self._watchers:
@@ -161,7 +201,14 @@ class WatchHub:
                 w.offer(events)
         if not later:
             return
-        self._pending.append((events, later))
+        pending = self._pending
+        if pending:
+            last = pending[-1]
+            if (last.generation == self._generation and (len(pending) > 1 or self._next == 0)
+                    and len(last.events) + len(events) <= MAX_JOINED):
+                last.events.extend(events)  # not started yet, same watchers: one hand-out
+                return
+        pending.append(_Batch(list(events), later, self._generation))
         if self._reactor is None:
             self.flush()
         elif self._call is None:
@@ -183,11 +230,11 @@ class WatchHub:
         pending = self._pending
         while pending:
             batch = pending[0]
-            events, watchers = batch
+            events, watchers, shared = batch.events, batch.watchers, batch.shared
             while self._next < len(watchers):
                 w = watchers[self._next]
                 self._next += 1
-                w.offer(events)
+                w.offer(events, shared)
                 n += 1
                 if n % 32 == 0 and time.perf_counter() > deadline:
                     return False
