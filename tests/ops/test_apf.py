@@ -120,9 +120,6 @@ class PriorityAndFairness(ServerTestCase):
         server.add_subresource_handler("widgets", "scale", held)
         return server
 
-    async def settle(self) -> None:
-        await task.deferLater(reactor, 0.2, lambda: None)
-
     async def until(self, cond: Any, timeout: float = 10.0) -> None:
         for _ in range(int(timeout / 0.05)):
             if cond():
@@ -202,16 +199,18 @@ class PriorityAndFairness(ServerTestCase):
                                                          "resources": ["*"], "namespaces": ["*"]}]}]}}
             await self.storage.create("/registry/prioritylevelconfigurations/tiny", orjson.dumps(plc))
             await self.storage.create("/registry/flowschemas/carol", orjson.dumps(fs))
-            for _ in range(50):
-                if "tiny" in server.flowcontrol.levels:
-                    break
-                await task.deferLater(reactor, 0.05, lambda: None)
-            self.assertEqual(server.flowcontrol.source, "storage")
-            self.assertEqual(server.flowcontrol.seats("tiny"), 1)
+            # The three objects may arrive in more than one reload: wait for the last of them.
+            fc = server.flowcontrol
+            await self.until(lambda: "tiny" in fc.levels
+                             and any(s["metadata"]["name"] == "carol" for s in fc.schemas))
+            self.assertEqual(fc.source, "storage")
+            self.assertEqual(fc.seats("tiny"), 1)
             first = defer.ensureDeferred(self.call("GET", W + "/w1/scale", headers=_as("carol")))
-            await self.settle()
+            await self.until(lambda: len(self.gates.get("carol", ())) == 1)
             second = defer.ensureDeferred(self.call("GET", W + "/w1/scale", headers=_as("carol")))
-            await self.settle()
+            tiny = fc.levels["tiny"].queueset
+            assert tiny is not None
+            await self.until(lambda: tiny.waiting == 1)
             self.assertFalse(second.called)  # queued
             code, body, headers = await self.call("GET", W, headers=_as("carol"))
             self.assertEqual((code, body), (429, "Too many requests, please try again later.\n"))
@@ -229,7 +228,7 @@ class PriorityAndFairness(ServerTestCase):
             self.assertEqual(code, 200)
             self.gates["carol"][0].callback(None)
             self.assertEqual((await first)[0], 200)
-            await self.settle()
+            await self.until(lambda: len(self.gates["carol"]) == 2)
             self.gates["carol"][1].callback(None)
             self.assertEqual((await second)[0], 200)
 
