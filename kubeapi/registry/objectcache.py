@@ -55,11 +55,16 @@ class DecodedObjects:
         """``decode(kv)`` (resourceVersion = its mod revision), shared and read-only."""
         return self._entry(kv)[2]  # type: ignore[no-any-return]
 
-    def list_item(self, kv: KeyValue, want_json: bool) -> tuple[Obj, bytes | None]:
-        """The object as a LIST item (no kind/apiVersion: upstream's typed lists carry them
-        only on the list), shared and read-only, and with ``want_json`` its JSON (None when
-        it cannot be kept)."""
-        entry = self._entry(kv)
+    def entry(self, kv: KeyValue) -> list[Any]:
+        """The cache's entry for ``kv``: ``entry[2]`` is the object (as ``get``), and
+        ``list_item(entry, ...)`` its LIST form, without a second lookup."""
+        return self._entry(kv)
+
+    @staticmethod
+    def list_item(entry: list[Any], want_json: bool) -> tuple[Obj, bytes | None]:
+        """The entry's object as a LIST item (no kind/apiVersion: upstream's typed lists carry
+        them only on the list), shared and read-only, and with ``want_json`` its JSON (None
+        when it cannot be kept)."""
         item = entry[3]
         if item is None:
             item = dict(entry[2])
@@ -78,9 +83,17 @@ class DecodedObjects:
 
     def _entry(self, kv: KeyValue) -> list[Any]:
         entry = self._entries.get(kv.key)
-        if entry is not None and entry[0] == kv.mod_revision and (entry[1] is kv.value or entry[1] == kv.value):
-            self.hits += 1
-            return entry
+        if entry is not None and entry[0] == kv.mod_revision:
+            value = kv.value
+            if entry[1] is value:
+                self.hits += 1
+                return entry
+            if entry[1] == value:
+                # Keep the reader's bytes: a store that serves the same values again (the
+                # embedded store's LIST snapshots, the watch cache) then matches by identity.
+                entry[1] = value
+                self.hits += 1
+                return entry
         self.misses += 1
         fresh = [kv.mod_revision, kv.value, self._decode(kv), None, None]
         entries = self._entries
@@ -96,3 +109,36 @@ class DecodedObjects:
         entries[kv.key] = fresh
         self._bytes += size
         return fresh
+
+
+class ListMemo:
+    """A store's last whole-prefix LIST results, by (prefix, selectors, JSON wanted).
+
+    When a read answers the very items it answered before (the embedded store's snapshots and
+    the watch cache hand out the same KeyValues until a write; equal keys, revisions and bytes
+    from any read compare equal too), the LIST's items and their JSON are those of last time:
+    one list comparison, at C speed, instead of the per-item work."""
+
+    MAX_MEMOS = 4
+    MAX_ITEMS = MAX_ENTRIES
+
+    __slots__ = ("_memos",)
+
+    def __init__(self) -> None:
+        self._memos: dict[tuple[Any, ...], tuple[list[KeyValue], list[Obj], list[bytes] | None]] = {}
+
+    def lookup(self, key: tuple[Any, ...], kvs: list[KeyValue]) -> tuple[list[Obj], list[bytes] | None] | None:
+        got = self._memos.get(key)
+        if got is None or got[0] != kvs:
+            return None
+        return got[1], got[2]
+
+    def remember(self, key: tuple[Any, ...], kvs: list[KeyValue], items: list[Obj],
+                 encoded: list[bytes] | None) -> None:
+        if len(kvs) > self.MAX_ITEMS:
+            return
+        memos = self._memos
+        memos.pop(key, None)
+        while len(memos) >= self.MAX_MEMOS:
+            memos.pop(next(iter(memos)))
+        memos[key] = (kvs, items, encoded)

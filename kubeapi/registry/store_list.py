@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from kubeapi import errors
 from kubeapi.registry import continuetoken, selectors
 from kubeapi.registry.decodememo import DecodeMemo
-from kubeapi.registry.objectcache import DecodedObjects, ListItems
+from kubeapi.registry.objectcache import DecodedObjects, ListItems, ListMemo
 from kubeapi.registry.options import ListOptions
 from kubeapi.registry.store_base import (
     CONTINUE_EXPIRED,
@@ -101,7 +101,7 @@ class ListWatchStore(StoreBase):
             limit = opts.limit if opts.limit and opts.limit > 0 else 0
         read_page = self._page_reader(opts)
         cache = self._list_cache(opts)
-        decode = self._decode if cache is None else cache.get
+        decode = self._decode
         want_json = cache is not None and opts.encoded_json
         items: list[Obj] = []
         encoded: list[bytes] | None = [] if want_json else None
@@ -127,29 +127,42 @@ class ListWatchStore(StoreBase):
                 raise self._storage_error(e, "") from None
             read_rev = res.revision
             more, remaining = res.more, res.remaining
+            memo_key = None
+            if cache is not None and not limit and start_after is None:  # the whole prefix, read at once
+                memo_key = (prefix, opts.label_selector or "", opts.field_selector or "", want_json)
+                known = self._list_memo().lookup(memo_key, res.items)
+                if known is not None:
+                    items, encoded = list(known[0]), known[1]
+                    break
             full = False
             for i, kv in enumerate(res.items):
                 last_key = kv.key
-                obj = decode(kv)
-                if matches(obj):
-                    # Upstream's typed lists carry kind/apiVersion only on the list, not the items.
-                    if cache is None:
-                        obj = dict(obj)
-                        del obj["kind"], obj["apiVersion"]
-                    else:  # shared, with its JSON when the reply is JSON
-                        obj, data = cache.list_item(kv, want_json)
-                        if encoded is not None:
-                            if data is None:
-                                encoded = None
-                            else:
-                                encoded.append(data)
-                    items.append(obj)
-                    if limit and len(items) >= limit:
-                        full = True
-                        if i < len(res.items) - 1:
-                            more = True
-                            remaining += len(res.items) - 1 - i
-                        break
+                # Upstream's typed lists carry kind/apiVersion only on the list, not the items.
+                if cache is None:
+                    obj = decode(kv)
+                    if not matches(obj):
+                        continue
+                    obj = dict(obj)
+                    del obj["kind"], obj["apiVersion"]
+                else:  # shared, with its JSON when the reply is JSON
+                    entry = cache.entry(kv)
+                    if not matches(entry[2]):
+                        continue
+                    obj, data = cache.list_item(entry, want_json)
+                    if encoded is not None:
+                        if data is None:
+                            encoded = None
+                        else:
+                            encoded.append(data)
+                items.append(obj)
+                if limit and len(items) >= limit:
+                    full = True
+                    if i < len(res.items) - 1:
+                        more = True
+                        remaining += len(res.items) - 1 - i
+                    break
+            if memo_key is not None:
+                self._list_memo().remember(memo_key, res.items, items[:], encoded)
             if res.items:
                 start_after = last_key
             if full or not limit or not res.more or not res.items:
@@ -180,6 +193,12 @@ class ListWatchStore(StoreBase):
         if not opts.read_only or type(self)._decode is not StoreBase._decode:
             return None
         return self._objects()
+
+    def _list_memo(self) -> ListMemo:
+        memo: ListMemo | None = getattr(self, "_list_memos", None)
+        if memo is None:
+            memo = self._list_memos = ListMemo()
+        return memo
 
     def _objects(self) -> DecodedObjects:
         cache: DecodedObjects | None = getattr(self, "_list_objects", None)

@@ -159,6 +159,13 @@ def encode(obj: Any, media_type: str = JSON, pretty: bool = False) -> bytes:
     elif type(obj) is dict:
         items = obj.get("items")
         if type(items) is ListItems and items.json is not None:  # items encoded once, spliced in
+            if next(reversed(obj)) == "items":
+                try:
+                    head = orjson.dumps({**obj, "items": []}, option=opts)
+                except TypeError:
+                    pass
+                else:  # head ends with '[]}': the items go between the brackets
+                    return b"".join((head[:-2], b",".join(items.json), b"]}\n"))
             obj = {**obj, "items": [orjson.Fragment(b) for b in items.json]}
     try:
         out = orjson.dumps(obj, option=opts)

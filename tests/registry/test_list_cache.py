@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 
 from kubeapi.registry.objectcache import DecodedObjects
-from kubeapi.registry.options import ListOptions
+from kubeapi.registry.options import DeleteOptions, ListOptions
 from kubeapi.server.negotiation import encode
 from kubeapi.storage.interface import KeyValue
 from tests.registry.test_store_fixtures import WIDGETS, StoreCase, W, async_test, widget
@@ -56,6 +56,30 @@ class ListCacheTests(StoreCase):
         red = await st.list("default", ListOptions(read_only=True, encoded_json=True, field_selector="spec.color=red"))
         self.assertEqual([i["metadata"]["name"] for i in orjson.loads(encode(red))["items"]], ["w0", "w2"])
         self.assertIs(type((await st.list("default", ListOptions(read_only=True)))["items"]), list)
+
+    @async_test
+    async def test_an_unchanged_prefix_is_listed_from_last_time(self) -> None:
+        st = self.store(WIDGETS)
+        for i in range(3):
+            await st.create("default", widget(f"w{i}", color="red"), W)
+        json_opts = ListOptions(read_only=True, encoded_json=True)
+        first = await st.list("default", json_opts)
+        cache = st._objects()
+        looked_up = cache.hits + cache.misses
+        again = await st.list("default", json_opts)
+        self.assertEqual(cache.hits + cache.misses, looked_up)  # no per-item work at all
+        self.assertEqual(encode(again), encode(first))
+        again["items"].pop()  # a caller's list is its own
+        self.assertEqual(len((await st.list("default", json_opts))["items"]), 3)
+        # selectors are part of what is remembered
+        self.assertEqual(names(await st.list("default", ListOptions(read_only=True, label_selector="x=y"))), [])
+        self.assertEqual(names(await st.list("default", ListOptions(read_only=True))), ["w0", "w1", "w2"])
+        # a write under the prefix is seen by the next LIST
+        await st.patch("default", "w2", MERGE, b'{"spec":{"color":"blue"}}', W)
+        third = await st.list("default", json_opts)
+        self.assertEqual(orjson.loads(encode(third))["items"][2]["spec"]["color"], "blue")
+        await st.delete("default", "w0", DeleteOptions())
+        self.assertEqual(names(await st.list("default", json_opts)), ["w1", "w2"])
 
 
 def names(lst: dict) -> list[str]:
