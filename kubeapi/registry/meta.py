@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import re
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -26,9 +27,16 @@ _QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
+_now_text: list[Any] = [-1, ""]  # (whole second, its RFC3339 text): several stamps per write
+
+
 def now_rfc3339() -> str:
     """RFC3339 at second precision in UTC, as metav1.Time serializes."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = int(time.time())
+    if second != _now_text[0]:
+        _now_text[1] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        _now_text[0] = second
+    return _now_text[1]  # type: ignore[no-any-return]
 
 
 @functools.lru_cache(maxsize=1024)  # the same few timestamps recur on every write (managedFields)

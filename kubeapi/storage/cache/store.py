@@ -63,15 +63,30 @@ class WatchCache:
                 retry_initial=retry_initial, retry_max=retry_max, delivery_budget=delivery_budget)
         # Longest first, so a nested resource prefix wins over an enclosing one.
         self._by_length = sorted(self._resources.values(), key=lambda r: len(r.prefix), reverse=True)
+        self._resource_of: dict[str, ResourceCache | None] = {}
+        self._slash_ended = all(p.endswith("/") for p in self._resources)
 
     # -- which cache serves a prefix -------------------------------------------------------
 
     def resource_for(self, prefix: str) -> ResourceCache | None:
-        """The cache of the resource that contains every key under ``prefix``, if any."""
+        """The cache of the resource that contains every key under ``prefix``, if any.
+        Resource prefixes end with "/", so the answer depends only on ``prefix`` up to its
+        last "/": that part is remembered (a key's namespace directory, a LIST's prefix)."""
+        if not self._slash_ended:
+            return next((rc for rc in self._by_length if prefix.startswith(rc.prefix)), None)
+        directory = prefix[:prefix.rfind("/") + 1]
+        memo = self._resource_of
+        if directory in memo:
+            return memo[directory]
+        found = None
         for rc in self._by_length:
-            if prefix.startswith(rc.prefix):
-                return rc
-        return None
+            if directory.startswith(rc.prefix):
+                found = rc
+                break
+        if len(memo) >= 4096:
+            memo.clear()
+        memo[directory] = found
+        return found
 
     def stats(self) -> dict[str, CacheStats]:
         """prefix -> its cache's counters, for the watch cache metrics."""
