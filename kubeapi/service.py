@@ -343,8 +343,9 @@ class KubeAPIService(MultiService):
                      "kubeconfigs in {dir}", path=self.pki.admin_kubeconfig, dir=os.path.abspath(self.pki.cert_dir))
         self._log_how_to_connect()
         self._start_controllers()
-        from kubeapi.server.memtrim import Trimmer
+        from kubeapi.server.memtrim import Trimmer, keep_large_blocks
 
+        keep_large_blocks()
         self._trimmer = Trimmer(lambda: len(self.apiserver.watch_streams) + self.apiserver.requests_in_flight,
                                 self.reactor)
         self._trimmer.start()
