@@ -165,7 +165,7 @@ def encode(obj: Any, media_type: str = JSON, pretty: bool = False) -> bytes:
                 except TypeError:
                     pass
                 else:  # head ends with '[]}': the items go between the brackets
-                    return b"".join((head[:-2], b",".join(items.json), b"]}\n"))
+                    return _between_brackets(head, items.json)
             obj = {**obj, "items": [orjson.Fragment(b) for b in items.json]}
     try:
         out = orjson.dumps(obj, option=opts)
@@ -175,6 +175,18 @@ def encode(obj: Any, media_type: str = JSON, pretty: bool = False) -> bytes:
         out = orjson.dumps(strictjson.replace_surrogates(obj), option=opts)
     # Go's json.Encoder ends every value with a newline, compact or indented.
     return out + b"\n"
+
+
+def _between_brackets(head: bytes, items: list[bytes]) -> bytes:
+    """``head`` (ending in an empty array and "}") with ``items`` in the array: one copy of
+    the whole answer, the separators placed by slice assignment."""
+    if not items:
+        return head + b"\n"
+    parts = [b","] * (2 * len(items) + 1)
+    parts[1::2] = items
+    parts[0] = head[:-2]
+    parts[-1] = b"]}\n"
+    return b"".join(parts)
 
 
 # ---------------------------------------------------------------- decoding
