@@ -9,6 +9,7 @@ etcd's own, so ``resourceVersion`` means the same as with kube-apiserver.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable
 
 from twisted.internet import defer
 
@@ -59,6 +60,16 @@ def to_kv(kv: kv_pb2.KeyValue) -> KeyValue:
     return KeyValue(decode_key(kv.key), kv.value, kv.create_revision, kv.mod_revision)
 
 
+_tuple_new = tuple.__new__
+
+
+def to_kvs(kvs: Iterable[kv_pb2.KeyValue]) -> list[KeyValue]:
+    """``to_kv`` of each, without a Python call per item (a LIST of 1,000 keys made these
+    calls a quarter of its CPU)."""
+    return [_tuple_new(KeyValue, (kv.key.decode("utf-8", "surrogateescape"), kv.value, kv.create_revision,
+                                  kv.mod_revision)) for kv in kvs]
+
+
 class EtcdStorage:
     """``Storage`` over an :class:`EtcdClient` (which owns endpoints, TLS and failover)."""
 
@@ -85,7 +96,7 @@ class EtcdStorage:
             resp = await self.client.range(start, end, revision=revision, limit=max(limit, 0))
         except CompactedError:
             raise await self.compacted_error(p, revision) from None
-        items = [to_kv(kv) for kv in resp.kvs]
+        items = to_kvs(resp.kvs)
         more = bool(resp.more)
         remaining = max(int(resp.count) - len(items), 0) if more else 0
         return ListResult(items=items, revision=revision or resp.header.revision, more=more,
