@@ -13,7 +13,8 @@ Over TLS the record is sealed with the connection's OpenSSL object and its ciphe
 goes the same way, while the TLS layer has nothing queued of its own; anything unusual
 (handshake not done, TLS-level buffering, an OpenSSL error) takes ``TLSMemoryBIOProtocol``'s
 own ``write``.  Bytes reach the wire in the order they were written in every case: the
-direct path is taken only when no earlier bytes wait anywhere above the socket.
+direct path is taken only when no earlier bytes wait anywhere above the socket, including
+the small writes Twisted's TLS transport aggregates until the end of the reactor turn.
 """
 
 from __future__ import annotations
@@ -50,11 +51,18 @@ def write_tcp(tcp: Connection, data: bytes) -> None:
     tcp.write(data)
 
 
+def _aggregated(tls: TLSMemoryBIOProtocol) -> bool:
+    """True when Twisted's TLS transport holds small writes back for this reactor turn
+    (``BufferingTLSTransport``): the response headers just written, say."""
+    aggregator = getattr(tls, "_aggregator", None)
+    return bool(getattr(aggregator, "_buffer", None))
+
+
 def write_tls(tls: TLSMemoryBIOProtocol, data: bytes) -> None:
     """``tls.write(data)``, with the sealed record sent at once when the layers are idle."""
     tcp = tls.transport
     if (not tls._handshakeDone or tls._lostTLSConnection or tls._appSendBuffer or tls.disconnecting
-            or len(data) > MAX_RECORD or not isinstance(tcp, Connection) or not _idle(tcp)):
+            or len(data) > MAX_RECORD or not isinstance(tcp, Connection) or not _idle(tcp) or _aggregated(tls)):
         tls.write(data)
         return
     conn = tls._tlsConnection

@@ -30,8 +30,9 @@ class WatchResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, **limits: int) -> None:
+    def __init__(self, early: list[Any] | None = None, **limits: int) -> None:
         super().__init__()
+        self.early = early or []  # events the store has at once (a watch from an older revision)
         self.limits = limits
         self.sinks: list[Any] = []
         self.active: set[watchstream.WatchStream] = set()
@@ -41,6 +42,8 @@ class WatchResource(Resource):
     def render_GET(self, request: Any) -> Any:
         async def start(sink: Any) -> Any:
             self.sinks.append(sink)
+            for obj in self.early:
+                sink("ADDED", obj)
 
             class Handle:
                 def stop(self) -> None:
@@ -155,6 +158,28 @@ class WireTests(unittest.TestCase):
 
     def test_tls_body_is_exactly_the_chunked_frames(self) -> defer.Deferred[None]:
         return defer.ensureDeferred(self._body_is_exact(True))
+
+    async def _early_events_follow_the_headers(self, tls: bool) -> None:
+        # The headers are written and the replayed events sent in one reactor turn: over TLS
+        # Twisted holds the headers back for that turn (small writes are aggregated), and a
+        # frame sent past them reached the client first ("malformed HTTP response").
+        early = [{"metadata": {"name": f"e{i}"}} for i in range(3)]
+        res = WatchResource(early=early)
+        port = self.listen(res, tls)
+        got = threads.deferToThread(read_response, port, tls)
+        await res.started
+        self.assertEqual(watchstream.end_all(res.active), 1)
+        await res.ended
+        data = await got
+        self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data[:40])
+        head, _, body = data.partition(b"\r\n\r\n")
+        self.assertEqual(body, b"".join(as_chunk(watchstream.frame("ADDED", o)) for o in early) + b"0\r\n\r\n")
+
+    def test_plain_early_events_follow_the_headers(self) -> defer.Deferred[None]:
+        return defer.ensureDeferred(self._early_events_follow_the_headers(False))
+
+    def test_tls_early_events_follow_the_headers(self) -> defer.Deferred[None]:
+        return defer.ensureDeferred(self._early_events_follow_the_headers(True))
 
     async def _slow_client_is_dropped(self, tls: bool) -> None:
         res = WatchResource(max_bytes=1 << 20)
