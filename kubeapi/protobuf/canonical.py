@@ -9,6 +9,7 @@ names the fields the struct has no place for (for ``fieldValidation``).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from kubeapi.jsontypes import deep_copy
@@ -36,6 +37,7 @@ def unknown_fields(obj: dict[str, Any]) -> list[str]:
     return out
 
 
+@functools.cache  # the tables are fixed: one map per message type (callers only read it)
 def _known(typ: str) -> dict[str, Any]:
     """json name -> field, with inlined structs' fields lifted to this level."""
     known: dict[str, Any] = {}
