@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
+from twisted.web.http_headers import Headers
 
 from kubeapi.errors import StatusError, too_large
 
@@ -74,6 +75,21 @@ class LimitedChannel(HTTPChannel):
         if self._peer is None:
             self._peer = super().getPeer()
         return self._peer
+
+    def writeHeaders(self, version: bytes, code: bytes, reason: bytes, headers: Any) -> None:
+        """The status line and headers as one write: twisted.web hands the transport a
+        sequence of four pieces per header, and a plain TCP transport checks each piece
+        on its own, which was most of the cost of writing a short response."""
+        if not isinstance(headers, Headers):
+            super().writeHeaders(version, code, reason, headers)
+            return
+        out = [version, b" ", code, b" ", reason, b"\r\n"]
+        for name, values in headers.getAllRawHeaders():
+            for value in values:
+                out += (name, b": ", value, b"\r\n")
+        out.append(b"\r\n")
+        transport: Any = self.transport
+        transport.write(b"".join(out))
 
     def dataReceived(self, data: bytes) -> None:
         if self._taken is not None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
 from twisted.logger import Logger
+from twisted.web.http_headers import _nameEncoder
 
 from kubeapi import logs
 from kubeapi.audit.recorder import PANIC, REQUEST_RECEIVED, RESPONSE_COMPLETE
@@ -85,7 +86,9 @@ async def run(server: APIServer, request: Any, secure: bool) -> bytes:
     given = ctx.header("audit-id")
     if given and len(given) <= 128:
         ctx.audit_id = given  # upstream keeps a caller-supplied Audit-ID
-    responses.base_headers(ctx)
+        responses.base_headers(ctx)
+    else:
+        responses.base_headers(ctx, generated_id=True)
     slot = ""
     ticket: Ticket | None = None
     executing = ""  # request_kind counted in apiserver_current_inflight_requests under APF
@@ -171,8 +174,9 @@ def _header_setter(ctx: RequestContext) -> Callable[[str, str], None]:
         if raw is None:
             if len(_encoded_headers) >= 1024:
                 _encoded_headers.clear()
-            raw = _encoded_headers[(name, value)] = (name.encode(), value.encode())
-        ctx.request.setHeader(*raw)
+            raw = _encoded_headers[(name, value)] = (_nameEncoder.encode(name.encode()),
+                                                     b" ".join(value.encode().splitlines()))
+        ctx.set_header(*raw)
     return set_header
 
 
