@@ -95,7 +95,7 @@ class FlowControl:
         self._stopped = False
         self._metric_children: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
         self._dispatched_children: dict[tuple[str, str], Any] = {}
-        self._classified: dict[tuple[Any, ...], tuple[Obj, Level, str]] = {}
+        self._classified: dict[Request, tuple[Obj, Level, str]] = {}
         self.apply(*bootstrap.bootstrap_objects(), source="bootstrap")
 
     # ------------------------------------------------------------------ configuration
@@ -217,8 +217,8 @@ class FlowControl:
         """(FlowSchema, its level, flow distinguisher) of ``req``, remembered until the
         configuration changes: the same few users ask the same things over and over, and
         walking every schema's rules was a visible part of a GET."""
-        key = (req.user, req.groups, req.is_resource_request, req.verb, req.api_group, req.resource,
-               req.subresource, req.namespace, "" if req.is_resource_request else req.path)
+        # The request itself is the key (a NamedTuple); a resource request's path plays no part.
+        key = req._replace(path="") if req.is_resource_request and req.path else req
         got = self._classified.get(key)
         if got is None:
             got = self._classify(req)

@@ -141,7 +141,8 @@ class LimitedChannel(HTTPChannel):
             self._body_timer = self.callLater(self.body_timeout, self._body_timeout)
 
     def allContentReceived(self) -> None:
-        self._cancel("_body_timer")
+        if self._body_timer is not None:  # only a request with a body armed one
+            self._cancel("_body_timer")
         super().allContentReceived()
 
     def take_over(self, protocol: Any) -> bytes:

@@ -189,7 +189,8 @@ def apf_request(ctx: RequestContext) -> FlowRequest:
     user = ctx.user
     return FlowRequest(user=user.name if user else "", groups=tuple(user.groups) if user else (),
                        is_resource_request=i.is_resource_request, verb=i.verb, api_group=i.api_group,
-                       resource=i.resource, subresource=i.subresource, namespace=i.namespace, path=ctx.path)
+                       resource=i.resource, subresource=i.subresource, namespace=i.namespace,
+                       path="" if i.is_resource_request else ctx.path)  # matched for non-resource URLs only
 
 
 _encoded_headers: dict[tuple[str, str], tuple[bytes, bytes]] = {}
