@@ -19,8 +19,8 @@ def wants_pretty(ctx: RequestContext) -> bool:
     p = ctx.query.get("pretty")
     if p is not None:
         return bool(p) and p[0] not in ("0", "false", "False")
-    ua = ctx.header("user-agent") or ""
-    return ua.startswith("curl") or ua.startswith("Wget") or ua.startswith("Mozilla/5.0")
+    ua = ctx.header("user-agent")
+    return ua is not None and ua.startswith(("curl", "Wget", "Mozilla/5.0"))
 
 
 def base_headers(ctx: RequestContext, generated_id: bool = False) -> None:
