@@ -101,7 +101,7 @@ class LimitedChannel(HTTPChannel):
             self._in_headers = True
             self._header_bytes = 0
             self._arm_header_timer()
-        super().dataReceived(data)
+        HTTPChannel.dataReceived(self, data)
 
     def _arm_header_timer(self) -> None:
         """One timer per connection, moved on for each request: pushing a timer later is
@@ -116,7 +116,7 @@ class LimitedChannel(HTTPChannel):
     def rawDataReceived(self, data: bytes) -> None:
         if self._refused:
             return
-        super().rawDataReceived(data)
+        HTTPChannel.rawDataReceived(self, data)
 
     def lineReceived(self, line: bytes) -> None:
         if self._refused:
@@ -125,14 +125,14 @@ class LimitedChannel(HTTPChannel):
         if self._header_bytes > self.totalHeadersSize:
             self._refuse(_431)
             return
-        super().lineReceived(line)
+        HTTPChannel.lineReceived(self, line)  # not super(): this runs for every line
 
     def lineLengthExceeded(self, line: bytes) -> None:
         self._refuse(_431)
 
     def allHeadersReceived(self) -> None:
         self._in_headers = False  # the header timer stays armed for the next request
-        super().allHeadersReceived()
+        HTTPChannel.allHeadersReceived(self)
         length = self.length
         if length is not None and length > self.max_body:
             self._refuse(_status_response(too_large(self.max_body)))
@@ -143,7 +143,7 @@ class LimitedChannel(HTTPChannel):
     def allContentReceived(self) -> None:
         if self._body_timer is not None:  # only a request with a body armed one
             self._cancel("_body_timer")
-        super().allContentReceived()
+        HTTPChannel.allContentReceived(self)
 
     def take_over(self, protocol: Any) -> bytes:
         """Hand the connection to ``protocol`` and return what the client sent after the
