@@ -81,6 +81,8 @@ class Aggregator:
 
     def route(self, ctx: RequestContext) -> Awaitable[bytes] | None:
         """The proxying of a request under a service-backed APIService's /apis/<g>/<v>, else None."""
+        if not ctx.path.lstrip("/").startswith("apis/"):
+            return None  # /api/v1 and the other core paths: no split on every request
         parts = ctx.path.strip("/").split("/")
         if len(parts) < 3 or parts[0] != "apis":
             return None

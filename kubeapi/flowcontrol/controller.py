@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
+from types import CoroutineType
 from typing import Any
 
 from twisted.internet import defer
@@ -94,7 +95,7 @@ class FlowControl:
         self._stopped = False
         self._metric_children: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
         self._dispatched_children: dict[tuple[str, str], Any] = {}
-        self._classified: dict[tuple[Any, ...], tuple[Obj, Level, str]] = {}
+        self._classified: dict[Request, tuple[Obj, Level, str]] = {}
         self.apply(*bootstrap.bootstrap_objects(), source="bootstrap")
 
     # ------------------------------------------------------------------ configuration
@@ -216,8 +217,8 @@ class FlowControl:
         """(FlowSchema, its level, flow distinguisher) of ``req``, remembered until the
         configuration changes: the same few users ask the same things over and over, and
         walking every schema's rules was a visible part of a GET."""
-        key = (req.user, req.groups, req.is_resource_request, req.verb, req.api_group, req.resource,
-               req.subresource, req.namespace, "" if req.is_resource_request else req.path)
+        # The request itself is the key (a NamedTuple); a resource request's path plays no part.
+        key = req._replace(path="") if req.is_resource_request and req.path else req
         got = self._classified.get(key)
         if got is None:
             got = self._classify(req)
@@ -237,6 +238,15 @@ class FlowControl:
     async def admit(self, req: Request, set_header: Any = None, long_running: bool = False) -> Ticket | None:
         """Wait for a seat; raises TooManyRequests.  None for requests that take no seat
         (exempt level, long-running requests)."""
+        got = self.admit_now(req, set_header, long_running)
+        if isinstance(got, CoroutineType):
+            return await got  # type: ignore[no-any-return]
+        return got  # type: ignore[return-value]
+
+    def admit_now(self, req: Request, set_header: Any = None,
+                  long_running: bool = False) -> Ticket | None | Coroutine[Any, Any, Ticket]:
+        """`admit` without a coroutine when no waiting is needed (an exempt level, a free
+        seat): the Ticket (or None) at once, else a coroutine to await for it."""
         schema, level, flow_key = self.classify(req)
         fs_name = schema["metadata"]["name"]
         if set_header is not None:
@@ -257,19 +267,28 @@ class FlowControl:
                 m.rejected.labels(level.name, fs_name, e.reason).inc()
             raise TooManyRequests() from None
         if not d.called:
+            return self._wait(d, level, fs_name, index, began, children)
+        return self._seated(level, fs_name, index, began, children)
+
+    async def _wait(self, d: defer.Deferred[Any], level: Level, fs_name: str, index: Any, began: float,
+                    children: Any) -> Ticket:
+        m = self.metrics
+        if m is not None:
+            m.inqueue.labels(level.name, fs_name).inc()
+        d.addTimeout(self.wait_limit, self.clock)
+        try:
+            await d
+        except defer.TimeoutError:
             if m is not None:
-                m.inqueue.labels(level.name, fs_name).inc()
-            d.addTimeout(self.wait_limit, self.clock)
-            try:
-                await d
-            except defer.TimeoutError:
-                if m is not None:
-                    m.rejected.labels(level.name, fs_name, "time-out").inc()
-                    m.wait.labels(level.name, fs_name, "false").observe(time.monotonic() - began)
-                raise TooManyRequests() from None
-            finally:
-                if m is not None:
-                    m.inqueue.labels(level.name, fs_name).dec()
+                m.rejected.labels(level.name, fs_name, "time-out").inc()
+                m.wait.labels(level.name, fs_name, "false").observe(time.monotonic() - began)
+            raise TooManyRequests() from None
+        finally:
+            if m is not None:
+                m.inqueue.labels(level.name, fs_name).dec()
+        return self._seated(level, fs_name, index, began, children)
+
+    def _seated(self, level: Level, fs_name: str, index: Any, began: float, children: Any) -> Ticket:
         if children is not None:
             children[0].observe(time.monotonic() - began)
             children[1].inc()

@@ -183,6 +183,14 @@ class APIServer:
             self._stores[key] = st
         return st  # type: ignore[no-any-return]
 
+    def store_for(self, rdef: ResourceDef) -> ResourceStore:
+        """`store` for a ResourceDef just looked up in the catalog: its store at once when
+        one is built for that very ResourceDef."""
+        st = self._stores.get((rdef.group, rdef.version, rdef.plural))
+        if st is not None and getattr(st, "rdef", rdef) is rdef:
+            return st  # type: ignore[no-any-return]
+        return self.store(rdef.group, rdef.version, rdef.plural)
+
     def forget_store(self, group: str, version: str, plural: str) -> None:
         """Drop a cached store (a CRD changed or went away)."""
         self._stores.pop((group, version, plural), None)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from twisted.web.http_headers import _nameEncoder
+
 from kubeapi.auth.user import UserInfo
-from kubeapi.server.requestinfo import RequestInfo, parse_request_info
+from kubeapi.server.requestinfo import RequestInfo, request_info
 
 # Verbs and subresources upstream treats as long-running (no request timeout, no in-flight slot).
 LONG_RUNNING_VERBS = frozenset({"watch", "proxy"})
@@ -31,19 +32,12 @@ def new_audit_id() -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
-@dataclass
 class RequestContext:
-    request: Any  # twisted.web.server.Request
-    secure: bool
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    info: RequestInfo
-    audit_id: str = field(default_factory=new_audit_id)
-    started: float = field(default_factory=time.monotonic)
+    """A plain class rather than a dataclass: its generated ``__init__`` set all twenty
+    fields and called four factories for every request; here the defaults live on the
+    class and ``__init__`` sets only what each request has of its own."""
+
     user: UserInfo | None = None
-    warnings: list[str] = field(default_factory=list)
-    audit_annotations: dict[str, str] = field(default_factory=dict)  # added by admission
     code: int = 0
     dry_run: bool = False
     patch_type: str = ""
@@ -54,6 +48,31 @@ class RequestContext:
     response_object: Any = None  # the object last encoded into the reply
     authz: tuple[str, str] | None = None  # ("allow"|"forbid", reason)
     on_response_started: Any = None  # called once when a long-running reply's headers go out
+
+    def __init__(self, request: Any, secure: bool, method: str, path: str, query: dict[str, list[str]],
+                 info: RequestInfo, audit_id: str | None = None, started: float | None = None,
+                 **rest: Any) -> None:
+        self.request = request  # twisted.web.server.Request
+        self.secure = secure
+        self.method = method
+        self.path = path
+        self.query = query
+        self.info = info
+        self.audit_id = audit_id if audit_id is not None else new_audit_id()
+        self.started = started if started is not None else time.monotonic()
+        self.warnings: list[str] = []
+        self.audit_annotations: dict[str, str] = {}  # added by admission
+        raw = getattr(getattr(request, "requestHeaders", None), "_rawHeaders", None)
+        self._headers: dict[bytes, list[bytes]] | None = raw if type(raw) is dict else None
+        out = getattr(getattr(request, "responseHeaders", None), "_rawHeaders", None)
+        self._out: dict[bytes, list[bytes]] | None = out if type(out) is dict else None
+        for k, v in rest.items():
+            if not hasattr(type(self), k):
+                raise TypeError(f"RequestContext got an unexpected keyword argument {k!r}")
+            setattr(self, k, v)
+
+    def __repr__(self) -> str:
+        return f"RequestContext({self.method} {self.path}, audit_id={self.audit_id})"
 
     @property
     def long_running(self) -> bool:
@@ -70,12 +89,42 @@ class RequestContext:
         return values[0] if values else default
 
     def header(self, name: str) -> str | None:
-        raw = self.request.getHeader(name)
-        return raw.decode("latin-1") if isinstance(raw, bytes) else raw
+        """The request header's last value, as ``request.getHeader`` gives it; read from
+        twisted's header table directly (by its canonical name) when there is one."""
+        raw = self._headers
+        if raw is not None:
+            key = _CANONICAL.get(name)
+            if key is None:
+                key = _canonical(name)
+            values = raw.get(key)
+            return values[-1].decode("latin-1") if values else None
+        got = self.request.getHeader(name)
+        return got.decode("latin-1") if isinstance(got, bytes) else got
+
+    def set_header(self, name: bytes, value: bytes) -> None:
+        """``request.setHeader`` for a name already in twisted's canonical spelling and a
+        value known to hold no line break: straight into twisted's header table, without
+        its per-call name canonicalisation and value scrubbing."""
+        out = self._out
+        if out is not None:
+            out[name] = [value]
+        else:
+            self.request.setHeader(name, value)
 
     def add_warning(self, text: str) -> None:
         if text not in self.warnings:
             self.warnings.append(text)
+
+
+_CANONICAL: dict[str, bytes] = {}
+
+
+def _canonical(name: str) -> bytes:
+    """twisted.web's spelling of a header name (``Content-Type``), as it keys its table."""
+    key = _nameEncoder.encode(name.encode("latin-1"))
+    if len(_CANONICAL) < 256:
+        _CANONICAL[name] = key
+    return key
 
 
 def parse_query(uri: bytes) -> dict[str, list[str]]:
@@ -90,6 +139,6 @@ def make_context(request: Any, secure: bool) -> RequestContext:
     method = request.method.decode("ascii", "replace").upper()
     raw_path = request.path.decode("utf-8", "replace") if isinstance(request.path, bytes) else request.path
     query = parse_query(request.uri or b"")
-    info = parse_request_info(method, raw_path, query)
+    info = request_info(method, raw_path, query)
     return RequestContext(request=request, secure=secure, method=method, path=info.path,
                           query=query, info=info)

@@ -106,6 +106,22 @@ def _reply(ctx: RequestContext, out: Output, rdef: ResourceDef, code: int, obj: 
     return responses.write_object(ctx, code, body, out.media_type, ctype, shared=shared and body is obj)
 
 
+_protobuf_kinds: dict[int, tuple[ResourceDef, bool]] = {}  # id(rdef) -> (rdef, whether)
+
+
+def _has_protobuf(rdef: ResourceDef) -> bool:
+    """``protobuf.supports`` for the resource, asked once per ResourceDef (the entry holds
+    it, so its id is not reused while the entry lasts)."""
+    known = _protobuf_kinds.get(id(rdef))
+    if known is not None and known[0] is rdef:
+        return known[1]
+    answer = protobuf.supports(rdef.api_version, rdef.kind)
+    if len(_protobuf_kinds) >= 4096:
+        _protobuf_kinds.clear()  # CRDs come and go
+    _protobuf_kinds[id(rdef)] = (rdef, answer)
+    return answer
+
+
 def _defaults(rdef: ResourceDef, obj: Obj) -> None:
     schemacheck.default_type_meta(obj, rdef.api_version, rdef.kind)
 
@@ -114,7 +130,7 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
     info = ctx.info
     rdef = resolve(server, ctx)
     # Built-in kinds answer protobuf when the client prefers it; custom resources never do.
-    ctx.protobuf = protobuf.supports(rdef.api_version, rdef.kind)
+    ctx.protobuf = _has_protobuf(rdef)
     if not ctx.protobuf and info.verb in ("create", "update") and \
             negotiation.media_type_of(ctx.header("content-type")) == negotiation.PROTOBUF:
         raise unsupported_media_type(negotiation.PROTOBUF, (JSON, negotiation.YAML))
@@ -138,7 +154,7 @@ async def handle(server: APIServer, ctx: RequestContext) -> bytes:
     if create_handler is not None:  # create-only kinds answered, never stored (reviews, bindings)
         return await create_handler(server, ctx, rdef)
 
-    store = server.store(rdef.group, rdef.version, rdef.plural)
+    store = server.store_for(rdef)
     limit = server.max_request_body_bytes
 
     if verb == "watch":

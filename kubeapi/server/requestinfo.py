@@ -123,3 +123,23 @@ def parse_request_info(method: str, path: str, query: dict[str, list[str]]) -> R
     if not info.name and info.verb == "delete":
         info.verb = "deletecollection"
     return info
+
+
+_known: dict[tuple[str, str], RequestInfo] = {}
+KNOWN_PATHS = 4096
+
+
+def request_info(method: str, path: str, query: dict[str, list[str]]) -> RequestInfo:
+    """`parse_request_info`, remembered per method and path for requests without a query
+    (which can change the verb): the same few paths come again and again.  The RequestInfo
+    is shared, so nobody changes one after the parse."""
+    if query:
+        return parse_request_info(method, path, query)
+    key = (method, path)
+    info = _known.get(key)
+    if info is None:
+        info = parse_request_info(method, path, query)
+        if len(_known) >= KNOWN_PATHS:
+            _known.clear()  # paths come from clients: stay bounded
+        _known[key] = info
+    return info

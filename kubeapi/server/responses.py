@@ -19,14 +19,32 @@ def wants_pretty(ctx: RequestContext) -> bool:
     p = ctx.query.get("pretty")
     if p is not None:
         return bool(p) and p[0] not in ("0", "false", "False")
-    ua = ctx.header("user-agent") or ""
-    return ua.startswith("curl") or ua.startswith("Wget") or ua.startswith("Mozilla/5.0")
+    ua = ctx.header("user-agent")
+    return ua is not None and ua.startswith(("curl", "Wget", "Mozilla/5.0"))
 
 
-def base_headers(ctx: RequestContext) -> None:
-    r = ctx.request
-    r.setHeader(b"audit-id", ctx.audit_id.encode())
-    r.setHeader(b"cache-control", b"no-cache, private")
+def base_headers(ctx: RequestContext, generated_id: bool = False) -> None:
+    """``generated_id``: the Audit-Id is ours (hex and dashes); a caller's goes through
+    twisted's scrubbing of header values."""
+    if generated_id:
+        ctx.set_header(b"Audit-Id", ctx.audit_id.encode())
+    else:
+        ctx.request.setHeader(b"audit-id", ctx.audit_id.encode())
+    ctx.set_header(b"Cache-Control", b"no-cache, private")
+
+
+_content_types: dict[str, bytes] = {}
+
+
+def _content_type(value: str) -> bytes:
+    """A Content-Type value encoded and scrubbed of line breaks once: a handful of values
+    (some carry parameters from the client's Accept) serve every reply."""
+    raw = _content_types.get(value)
+    if raw is None:
+        raw = b" ".join(value.encode().splitlines())
+        if len(_content_types) < 256:
+            _content_types[value] = raw
+    return raw
 
 
 def _set_common(ctx: RequestContext, code: int, content_type: str, length: int | None) -> None:
@@ -36,9 +54,9 @@ def _set_common(ctx: RequestContext, code: int, content_type: str, length: int |
     if ctx.on_response_started is not None:
         hook, ctx.on_response_started = ctx.on_response_started, None
         hook()
-    r.setHeader(b"content-type", content_type.encode())
+    ctx.set_header(b"Content-Type", _content_type(content_type))
     if length is not None:
-        r.setHeader(b"content-length", str(length).encode())
+        ctx.set_header(b"Content-Length", b"%d" % length)
     for w in capped_warnings(ctx.warnings) if ctx.warnings else ():
         text = w.replace("\\", "\\\\").replace('"', '\\"')  # a quoted-string, as RFC 7234 warn-text
         r.responseHeaders.addRawHeader(b"warning", f'299 - "{text}"'.encode())

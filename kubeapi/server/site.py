@@ -61,8 +61,13 @@ class LimitedRequest(Request):
                 _IEncodingResource.providedBy(resource):
             super().process()
             return
-        self.setHeader(b"Server", version)
-        self.setHeader(b"Date", http_date())
+        raw = getattr(self.responseHeaders, "_rawHeaders", None)
+        if type(raw) is dict:  # twisted's table, by its canonical names: no scrubbing needed
+            raw[b"Server"] = [version]
+            raw[b"Date"] = [http_date()]
+        else:
+            self.setHeader(b"Server", version)
+            self.setHeader(b"Date", http_date())
         self.prepath: list[bytes] = []
         self.sitepath: list[bytes] = []
         try:

@@ -33,7 +33,11 @@ class TimedStorage:
         return getattr(self._storage, name)
 
     async def get(self, key: str) -> Any:
-        return await _timed(self._get, self._storage.get(key))
+        began = time.monotonic()  # `_timed` inline: a coroutine less on every GET
+        try:
+            return await self._storage.get(key)
+        finally:
+            self._get.observe(time.monotonic() - began)
 
     async def current_revision(self) -> int:
         return int(await _timed(self._get, self._storage.current_revision()))

@@ -33,9 +33,15 @@ def _extras(ctx: RequestContext) -> dict[str, list[str]]:
     return out
 
 
-def _asks(ctx: RequestContext) -> bool:
+def asks_to_impersonate(ctx: RequestContext) -> bool:
     """Whether any Impersonate-* header came: one pass over the names, where looking each
     one up cost more on every request that has none."""
+    raw = ctx._headers
+    if raw is not None:  # twisted's own table: names in its canonical spelling
+        for key in raw:
+            if key.startswith(b"Impersonate-"):
+                return True
+        return False
     for name, _ in ctx.request.requestHeaders.getAllRawHeaders():
         prefix = name[:12].lower()
         if prefix == b"impersonate-" or prefix == "impersonate-":
@@ -61,7 +67,7 @@ def _sa_parts(name: str) -> tuple[str, str] | None:
 async def impersonate(server: APIServer, ctx: RequestContext) -> None:
     """Replace ctx.user with the impersonated user when asked and allowed, checking each
     requested attribute in upstream's order: user (or service account), groups, extras, uid."""
-    if not _asks(ctx):
+    if not asks_to_impersonate(ctx):
         return
     users = _headers(ctx, "impersonate-user")
     groups = _headers(ctx, "impersonate-group")
