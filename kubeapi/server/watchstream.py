@@ -39,6 +39,9 @@ MIN_REQUEST_TIMEOUT = 1800.0
 MAX_QUEUED_BYTES = 8 * 1024 * 1024
 MAX_QUEUED_EVENTS = 10_000
 JOIN_BYTES = 64 * 1024  # queued chunks joined into one write up to this much (one send each)
+# Every stream's queue while nothing waits: a deque costs ~700 bytes even empty, and most
+# streams never queue.  It takes nothing (maxlen 0); ``sink`` swaps in a real one first.
+_NO_QUEUE: deque[bytes] = deque(maxlen=0)
 
 
 class Counter(Protocol):
@@ -79,7 +82,7 @@ class WatchStream:
         self.started = False
         self.paused = False
         self.closed = False
-        self.queue: deque[bytes] = deque()
+        self.queue: deque[bytes] = _NO_QUEUE
         self.queued_bytes = 0
         self.events = 0
         self._timer: Any = None
@@ -133,13 +136,15 @@ class WatchStream:
             if event_type == "ERROR":
                 self._finish("error")
             return
+        if self.queue is _NO_QUEUE:
+            self.queue = deque()
         self.queue.append(data)
         self.queued_bytes += len(data)
         self.events += 1
         if len(self.queue) > self.max_events or self.queued_bytes > self.max_bytes:
             log.warning("watch client too slow (%d events, %d bytes queued); dropping it",
                         len(self.queue), self.queued_bytes)
-            self.queue.clear()
+            self.queue = _NO_QUEUE
             self.queued_bytes = 0
             self._finish("slow")
             return
@@ -231,6 +236,8 @@ class WatchStream:
                 continue
             self.queued_bytes -= len(data)
             self._send(data)
+        if not queue and queue is self.queue:  # drained: let the deque go until it is needed
+            self.queue = _NO_QUEUE
 
     def _wire(self, data: bytes) -> bytes:
         return as_chunk(data) if self._write is not None and data else data
