@@ -46,6 +46,7 @@ class EventTranslator:
         batch_sink = getattr(owner, "sink_batch", None)
         self._batch_sink = (batch_sink if everything and self.deliver_later and isinstance(decode, DecodeMemo)
                             and callable(batch_sink) else None)
+        self._plain_batch = decode.plain if isinstance(decode, DecodeMemo) else None
         self._sink = sink
         self._kind = kind
         self._api_version = api_version
@@ -95,7 +96,7 @@ class EventTranslator:
         if batch_sink is not None:  # the fan-out's path: once per watcher per batch
             if self._stopped:
                 return
-            pairs, newest = self._decode.plain(events)  # type: ignore[attr-defined]
+            pairs, newest = self._plain_batch(events)  # type: ignore[misc]  # set with _batch_sink
             if newest > self.last_revision:
                 self.last_revision = newest
             try:
