@@ -13,6 +13,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from kubeapi import errors
+from kubeapi.registry.decodememo import DecodeMemo
 from kubeapi.storage.interface import CompactedError, Event, KeyValue, StorageError, Watch
 
 Obj = dict[str, Any]
@@ -39,6 +40,13 @@ class EventTranslator:
         self.deliver_later = bool(getattr(owner, "shares_objects", False))
         # A stream that can gather several events' frames into one write (``hold``/``release``).
         self._holder = owner if callable(getattr(owner, "hold", None)) else None
+        # A stream that takes a whole batch of (type, object) pairs in one call, shared by
+        # every watcher of the batch: with no selectors and the store's decode memo, a
+        # batch is translated once (``DecodeMemo.plain``) and handed over as it is.
+        batch_sink = getattr(owner, "sink_batch", None)
+        self._batch_sink = (batch_sink if everything and self.deliver_later and isinstance(decode, DecodeMemo)
+                            and callable(batch_sink) else None)
+        self._plain_batch = decode.plain if isinstance(decode, DecodeMemo) else None
         self._sink = sink
         self._kind = kind
         self._api_version = api_version
@@ -84,6 +92,19 @@ class EventTranslator:
             self._emit("ADDED", obj)
 
     def on_events(self, events: Sequence[Event]) -> None:
+        batch_sink = self._batch_sink
+        if batch_sink is not None:  # the fan-out's path: once per watcher per batch
+            if self._stopped:
+                return
+            pairs, newest = self._plain_batch(events)  # type: ignore[misc]  # set with _batch_sink
+            if newest > self.last_revision:
+                self.last_revision = newest
+            try:
+                batch_sink(pairs)
+            except Exception:
+                _log.failure("watch sink failed; stopping the watch")
+                self.stop()
+            return
         holder = self._holder
         if holder is None or len(events) < 2:
             self._dispatch(events)

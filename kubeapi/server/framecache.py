@@ -12,7 +12,7 @@ PartialObjectMetadata row is built per stream and encoded per stream).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 Obj = dict[str, Any]
@@ -20,16 +20,33 @@ Encoder = Callable[[str, Obj], bytes]
 
 SHARED_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED"})
 DEFAULT_SIZE = 512
+JOINED_SIZE = 16  # batches in flight at once; more only rebuilds a join
 
 
 class FrameCache:
-    __slots__ = ("_size", "_entries", "hits", "misses")
+    __slots__ = ("_size", "_entries", "hits", "misses", "_joined")
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self._size = size
         self._entries: dict[tuple[Encoder, str, int], list[Any]] = {}  # [obj, frame, chunk]
+        self._joined: dict[tuple[Encoder, int], tuple[Any, bytes, int]] = {}  # [pairs, chunks, payload]
         self.hits = 0
         self.misses = 0
+
+    def chunks(self, encode: Encoder, pairs: Sequence[tuple[str, Obj]]) -> tuple[bytes, int]:
+        """A batch of events as its HTTP/1.1 chunks joined, and their payload's length:
+        built once for the ``pairs`` object every stream of the batch is handed."""
+        entry = self._joined.get((encode, id(pairs)))
+        if entry is not None and entry[0] is pairs:  # the entry holds ``pairs``: no id reuse
+            return entry[1], entry[2]
+        parts = [self.chunk(encode, t, o) for t, o in pairs]
+        payload = sum(len(p) - p.index(b"\r\n") - 4 for p in parts)  # less each chunk's framing
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        joined = self._joined
+        if len(joined) >= JOINED_SIZE:
+            del joined[next(iter(joined))]
+        joined[(encode, id(pairs))] = (pairs, data, payload)
+        return data, payload
 
     def frame(self, encode: Encoder, event_type: str, obj: Obj) -> bytes:
         """``encode(event_type, obj)``, computed once while ``obj`` is recent."""

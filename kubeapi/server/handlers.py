@@ -324,8 +324,7 @@ async def _watch(server: APIServer, ctx: RequestContext, rdef: ResourceDef, ns: 
     sent = server.metrics.watch_events.labels(rdef.group, rdef.version, rdef.plural)
 
     def transform(event_type: str, obj: Obj) -> Obj:
-        sent.inc()
-        if not out.convert or event_type == "ERROR":
+        if event_type == "ERROR":
             return obj
         if out.convert == "Table":
             no_headers = headers_sent[0]
@@ -344,8 +343,8 @@ async def _watch(server: APIServer, ctx: RequestContext, rdef: ResourceDef, ns: 
     server.metrics.watchers.labels("WATCH", rdef.group, rdef.version, rdef.plural, "",
                                    "namespace" if ns else "cluster", "apiserver").inc()
     try:
-        await watchstream.serve(ctx.request, server.clock, start, transform, timeout, on_start,
-                                active=server.watch_streams, encode=encode)
+        await watchstream.serve(ctx.request, server.clock, start, transform if out.convert else None, timeout,
+                                on_start, active=server.watch_streams, encode=encode, counter=sent)
     finally:
         server.metrics.watchers.labels("WATCH", rdef.group, rdef.version, rdef.plural, "",
                                        "namespace" if ns else "cluster", "apiserver").dec()

@@ -127,7 +127,7 @@ class Metrics:
             "apiserver_response_sizes",
             "Response size distribution in bytes for each group, version, verb, resource, subresource, "
             "scope and component.", _LONG_LABELS, buckets=_SIZE_BUCKETS, registry=self.registry)
-        self.watch_events = Counter(
+        self.watch_events = ReactorCounter(  # counted once per watcher per event: a plain number
             "apiserver_watch_events_total", "Number of events sent in watch clients",
             ("group", "version", "resource"), registry=self.registry)
         self.storage_objects = Gauge(

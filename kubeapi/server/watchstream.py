@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 import orjson
 from twisted.internet import defer
@@ -39,6 +39,13 @@ MIN_REQUEST_TIMEOUT = 1800.0
 MAX_QUEUED_BYTES = 8 * 1024 * 1024
 MAX_QUEUED_EVENTS = 10_000
 JOIN_BYTES = 64 * 1024  # queued chunks joined into one write up to this much (one send each)
+# Every stream's queue while nothing waits: a deque costs ~700 bytes even empty, and most
+# streams never queue.  It takes nothing (maxlen 0); ``sink`` swaps in a real one first.
+_NO_QUEUE: deque[bytes] = deque(maxlen=0)
+
+
+class Counter(Protocol):
+    def inc(self, amount: float = 1.0) -> None: ...
 
 
 def default_watch_timeout(min_request_timeout: float = MIN_REQUEST_TIMEOUT) -> float:
@@ -58,10 +65,13 @@ class WatchStream:
     # into new ones), so the store may hand every stream the same decoded object.
     shares_objects = True
 
-    def __init__(self, request: Any, transform: Callable[[str, Obj], Obj], clock: Any,
+    def __init__(self, request: Any, transform: Callable[[str, Obj], Obj] | None, clock: Any,
                  max_bytes: int = MAX_QUEUED_BYTES, max_events: int = MAX_QUEUED_EVENTS,
-                 encode: Encoder = frame, frames: FrameCache = SHARED) -> None:
+                 encode: Encoder = frame, frames: FrameCache = SHARED, counter: Counter | None = None) -> None:
+        """``transform`` converts what the store sends (None: objects go out as they are);
+        ``counter`` (``inc(n)``) counts the events handed to the stream."""
         self.request = request
+        self.counter = counter
         self.encode = encode
         self.frames = frames
         self.transform = transform
@@ -72,7 +82,7 @@ class WatchStream:
         self.started = False
         self.paused = False
         self.closed = False
-        self.queue: deque[bytes] = deque()
+        self.queue: deque[bytes] = _NO_QUEUE
         self.queued_bytes = 0
         self.events = 0
         self._timer: Any = None
@@ -96,8 +106,10 @@ class WatchStream:
     def sink(self, event_type: str, obj: Obj) -> None:
         if self.closed:
             return
+        if self.counter is not None:
+            self.counter.inc()
         try:
-            out = self.transform(event_type, obj)
+            out = obj if self.transform is None else self.transform(event_type, obj)
             if out is obj and event_type in SHARED_TYPES:
                 if self._write is not None:
                     data = self.frames.chunk(self.encode, event_type, obj)
@@ -124,13 +136,15 @@ class WatchStream:
             if event_type == "ERROR":
                 self._finish("error")
             return
+        if self.queue is _NO_QUEUE:
+            self.queue = deque()
         self.queue.append(data)
         self.queued_bytes += len(data)
         self.events += 1
         if len(self.queue) > self.max_events or self.queued_bytes > self.max_bytes:
             log.warning("watch client too slow (%d events, %d bytes queued); dropping it",
                         len(self.queue), self.queued_bytes)
-            self.queue.clear()
+            self.queue = _NO_QUEUE
             self.queued_bytes = 0
             self._finish("slow")
             return
@@ -139,6 +153,43 @@ class WatchStream:
         self._drain()
         if event_type == "ERROR":
             self._finish("error")
+
+    def sink_batch(self, pairs: Sequence[tuple[str, Obj]]) -> None:
+        """Several events (ADDED/MODIFIED/DELETED, in order) in one call: the fan-out's path.
+        The same ``pairs`` reach every stream of the batch, so their chunks are joined
+        once (``FrameCache.chunks``) and an idle stream sends them with one write; any
+        other case takes them one by one through ``sink``, in one write when it can."""
+        if self.closed:
+            return
+        write = self._write
+        if write is None or self.transform is not None or self.queue or self.paused or self._held:
+            self._sink_each(pairs)
+            return
+        data, payload = self.frames.chunks(self.encode, pairs)
+        if payload > JOIN_BYTES:  # a large batch: the queue's bounded joins, not one huge copy
+            self._sink_each(pairs)
+            return
+        n = len(pairs)
+        self.events += n
+        if self.counter is not None:
+            self.counter.inc(n)
+        request = self.request
+        if request._disconnected or request.finished:
+            self._finish("disconnected")
+            return
+        request.sentLength += payload  # the payload, as Request.write counts
+        write(data)
+
+    def _sink_each(self, pairs: Sequence[tuple[str, Obj]]) -> None:
+        if len(pairs) == 1:
+            self.sink(*pairs[0])
+            return
+        self.hold()
+        try:
+            for event_type, obj in pairs:
+                self.sink(event_type, obj)
+        finally:
+            self.release()
 
     def hold(self) -> None:
         """Several events are coming in one go (a batch of writes): queue their frames, so
@@ -185,6 +236,8 @@ class WatchStream:
                 continue
             self.queued_bytes -= len(data)
             self._send(data)
+        if not queue and queue is self.queue:  # drained: let the deque go until it is needed
+            self.queue = _NO_QUEUE
 
     def _wire(self, data: bytes) -> bytes:
         return as_chunk(data) if self._write is not None and data else data
@@ -225,15 +278,15 @@ class WatchStream:
 
 
 async def serve(request: Any, clock: IReactorTime, start_watch: Callable[[Callable[[str, Obj], None]],
-                Awaitable[WatchHandle]], transform: Callable[[str, Obj], Obj], timeout: float,
+                Awaitable[WatchHandle]], transform: Callable[[str, Obj], Obj] | None, timeout: float,
                 on_start: Callable[[], None], active: set[WatchStream] | None = None,
-                encode: Encoder = frame, **limits: int) -> str:
+                encode: Encoder = frame, counter: Counter | None = None, **limits: int) -> str:
     """Run one watch to its end; returns why it ended.  ``on_start`` sets status and headers.
     A 410 from the store becomes a 200 stream with one ERROR event; other StatusErrors
     raised before the stream starts propagate (the caller renders them).  ``encode`` frames
     one event (JSON lines by default)."""
     stream = WatchStream(request, transform, clock, limits.get("max_bytes", MAX_QUEUED_BYTES),
-                         limits.get("max_events", MAX_QUEUED_EVENTS), encode=encode)
+                         limits.get("max_events", MAX_QUEUED_EVENTS), encode=encode, counter=counter)
     try:
         handle = await start_watch(stream.sink)
     except StatusError as e:

@@ -154,3 +154,74 @@ class BatchToOneWriteTests(unittest.TestCase):
         self.assertEqual(t.last_revision, 4)
         t.on_events([Event("PUT", KeyValue("k9", b"", 2, 5), kv[0])])  # one event: written at once
         self.assertEqual(len(req.channel.transport.written), 2)
+
+
+class BatchSinkTests(unittest.TestCase):
+    """A plain stream (no conversion) is handed a whole batch at once: what its client reads
+    is the same chunks, in the same order, as event by event."""
+
+    def _setup(self, n: int) -> tuple[list[Any], list[Any], FrameCache, Any]:
+        from twisted.internet.task import Clock
+
+        from kubeapi.registry.decodememo import DecodeMemo
+        from kubeapi.registry.watch import EventTranslator
+        from tests.server.test_watchstream import ChunkedRequest
+
+        frames = FrameCache()
+        memo = DecodeMemo(lambda kv, rev: {"metadata": {"name": kv.key, "resourceVersion": str(rev)}})
+        reqs, translators = [], []
+        for _ in range(n):
+            req = ChunkedRequest()
+            s = WatchStream(req, None, Clock(), frames=frames)
+            s.start(0)
+            reqs.append(req)
+            translators.append(EventTranslator(decode=memo, matches=lambda _o: True, sink=s.sink, kind="Widget",
+                                               api_version="example.com/v1", start_revision=1, everything=True))
+        return reqs, translators, frames, memo
+
+    def test_batch_is_one_shared_write_per_stream_in_order(self) -> None:
+        from kubeapi.server.framecache import as_chunk
+        from kubeapi.storage.interface import Event, KeyValue
+
+        reqs, translators, frames, memo = self._setup(3)
+        kv = [KeyValue(f"k{i}", b"v%d" % i, 2, 2 + i) for i in range(3)]
+        batch = (Event("PUT", kv[0], None), Event("PUT", kv[1], kv[0]), Event("DELETE", kv[2], kv[1]))
+        for t in translators:
+            t.on_events(batch)  # the hub hands every watcher the same tuple
+        written = [r.channel.transport.written for r in reqs]
+        self.assertEqual([len(w) for w in written], [1, 1, 1])
+        self.assertEqual(len({id(w[0]) for w in written}), 1)  # one joined bytes object for all
+        pairs = [("ADDED", memo(kv[0], 2)), ("MODIFIED", memo(kv[1], 3)), ("DELETED", memo(kv[1], 4))]
+        want = b"".join(as_chunk(frame(t, o)) for t, o in pairs)
+        self.assertEqual(written[0][0], want)
+        self.assertEqual([orjson.loads(line)["object"]["metadata"]["resourceVersion"]
+                          for line in want.split(b"\r\n")[1::2]], ["2", "3", "4"])
+        self.assertEqual(reqs[0].sentLength, sum(len(frame(t, o)) for t, o in pairs))
+        self.assertEqual([t.last_revision for t in translators], [4, 4, 4])  # what bookmarks carry
+        self.assertEqual(frames.misses, 3)
+
+    def test_queued_stream_keeps_order_behind_what_waits(self) -> None:
+        from kubeapi.server.framecache import as_chunk
+        from kubeapi.storage.interface import Event, KeyValue
+
+        reqs, translators, _, memo = self._setup(1)
+        stream = translators[0]._sink.__self__
+        stream.pauseProducing()  # the client's socket is full
+        kv = [KeyValue(f"k{i}", b"", 2, 2 + i) for i in range(4)]
+        translators[0].on_events((Event("PUT", kv[0], None), Event("PUT", kv[1], None)))
+        translators[0].on_events((Event("PUT", kv[2], None),))
+        self.assertEqual(reqs[0].channel.transport.written, [])
+        self.assertEqual(len(stream.queue), 3)
+        stream.resumeProducing()
+        translators[0].on_events((Event("PUT", kv[3], None),))
+        body = b"".join(reqs[0].channel.transport.written)
+        self.assertEqual(body, b"".join(as_chunk(frame("ADDED", memo(k, k.mod_revision))) for k in kv))
+
+    def test_closed_stream_takes_nothing(self) -> None:
+        from kubeapi.storage.interface import Event, KeyValue
+
+        reqs, translators, _, _ = self._setup(1)
+        reqs[0]._disconnected = True
+        translators[0].on_events((Event("PUT", KeyValue("k", b"", 2, 2), None),))
+        self.assertEqual(reqs[0].channel.transport.written, [])
+        self.assertTrue(translators[0]._sink.__self__.closed)

@@ -30,9 +30,10 @@ class WatchResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, early: list[Any] | None = None, **limits: int) -> None:
+    def __init__(self, early: list[Any] | None = None, transform: Any = lambda _t, o: o, **limits: int) -> None:
         super().__init__()
         self.early = early or []  # events the store has at once (a watch from an older revision)
+        self.transform = transform
         self.limits = limits
         self.sinks: list[Any] = []
         self.active: set[watchstream.WatchStream] = set()
@@ -58,7 +59,7 @@ class WatchResource(Resource):
             reactor.callLater(0, self.started.callback, None)
 
         async def run() -> None:
-            why = await watchstream.serve(request, reactor, start, lambda _t, o: o, 0, on_start,
+            why = await watchstream.serve(request, reactor, start, self.transform, 0, on_start,
                                           active=self.active, **self.limits)
             if not request._disconnected:
                 request.finish()
@@ -180,6 +181,40 @@ class WireTests(unittest.TestCase):
 
     def test_tls_early_events_follow_the_headers(self) -> defer.Deferred[None]:
         return defer.ensureDeferred(self._early_events_follow_the_headers(True))
+
+    async def _batches_are_exact(self, tls: bool) -> None:
+        res = WatchResource(transform=None)
+        port = self.listen(res, tls)
+        calls = self.count_writes()
+        got = threads.deferToThread(read_response, port, tls)
+        await res.started
+        stream = res.sinks[0].__self__
+        sent = []
+        for i in range(100):
+            # Batches of 1-4 events; a big object now and then fills the socket (later
+            # batches queue behind it) or makes a batch too big to join in one write.
+            pairs = tuple(("MODIFIED" if j else "ADDED",
+                           {"metadata": {"name": f"o{i}-{j}"},
+                            "data": {"x": "y" * (300_000 if (i * 4 + j) % 37 == 5 else 20)}})
+                          for j in range(1 + i % 4))
+            sent.extend(watchstream.frame(t, o) for t, o in pairs)
+            stream.sink_batch(pairs)
+            if i % 7 == 0:
+                await deferLater(reactor, 0, lambda: None)
+        while stream.queue or stream.paused:  # (a stream ended while paused drops what waits)
+            await deferLater(reactor, 0.01, lambda: None)
+        self.assertEqual(watchstream.end_all(res.active), 1)
+        self.assertEqual(await res.ended, "shutdown")
+        data = await got
+        head, _, body = data.partition(b"\r\n\r\n")
+        self.assertEqual(body, b"".join(as_chunk(f) for f in sent) + b"0\r\n\r\n")
+        self.assertGreater(calls["write_tls" if tls else "write_tcp"], 10)
+
+    def test_plain_batches_are_exactly_the_chunked_frames(self) -> defer.Deferred[None]:
+        return defer.ensureDeferred(self._batches_are_exact(False))
+
+    def test_tls_batches_are_exactly_the_chunked_frames(self) -> defer.Deferred[None]:
+        return defer.ensureDeferred(self._batches_are_exact(True))
 
     async def _slow_client_is_dropped(self, tls: bool) -> None:
         res = WatchResource(max_bytes=1 << 20)

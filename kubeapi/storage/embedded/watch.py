@@ -123,9 +123,10 @@ class EmbeddedWatch:
         """Take the events of one committed write batch (in revision order).  ``shared``
         (the hub's, one per batch) keeps the batch's events under each prefix, so the many
         live watchers of one resource filter it once between them."""
-        if self._state == "stopped":
+        state = self._state  # (this runs once per watcher per batch)
+        if state == "stopped":
             return
-        if shared is not None and self._state == "live":
+        if shared is not None and state == "live":
             first = events[0].kv.mod_revision
             if first > self._last and first >= self._start:  # every event is new to this watcher
                 mine = shared.get(self.prefix)
