@@ -12,6 +12,7 @@ the caller can tell a safe retry from a write whose fate is unknown.
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,9 +81,13 @@ def frame(message: bytes) -> bytes:
 
 
 def timeout_header(seconds: float) -> str:
-    """``grpc-timeout`` value: at most 8 digits and a unit; milliseconds suit us."""
-    ms = max(1, int(seconds * 1000))
-    return f"{min(ms, 99_999_999)}m"
+    """``grpc-timeout`` value: at most 8 digits and a unit.  A second or more is rounded up
+    to whole seconds: the value then repeats from call to call, so HPACK sends it as one
+    indexed byte instead of adding a new entry to both sides' tables on every call (our own
+    timer still ends the call on time).  Shorter ones are in milliseconds."""
+    if seconds >= 1:
+        return f"{min(math.ceil(seconds), 99_999_999)}S"
+    return f"{max(1, int(seconds * 1000))}m"
 
 
 def _int_header(value: bytes, otherwise: int) -> int:
