@@ -53,12 +53,7 @@ class DecodedObjects:
 
     def get(self, kv: KeyValue) -> Obj:
         """``decode(kv)`` (resourceVersion = its mod revision), shared and read-only."""
-        return self._entry(kv)[2]  # type: ignore[no-any-return]
-
-    def entry(self, kv: KeyValue) -> list[Any]:
-        """The cache's entry for ``kv``: ``entry[2]`` is the object (as ``get``), and
-        ``list_item(entry, ...)`` its LIST form, without a second lookup."""
-        return self._entry(kv)
+        return self.entry(kv)[2]  # type: ignore[no-any-return]
 
     @staticmethod
     def list_item(entry: list[Any], want_json: bool) -> tuple[Obj, bytes | None]:
@@ -81,7 +76,9 @@ class DecodedObjects:
                 return item, None
         return item, encoded
 
-    def _entry(self, kv: KeyValue) -> list[Any]:
+    def entry(self, kv: KeyValue) -> list[Any]:
+        """The cache's entry for ``kv`` (decoded now if missing or stale): ``entry[2]`` is
+        the object (as ``get``), and ``list_item(entry, ...)`` its LIST form."""
         entry = self._entries.get(kv.key)
         if entry is not None and entry[0] == kv.mod_revision:
             value = kv.value

@@ -101,7 +101,6 @@ class ListWatchStore(StoreBase):
             limit = opts.limit if opts.limit and opts.limit > 0 else 0
         read_page = self._page_reader(opts)
         cache = self._list_cache(opts)
-        decode = self._decode
         want_json = cache is not None and opts.encoded_json
         items: list[Obj] = []
         encoded: list[bytes] | None = [] if want_json else None
@@ -139,7 +138,7 @@ class ListWatchStore(StoreBase):
                 last_key = kv.key
                 # Upstream's typed lists carry kind/apiVersion only on the list, not the items.
                 if cache is None:
-                    obj = decode(kv)
+                    obj = self._decode(kv)
                     if not matches(obj):
                         continue
                     obj = dict(obj)

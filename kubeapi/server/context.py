@@ -62,10 +62,8 @@ class RequestContext:
         self.started = started if started is not None else time.monotonic()
         self.warnings: list[str] = []
         self.audit_annotations: dict[str, str] = {}  # added by admission
-        raw = getattr(getattr(request, "requestHeaders", None), "_rawHeaders", None)
-        self._headers: dict[bytes, list[bytes]] | None = raw if type(raw) is dict else None
-        out = getattr(getattr(request, "responseHeaders", None), "_rawHeaders", None)
-        self._out: dict[bytes, list[bytes]] | None = out if type(out) is dict else None
+        self._headers = header_table(getattr(request, "requestHeaders", None))
+        self._out = header_table(getattr(request, "responseHeaders", None))
         for k, v in rest.items():
             if not hasattr(type(self), k):
                 raise TypeError(f"RequestContext got an unexpected keyword argument {k!r}")
@@ -114,6 +112,18 @@ class RequestContext:
     def add_warning(self, text: str) -> None:
         if text not in self.warnings:
             self.warnings.append(text)
+
+
+def header_table(headers: Any) -> dict[bytes, list[bytes]] | None:
+    """twisted.web's own table behind ``headers`` (canonical name -> values), or None when
+    this Twisted keeps it some other way (callers then use the public methods)."""
+    raw = getattr(headers, "_rawHeaders", None)
+    return raw if type(raw) is dict else None
+
+
+def header_value(value: str) -> bytes:
+    """``value`` as twisted's ``setHeader`` would write it: encoded, line breaks made spaces."""
+    return b" ".join(value.encode().splitlines())
 
 
 _CANONICAL: dict[str, bytes] = {}

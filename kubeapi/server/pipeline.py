@@ -28,7 +28,7 @@ from kubeapi.errors import StatusError, internal_error, service_unavailable, tim
 from kubeapi.flowcontrol.classify import Request as FlowRequest
 from kubeapi.flowcontrol.controller import Ticket, TooManyRequests
 from kubeapi.server import eager, handlers, nonresource, responses
-from kubeapi.server.context import RequestContext, make_context
+from kubeapi.server.context import RequestContext, header_value, make_context
 from kubeapi.server.filters.impersonation import asks_to_impersonate, impersonate
 from kubeapi.server.filters.timeout import effective_timeout, with_timeout
 from kubeapi.storage.interface import StorageError, TimeoutError_, TooLargeError, UnavailableError
@@ -43,13 +43,6 @@ _http_log = Logger(namespace="kubeapi.httplog")
 def handle(server: APIServer, request: Any, secure: bool) -> defer.Deferred[bytes]:
     """Entry point from the root resource (server/app.py); the Deferred fires with the body to write."""
     return defer.ensureDeferred(run(server, request, secure))
-
-
-async def authenticate(server: APIServer, ctx: RequestContext) -> None:
-    if not ctx.secure:
-        ctx.user = INSECURE_ADMIN
-        return
-    ctx.user = await server.authenticator.authenticate_request(ctx.request)
 
 
 _ALLOWED = ("allow", "")
@@ -203,8 +196,7 @@ def _header_setter(ctx: RequestContext) -> Callable[[str, str], None]:
         if raw is None:
             if len(_encoded_headers) >= 1024:
                 _encoded_headers.clear()
-            raw = _encoded_headers[(name, value)] = (_nameEncoder.encode(name.encode()),
-                                                     b" ".join(value.encode().splitlines()))
+            raw = _encoded_headers[(name, value)] = (_nameEncoder.encode(name.encode()), header_value(value))
         ctx.set_header(*raw)
     return set_header
 

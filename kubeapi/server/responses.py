@@ -8,7 +8,7 @@ from typing import Any
 
 from kubeapi import protobuf
 from kubeapi.errors import StatusError
-from kubeapi.server.context import RequestContext
+from kubeapi.server.context import RequestContext, header_value
 from kubeapi.server.negotiation import JSON, PROTOBUF, YAML, encode, parse_accept
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def _content_type(value: str) -> bytes:
     (some carry parameters from the client's Accept) serve every reply."""
     raw = _content_types.get(value)
     if raw is None:
-        raw = b" ".join(value.encode().splitlines())
+        raw = header_value(value)
         if len(_content_types) < 256:
             _content_types[value] = raw
     return raw

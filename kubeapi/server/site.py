@@ -17,6 +17,7 @@ from twisted.web.resource import IResource, Resource, _IEncodingResource
 from twisted.web.server import Request, Site, version
 
 from kubeapi.server.channel import channel_factory
+from kubeapi.server.context import header_table
 from kubeapi.server.statustext import reason_phrase
 
 DEFAULT_MAX_BODY = 3 * 1024 * 1024
@@ -61,8 +62,8 @@ class LimitedRequest(Request):
                 _IEncodingResource.providedBy(resource):
             super().process()
             return
-        raw = getattr(self.responseHeaders, "_rawHeaders", None)
-        if type(raw) is dict:  # twisted's table, by its canonical names: no scrubbing needed
+        raw = header_table(self.responseHeaders)
+        if raw is not None:  # by its canonical names: no scrubbing needed
             raw[b"Server"] = [version]
             raw[b"Date"] = [http_date()]
         else:
