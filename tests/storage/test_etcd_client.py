@@ -44,6 +44,7 @@ class _FakeGrpcServer(Protocol):
         self.seen = seen
         self.headers: dict[int, dict[str, str]] = {}
         self.bodies: dict[int, bytes] = {}
+        self.data_frames: dict[int, int] = {}
 
     def _send(self) -> None:
         transport: Any = self.transport
@@ -58,8 +59,10 @@ class _FakeGrpcServer(Protocol):
             if isinstance(ev, RequestReceived):
                 self.headers[ev.stream_id] = dict(ev.headers)  # type: ignore[arg-type]
                 self.bodies[ev.stream_id] = b""
+                self.data_frames[ev.stream_id] = 0
             elif isinstance(ev, DataReceived):
                 self.bodies[ev.stream_id] += ev.data
+                self.data_frames[ev.stream_id] += 1
                 self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
             elif isinstance(ev, StreamEnded):
                 self._answer(ev.stream_id)
@@ -67,7 +70,7 @@ class _FakeGrpcServer(Protocol):
 
     def _answer(self, sid: int) -> None:
         headers = self.headers[sid]
-        self.seen.append(headers)
+        self.seen.append({**headers, "(data frames)": str(self.data_frames[sid])})
         body, msgs = self.bodies[sid], []
         while body:
             n = int.from_bytes(body[1:5], "big")
@@ -128,6 +131,7 @@ class TransportTests(TestCase):
             self.assertEqual(h["content-type"], "application/grpc")
             self.assertEqual(h["te"], "trailers")
             self.assertEqual(h["grpc-timeout"], "3S")  # whole seconds, rounded up: the same on every call
+            self.assertEqual(h["(data frames)"], "1")  # END_STREAM rides on the message's frame
         return run(go())
 
     def test_large_request_is_sent_within_peer_window(self) -> Deferred[Any]:

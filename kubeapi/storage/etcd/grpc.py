@@ -296,10 +296,12 @@ class GrpcProtocol(Protocol):
         st = _Stream(sid, on_message, on_close)
         self._streams[sid] = st
         if timeout is not None:
-            st.timer = self._reactor.callLater(
-                timeout, self._cancel, sid, GrpcError(DEADLINE_EXCEEDED, "deadline exceeded (client)")
-            )
+            st.timer = self._reactor.callLater(timeout, self._expire, sid)
         return st
+
+    def _expire(self, sid: int) -> None:
+        """A call's deadline passed (its error is built only then: most calls end first)."""
+        self._cancel(sid, GrpcError(DEADLINE_EXCEEDED, "deadline exceeded (client)"))
 
     def unary(
         self, path: str, request: bytes, *, timeout: float | None = None,
@@ -358,15 +360,20 @@ class GrpcProtocol(Protocol):
         self._flush_h2()
 
     def _pump(self, st: _Stream) -> None:
-        """Send as much buffered data as the peer's windows allow."""
+        """Send as much buffered data as the peer's windows allow.  The last DATA frame of
+        a stream we end carries END_STREAM itself (not an empty frame after it)."""
         while st.outbound:
             window = min(self._h2.local_flow_control_window(st.id), self._h2.max_outbound_frame_size)
             if window <= 0:
                 return
             chunk = bytes(st.outbound[:window])
             del st.outbound[:window]
-            self._h2.send_data(st.id, chunk)
+            last = st.end_after_flush and not st.outbound
+            self._h2.send_data(st.id, chunk, end_stream=last)
             st.data_sent = True
+            if last:
+                st.local_closed = True
+                return
         if st.end_after_flush and not st.local_closed:
             st.local_closed = True
             self._h2.end_stream(st.id)
