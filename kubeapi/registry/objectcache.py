@@ -25,6 +25,30 @@ MAX_ENTRIES = 20_000
 MAX_BYTES = 32 * 1024 * 1024  # of stored values; decoded dicts take a few times this
 
 
+JOINED_MAX = 8 * 1024 * 1024  # a longer joined form is built per answer rather than kept
+
+
+class EncodedItems(list):  # type: ignore[type-arg]
+    """Each LIST item's JSON, in order.  ListMemo hands the same one to every LIST it
+    answers, so the items' comma-joined form is built once for all of them (up to
+    ``JOINED_MAX`` bytes): the answer is then its envelope around one kept ``bytes``.
+    Complete once a LIST has gathered it; nothing appends to it after that."""
+
+    __slots__ = ("_joined",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._joined: bytes | None = None
+
+    def joined(self) -> bytes:
+        got = self._joined
+        if got is None:
+            got = b",".join(self)
+            if len(got) <= JOINED_MAX:
+                self._joined = got
+        return got
+
+
 class ListItems(list):  # type: ignore[type-arg]
     """A LIST's items (plain dicts, for anyone who reads them) with, when every item had one,
     each item's JSON already encoded: the JSON writer splices those in (orjson.Fragment)

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from kubeapi import errors
 from kubeapi.registry import continuetoken, selectors
 from kubeapi.registry.decodememo import DecodeMemo
-from kubeapi.registry.objectcache import DecodedObjects, ListItems, ListMemo
+from kubeapi.registry.objectcache import DecodedObjects, EncodedItems, ListItems, ListMemo
 from kubeapi.registry.options import ListOptions
 from kubeapi.registry.store_base import (
     CONTINUE_EXPIRED,
@@ -103,7 +103,7 @@ class ListWatchStore(StoreBase):
         cache = self._list_cache(opts)
         want_json = cache is not None and opts.encoded_json
         items: list[Obj] = []
-        encoded: list[bytes] | None = [] if want_json else None
+        encoded: list[bytes] | None = EncodedItems() if want_json else None
         read_rev = revision
         more = False
         remaining = 0

@@ -16,7 +16,7 @@ import orjson
 import yaml
 
 from kubeapi.errors import StatusError, bad_request, not_acceptable, too_large, unsupported_media_type
-from kubeapi.registry.objectcache import ListItems
+from kubeapi.registry.objectcache import EncodedItems, ListItems
 from kubeapi.server import strictjson
 
 JSON = "application/json"
@@ -178,15 +178,12 @@ def encode(obj: Any, media_type: str = JSON, pretty: bool = False) -> bytes:
 
 
 def _between_brackets(head: bytes, items: list[bytes]) -> bytes:
-    """``head`` (ending in an empty array and "}") with ``items`` in the array: one copy of
-    the whole answer, the separators placed by slice assignment."""
+    """``head`` (ending in an empty array and "}") with ``items`` in the array, their
+    comma-joined form kept by ``EncodedItems`` where it can be."""
     if not items:
         return head + b"\n"
-    parts = [b","] * (2 * len(items) + 1)
-    parts[1::2] = items
-    parts[0] = head[:-2]
-    parts[-1] = b"]}\n"
-    return b"".join(parts)
+    joined = items.joined() if type(items) is EncodedItems else b",".join(items)
+    return b"".join((head[:-2], joined, b"]}\n"))
 
 
 # ---------------------------------------------------------------- decoding

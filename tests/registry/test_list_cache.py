@@ -48,6 +48,8 @@ class ListCacheTests(StoreCase):
         self.assertEqual(orjson.loads(encode(first)), orjson.loads(orjson.dumps(dict(first, items=list(first["items"])))))
         again = await st.list("default", json_opts)
         self.assertTrue(all(a is b for a, b in zip(first["items"].json, again["items"].json, strict=True)))
+        self.assertEqual(encode(again), encode(first))
+        self.assertIs(again["items"].json.joined(), first["items"].json.joined())  # one joined form for both
         await st.patch("default", "w1", MERGE, b'{"spec":{"color":"blue"}}', W)
         third = await st.list("default", json_opts)
         self.assertEqual(orjson.loads(encode(third))["items"][1]["spec"]["color"], "blue")
