@@ -56,7 +56,7 @@ class ListItems(list):  # type: ignore[type-arg]
 
     __slots__ = ("json",)
 
-    def __init__(self, items: list[Obj], encoded: list[bytes] | None) -> None:
+    def __init__(self, items: list[Obj], encoded: EncodedItems | None) -> None:
         super().__init__(items)
         self.json = encoded
 
@@ -146,16 +146,16 @@ class ListMemo:
     __slots__ = ("_memos",)
 
     def __init__(self) -> None:
-        self._memos: dict[tuple[Any, ...], tuple[list[KeyValue], list[Obj], list[bytes] | None]] = {}
+        self._memos: dict[tuple[Any, ...], tuple[list[KeyValue], list[Obj], EncodedItems | None]] = {}
 
-    def lookup(self, key: tuple[Any, ...], kvs: list[KeyValue]) -> tuple[list[Obj], list[bytes] | None] | None:
+    def lookup(self, key: tuple[Any, ...], kvs: list[KeyValue]) -> tuple[list[Obj], EncodedItems | None] | None:
         got = self._memos.get(key)
         if got is None or got[0] != kvs:
             return None
         return got[1], got[2]
 
     def remember(self, key: tuple[Any, ...], kvs: list[KeyValue], items: list[Obj],
-                 encoded: list[bytes] | None) -> None:
+                 encoded: EncodedItems | None) -> None:
         if len(kvs) > self.MAX_ITEMS:
             return
         memos = self._memos

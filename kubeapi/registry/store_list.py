@@ -103,7 +103,7 @@ class ListWatchStore(StoreBase):
         cache = self._list_cache(opts)
         want_json = cache is not None and opts.encoded_json
         items: list[Obj] = []
-        encoded: list[bytes] | None = EncodedItems() if want_json else None
+        encoded: EncodedItems | None = EncodedItems() if want_json else None
         read_rev = revision
         more = False
         remaining = 0

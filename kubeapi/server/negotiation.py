@@ -177,13 +177,11 @@ def encode(obj: Any, media_type: str = JSON, pretty: bool = False) -> bytes:
     return out + b"\n"
 
 
-def _between_brackets(head: bytes, items: list[bytes]) -> bytes:
-    """``head`` (ending in an empty array and "}") with ``items`` in the array, their
-    comma-joined form kept by ``EncodedItems`` where it can be."""
+def _between_brackets(head: bytes, items: EncodedItems) -> bytes:
+    """``head`` (ending in an empty array and "}") with ``items`` in the array."""
     if not items:
         return head + b"\n"
-    joined = items.joined() if type(items) is EncodedItems else b",".join(items)
-    return b"".join((head[:-2], joined, b"]}\n"))
+    return b"".join((head[:-2], items.joined(), b"]}\n"))
 
 
 # ---------------------------------------------------------------- decoding
