@@ -9,7 +9,8 @@ thresholds so those blocks are reused from the heap.
 Memory still goes back: two thousand watches cost ~35 MiB of small objects; once they end,
 CPython frees them but glibc keeps the heap pages, so the process stays at its peak.  After
 many streams have ended, a collection and ``malloc_trim(0)`` return those pages (cheap: at
-most every few seconds, and only after a drop)."""
+most every few seconds, and only after a drop).  A trim can run while the connections that
+just closed still hold their buffers, so the check after each trim trims once more to settle."""
 
 from __future__ import annotations
 
@@ -57,10 +58,13 @@ def keep_large_blocks() -> bool:
 
 
 class Trimmer:
-    def __init__(self, count: Callable[[], int], clock: Any) -> None:
+    """Collect and trim once the watches and requests in flight have dropped by DROP."""
+
+    def __init__(self, count: Callable[[], int], clock: Any, trim: Callable[[int], int] | None = None) -> None:
         self._count = count
         self._peak = 0
-        self._trim = _malloc_trim()
+        self._settle = False
+        self._trim = trim if trim is not None else _malloc_trim()
         self._loop = LoopingCall(self.check)
         self._loop.clock = clock
 
@@ -75,7 +79,10 @@ class Trimmer:
     def check(self) -> None:
         n = self._count()
         self._peak = max(self._peak, n)
-        if self._peak - n >= DROP and self._trim is not None:
+        if self._trim is None:
+            return
+        if self._peak - n >= DROP or self._settle:
+            self._settle = not self._settle  # one more trim after a drop's, never a chain
             gc.collect()
             self._trim(0)
             self._peak = n
