@@ -81,8 +81,9 @@ class Trimmer:
         self._peak = max(self._peak, n)
         if self._trim is None:
             return
-        if self._peak - n >= DROP or self._settle:
-            self._settle = not self._settle  # one more trim after a drop's, never a chain
+        dropped = self._peak - n >= DROP
+        if dropped or self._settle:
+            self._settle = dropped  # the check after a drop's trim trims once more
             gc.collect()
             self._trim(0)
             self._peak = n

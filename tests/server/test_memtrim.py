@@ -52,3 +52,11 @@ class TrimAfterDrop(unittest.TestCase):
         self._tick(0)
         self._tick(0)
         self.assertEqual(self.trims, [0, 0, 0, 0])
+
+    def test_drop_on_the_settling_check_settles_again(self) -> None:
+        self._tick(2000)
+        self._tick(1000)
+        self._tick(0)  # another drop where the settle was due: this trim gets its own settle
+        self._tick(0)
+        self._tick(0)
+        self.assertEqual(self.trims, [1000, 0, 0])
