@@ -16,7 +16,7 @@ setup(
         "service-identity>=24.1",
         "txaio>=23.1",
         "protobuf>=7.35.1,<8",
-        "h2>=4.1",
+        "hpack>=4.0",  # the etcd client decodes header blocks with it
         "orjson>=3.9",
         "pyyaml>=6.0",
         "cryptography>=42",

@@ -1,8 +1,8 @@
 """gRPC over HTTP/2 on a Twisted protocol: just enough of gRPC to talk to etcd.
 
-No grpcio and no threads: the ``h2`` state machine runs inside a Twisted
-``Protocol``.  We frame messages (1-byte flag + 4-byte length), send the gRPC
-request headers (``content-type: application/grpc``, ``te: trailers``,
+No grpcio and no threads: our own client-side HTTP/2 state machine (``http2``)
+runs inside a Twisted ``Protocol``.  We frame messages (1-byte flag + 4-byte length),
+send the gRPC request headers (``content-type: application/grpc``, ``te: trailers``,
 ``grpc-timeout``), honour HTTP/2 flow control both ways, and turn the
 ``grpc-status``/``grpc-message`` trailers into :class:`GrpcError`.
 
@@ -19,22 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from h2.config import H2Configuration
-from h2.connection import H2Connection
-from h2.errors import ErrorCodes
-from h2.events import (
-    ConnectionTerminated,
-    DataReceived,
-    PingAckReceived,
-    RemoteSettingsChanged,
-    ResponseReceived,
-    StreamEnded,
-    StreamReset,
-    TrailersReceived,
-    WindowUpdated,
-)
-from h2.exceptions import ProtocolError
-from h2.settings import SettingCodes
 from twisted.internet import defer
 from twisted.internet.base import DelayedCall
 from twisted.internet.interfaces import IHandshakeListener
@@ -42,9 +26,9 @@ from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from kubeapi.storage.etcd import h2repr
-
-h2repr.install()  # h2 builds repr(frame) for every frame it receives
+from kubeapi.storage.etcd import http2
+from kubeapi.storage.etcd.headerblocks import ReplyDecoder, RequestHeaders
+from kubeapi.storage.etcd.http2 import ProtocolError
 
 # gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html).
 OK = 0
@@ -82,9 +66,9 @@ def frame(message: bytes) -> bytes:
 
 def timeout_header(seconds: float) -> str:
     """``grpc-timeout`` value: at most 8 digits and a unit.  A second or more is rounded up
-    to whole seconds: the value then repeats from call to call, so HPACK sends it as one
-    indexed byte instead of adding a new entry to both sides' tables on every call (our own
-    timer still ends the call on time).  Shorter ones are in milliseconds."""
+    to whole seconds: the value then repeats from call to call, so the call's header block
+    is one already built (our own timer still ends the call on time).  Shorter ones are in
+    milliseconds."""
     if seconds >= 1:
         return f"{min(math.ceil(seconds), 99_999_999)}S"
     return f"{max(1, int(seconds * 1000))}m"
@@ -181,20 +165,8 @@ class GrpcProtocol(Protocol):
         self._reactor = reactor
         self.authority = authority
         self.scheme = scheme
-        # Our own request headers are well-formed by construction, and we read only
-        # :status, grpc-status and grpc-message of etcd's: h2 need not check, normalise or
-        # decode headers on every call (that was a fifth of a GET's CPU on etcd).  Headers
-        # stay bytes both ways.
-        self._h2 = H2Connection(H2Configuration(client_side=True, header_encoding=None,
-                                                validate_outbound_headers=False,
-                                                normalize_outbound_headers=False,
-                                                validate_inbound_headers=False,
-                                                normalize_inbound_headers=False))
-        self._fixed_headers = [
-            (b":method", b"POST"), (b":scheme", scheme.encode()), (b":path", b""),
-            (b":authority", authority.encode()), (b"content-type", b"application/grpc"),
-            (b"te", b"trailers"), (b"user-agent", b"kubeapi-etcd/1"),
-        ]
+        self._h2 = http2.ClientConnection(window=_WINDOW, max_frame=_MAX_FRAME)
+        self._request_headers = RequestHeaders(scheme, authority, "kubeapi-etcd/1")
         self._streams: dict[int, _Stream] = {}
         self.ready: defer.Deferred[GrpcProtocol] = defer.Deferred()
         self._ready_fired = False
@@ -214,12 +186,7 @@ class GrpcProtocol(Protocol):
         set_no_delay = getattr(self.transport, "setTcpNoDelay", None)
         if set_no_delay is not None:
             set_no_delay(True)
-        self._h2.initiate_connection()
-        self._h2.update_settings(
-            {SettingCodes.INITIAL_WINDOW_SIZE: _WINDOW, SettingCodes.MAX_FRAME_SIZE: _MAX_FRAME,
-             SettingCodes.ENABLE_PUSH: 0}
-        )
-        self._h2.increment_flow_control_window(_WINDOW - 65535)
+        self._h2.initiate(ReplyDecoder().decode)
         self._flush_h2()
 
     def handshakeCompleted(self) -> None:
@@ -242,11 +209,8 @@ class GrpcProtocol(Protocol):
     def close(self) -> None:
         if self.transport is not None and not self.lost:
             transport: Any = self.transport
-            try:
-                self._h2.close_connection()
-                self._flush_h2()
-            except ProtocolError:
-                pass
+            self._h2.close()
+            self._flush_h2()
             transport.loseConnection()
 
     def abort(self) -> None:
@@ -269,15 +233,6 @@ class GrpcProtocol(Protocol):
 
     # -- calls ----------------------------------------------------------------
 
-    def _headers(self, path: str, timeout: float | None, metadata: dict[str, str] | None) -> list[tuple[bytes, bytes]]:
-        headers = self._fixed_headers[:]
-        headers[2] = (b":path", path.encode())
-        if timeout is not None:
-            headers.append((b"grpc-timeout", timeout_header(timeout).encode()))
-        for k, v in (metadata or {}).items():
-            headers.append((k.encode(), v.encode()))
-        return headers
-
     def _open(
         self,
         path: str,
@@ -288,9 +243,10 @@ class GrpcProtocol(Protocol):
     ) -> _Stream:
         if not self.usable:
             raise GrpcError(UNAVAILABLE, "connection not usable", sent=False)
+        block = self._request_headers.block(
+            path, None if timeout is None else timeout_header(timeout), metadata)
         try:
-            sid = self._h2.get_next_available_stream_id()
-            self._h2.send_headers(sid, self._headers(path, timeout, metadata))
+            sid = self._h2.open_stream(block)
         except ProtocolError as e:  # e.g. the peer's concurrent-stream limit: nothing was sent
             raise GrpcError(UNAVAILABLE, f"cannot open stream: {e}", sent=False) from e
         st = _Stream(sid, on_message, on_close)
@@ -363,7 +319,7 @@ class GrpcProtocol(Protocol):
         """Send as much buffered data as the peer's windows allow.  The last DATA frame of
         a stream we end carries END_STREAM itself (not an empty frame after it)."""
         while st.outbound:
-            window = min(self._h2.local_flow_control_window(st.id), self._h2.max_outbound_frame_size)
+            window = min(self._h2.send_window(st.id), self._h2.max_outbound_frame_size)
             if window <= 0:
                 return
             chunk = bytes(st.outbound[:window])
@@ -396,11 +352,8 @@ class GrpcProtocol(Protocol):
         st = self._streams.get(sid)
         if st is None or st.done:
             return
-        try:
-            self._h2.reset_stream(sid, ErrorCodes.CANCEL)
-            self._flush_h2()
-        except ProtocolError:
-            pass
+        self._h2.reset_stream(sid)
+        self._flush_h2()
         err.sent = st.data_sent
         self._finish(st, err)
 
@@ -433,15 +386,14 @@ class GrpcProtocol(Protocol):
             self._handle(ev)
         self._flush_h2()
 
-    def _handle(self, ev: Any) -> None:
-        if isinstance(ev, DataReceived):
-            if ev.flow_controlled_length:
-                self._h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
-            st = self._streams.get(ev.stream_id)
+    def _handle(self, ev: http2.Event) -> None:
+        kind, sid, value = ev
+        if kind == http2.EV_DATA:
+            st = self._streams.get(sid)
             if st is None:
                 return
             try:
-                messages = st.deframer.feed(ev.data)
+                messages = st.deframer.feed(value)
             except GrpcError as e:
                 self._cancel(st.id, e)
                 return
@@ -449,40 +401,35 @@ class GrpcProtocol(Protocol):
                 if st.done:
                     break
                 st.on_message(m)
-        elif isinstance(ev, ResponseReceived):
-            st = self._streams.get(ev.stream_id)
+        elif kind == http2.EV_HEADERS:
+            st = self._streams.get(sid)
             if st is not None:
-                self._take_headers(st, ev.headers)  # type: ignore[arg-type]
-        elif isinstance(ev, TrailersReceived):
-            st = self._streams.get(ev.stream_id)
-            if st is not None:
-                self._take_headers(st, ev.headers)  # type: ignore[arg-type]
-        elif isinstance(ev, StreamEnded):
-            st = self._streams.get(ev.stream_id)
+                self._take_headers(st, value)
+        elif kind == http2.EV_END:
+            st = self._streams.get(sid)
             if st is not None:
                 self._end(st)
-        elif isinstance(ev, StreamReset):
-            st = self._streams.get(ev.stream_id)
+        elif kind == http2.EV_RESET:
+            st = self._streams.get(sid)
             if st is not None:
-                refused = ev.error_code == ErrorCodes.REFUSED_STREAM
+                refused = value == http2.REFUSED_STREAM
                 code = UNAVAILABLE if refused else CANCELLED
-                self._finish(st, GrpcError(code, f"stream reset by server ({ev.error_code!r})",
+                self._finish(st, GrpcError(code, f"stream reset by server (error code {value})",
                                            sent=not refused))
-        elif isinstance(ev, WindowUpdated | RemoteSettingsChanged):
-            if isinstance(ev, RemoteSettingsChanged) and not self._ready_fired:
+        elif kind == http2.EV_WINDOW or kind == http2.EV_SETTINGS:
+            if kind == http2.EV_SETTINGS and not self._ready_fired:
                 self._ready_fired = True
                 self._start_keepalive()
                 self.ready.callback(self)
             self._pump_all()
-        elif isinstance(ev, PingAckReceived):
+        elif kind == http2.EV_PING_ACK:
             if self._ka_deadline is not None and self._ka_deadline.active():
                 self._ka_deadline.cancel()
             self._ka_deadline = None
-        elif isinstance(ev, ConnectionTerminated):
-            last = ev.last_stream_id or 0
-            self._goaway_last = last
+        elif kind == http2.EV_GOAWAY:
+            self._goaway_last = sid
             for st in list(self._streams.values()):
-                if st.id > last:  # the server promises it never processed these
+                if st.id > sid:  # the server promises it never processed these
                     self._finish(st, GrpcError(UNAVAILABLE, "server going away", sent=False))
             if not self._streams:
                 self.close()
@@ -497,6 +444,9 @@ class GrpcProtocol(Protocol):
                 st.message = unquote(value.decode("utf-8", "replace"))
 
     def _end(self, st: _Stream) -> None:
+        if not st.local_closed:  # the server answered before we finished sending: stop
+            st.local_closed = True
+            self._h2.reset_stream(st.id, http2.NO_ERROR)
         if st.status is None:
             if st.http_status not in (None, 200):
                 err = GrpcError(_http_to_grpc(st.http_status), f"HTTP status {st.http_status}")
@@ -520,11 +470,8 @@ class GrpcProtocol(Protocol):
         self._ka_call = None
         if self.lost:
             return
-        try:
-            self._h2.ping(b"kubeapi!")
-            self._flush_h2()
-        except ProtocolError:
-            return
+        self._h2.ping(b"kubeapi!")
+        self._flush_h2()
         self._ka_deadline = self._reactor.callLater(self._ka_timeout, self._ping_timeout)
         self._ka_call = self._reactor.callLater(self._ka_interval, self._ping)
 
