@@ -27,6 +27,7 @@ from hyperframe.frame import ContinuationFrame, HeadersFrame, PushPromiseFrame
 from twisted.trial.unittest import TestCase
 
 from kubeapi.storage.etcd import http2
+from kubeapi.storage.etcd.grpc import GrpcError, _Deframer, frame
 from kubeapi.storage.etcd.headerblocks import ReplyDecoder, RequestHeaders
 
 WINDOW = 16 * 1024 * 1024
@@ -303,3 +304,21 @@ class RawFrameTests(TestCase):
             p.pump()
             gone = [e for e in p.server_events if isinstance(e, ConnectionTerminated)]
             self.assertEqual([e.error_code for e in gone], [code], wire)
+
+
+class DeframerTests(TestCase):
+    """gRPC's length-prefixed messages out of DATA payloads cut anywhere."""
+
+    def test_whole_split_and_joined_messages(self) -> None:
+        messages = [b"", b"one", b"x" * 70000, b"last"]
+        wire = b"".join(frame(m) for m in messages)
+        for cut in (1, 4, 5, 6, 1000, len(wire)):
+            d = _Deframer()
+            got: list[bytes] = []
+            for at in range(0, len(wire), cut):
+                got += d.feed(wire[at : at + cut])
+            self.assertEqual(got, messages, cut)
+            self.assertEqual(d.pending, 0)
+        self.assertEqual(_Deframer().feed(frame(b"alone")), [b"alone"])
+        with self.assertRaises(GrpcError):
+            _Deframer().feed(b"\x01\x00\x00\x00\x01z")  # compressed, and we asked for none

@@ -89,6 +89,10 @@ class _Deframer:
         self._buf = bytearray()
 
     def feed(self, data: bytes) -> list[bytes]:
+        if not self._buf and len(data) >= 5:  # most replies: one whole message in one frame
+            flag, length = _HEADER.unpack_from(data)
+            if len(data) == 5 + length and not flag & 1:
+                return [data[5:]]
         self._buf += data
         out: list[bytes] = []
         while len(self._buf) >= 5:
