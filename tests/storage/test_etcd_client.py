@@ -282,3 +282,18 @@ class RealEtcdClientTests(TestCase):
             with self.assertRaises(FutureRevisionError):
                 await c.range(b"/k", revision=10**12)
         return run(go())
+
+    def test_replies_larger_than_our_receive_window(self) -> Deferred[Any]:
+        """Two ranges of ~21 MiB each on one connection: more than our 16 MiB stream and
+        connection windows, so etcd stalls unless our WINDOW_UPDATEs give them back."""
+        async def go() -> None:
+            c = self.client()
+            value = b"w" * (1400 * 1024)
+            for i in range(15):
+                await c.put(b"/window/k%02d" % i, value)
+            for _ in range(2):
+                got = await c.range(b"/window/", b"/window0", timeout=20)
+                self.assertEqual(len(got.kvs), 15)
+                self.assertTrue(all(kv.value == value for kv in got.kvs))
+            await c.delete_range(b"/window/", b"/window0")
+        return run(go())
