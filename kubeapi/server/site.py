@@ -8,6 +8,7 @@ Listeners that use a plain ``Site`` still get 413 (after buffering), just not th
 from __future__ import annotations
 
 import time
+from io import BytesIO
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -81,10 +82,12 @@ class LimitedRequest(Request):
         super().setResponseCode(code, message if message is not None else reason_phrase(code))
 
     def gotLength(self, length: int | None) -> None:
+        """The body goes to memory, always: it is at most ``max_body`` bytes.  twisted.web
+        would put a chunked body or one of 100 KB or more (a large CRD, a Secret) in a
+        temporary file, written from the reactor thread."""
         if length is not None and length > self.max_body:
             self.body_too_large = True
-            length = 0  # keep the buffer in memory and empty
-        super().gotLength(length)
+        self.content = BytesIO()
 
     def handleContentChunk(self, data: bytes) -> None:
         self._received += len(data)

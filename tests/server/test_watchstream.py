@@ -172,3 +172,19 @@ class LimitedRequestTests(unittest.TestCase):
         chunked.handleContentChunk(b"x" * 8)
         self.assertTrue(chunked.body_too_large)
         self.assertEqual(chunked.content.tell(), 8)  # type: ignore[union-attr]
+
+    def test_large_and_chunked_bodies_stay_in_memory(self) -> None:
+        """twisted.web's own choice would be a temporary file on disk for both."""
+        from io import BytesIO
+
+        from twisted.web.test.requesthelper import DummyChannel
+
+        from kubeapi.server.site import LimitedRequest
+
+        for length in (200_000, None):
+            req = LimitedRequest(DummyChannel())
+            req.gotLength(length)
+            req.handleContentChunk(b"s" * 200_000)
+            self.assertIsInstance(req.content, BytesIO, length)
+            self.assertFalse(req.body_too_large)
+            self.assertEqual(req.content.getvalue(), b"s" * 200_000)  # type: ignore[union-attr]
