@@ -150,7 +150,7 @@ class ListMemo:
 
     def lookup(self, key: tuple[Any, ...], kvs: list[KeyValue]) -> tuple[list[Obj], EncodedItems | None] | None:
         got = self._memos.get(key)
-        if got is None or got[0] != kvs:
+        if got is None or (got[0] is not kvs and got[0] != kvs):
             return None
         return got[1], got[2]
 

@@ -367,6 +367,31 @@ class CacheTests(TestCase):
             self.assertEqual(len(backend.list_calls), calls + 16)
         return run(go())
 
+    def test_repeated_list_is_the_same_answer_until_a_change(self) -> Deferred[Any]:
+        """The cache hands out one list per (prefix, limit, page start) until an event lands;
+        every answer still equals the backend's."""
+        async def go() -> None:
+            cache, backend = await self._open()
+            a = await cache.create("/registry/pods/ns1/a", b"1")
+            await cache.create("/registry/pods/ns1/b", b"1")
+            await quiet(0)
+            shapes = [("/registry/pods/", 0, None), ("/registry/pods/ns1/", 1, None),
+                      ("/registry/pods/", 1, "/registry/pods/ns1/a")]
+            for step in range(3):
+                for prefix, limit, after in shapes:
+                    first = await cache.list_from_cache(prefix, limit=limit, start_after=after)
+                    again = await cache.list_from_cache(prefix, limit=limit, start_after=after)
+                    self.assertIs(again.items, first.items)
+                    want = await backend.list(prefix, limit=limit, start_after=after)
+                    self.assertEqual((first.items, first.more, first.remaining, first.revision),
+                                     (want.items, want.more, want.remaining, want.revision), (step, prefix))
+                if step == 0:
+                    a = await cache.update("/registry/pods/ns1/a", b"2", a.mod_revision)
+                elif step == 1:
+                    await cache.delete("/registry/pods/ns1/b")
+                await quiet(0)
+        return run(go())
+
     def test_list_from_cache_too_large_revision(self) -> Deferred[Any]:
         async def go() -> None:
             cache, _ = await self._open(fresh_timeout=0.2)

@@ -42,6 +42,7 @@ from kubeapi.storage.interface import (
 )
 
 _log = Logger()
+_LIST_ANSWERS = 64  # kept list_items answers per resource (distinct prefix, limit, page start)
 
 State = Literal["idle", "starting", "ready", "recovering", "closed"]
 
@@ -68,6 +69,9 @@ class ResourceCache:
         self.ring = EventRing(capacity)
         self._items: dict[str, KeyValue] = {}
         self._keys: list[str] = []  # sorted; code-point order is UTF-8 byte order
+        # list_items' answers until the next change: the same list object each time, so a
+        # LIST memo downstream recognises it at once.  Readers never mutate what they get.
+        self._lists: dict[tuple[str, int, str | None], tuple[list[KeyValue], bool, int]] = {}
         self.list_revision = 0
         self.revision = 0  # newest revision applied (list revision or last event)
         self.floor = 1  # the oldest start revision a new watch may ask for
@@ -165,6 +169,7 @@ class ResourceCache:
             return
         self._items = {kv.key: kv for kv in items}
         self._keys = sorted(self._items)
+        self._lists.clear()
         self.ring.clear()
         self.list_revision = self.revision = at
         self.floor = at + 1
@@ -259,6 +264,7 @@ class ResourceCache:
             if ev.revision <= self.list_revision:
                 continue  # already part of the initial list
             self.events_received += 1
+            self._lists.clear()
             key = ev.kv.key
             if ev.type == "DELETE":
                 if self._items.pop(key, None) is not None:
@@ -413,6 +419,16 @@ class ResourceCache:
         return self._items.get(key)
 
     def list_items(self, prefix: str, limit: int, start_after: str | None) -> ListResult:
+        known = self._lists.get((prefix, limit, start_after))
+        if known is None:
+            known = self._slice(prefix, limit, start_after)
+            if len(self._lists) >= _LIST_ANSWERS:
+                self._lists.clear()
+            self._lists[(prefix, limit, start_after)] = known
+        items, more, remaining = known
+        return ListResult(items=items, revision=self.known_revision, more=more, remaining=remaining)
+
+    def _slice(self, prefix: str, limit: int, start_after: str | None) -> tuple[list[KeyValue], bool, int]:
         keys = self._keys
         lo = bisect.bisect_left(keys, prefix)
         if start_after is not None and start_after >= prefix:
@@ -422,8 +438,7 @@ class ResourceCache:
         n = hi - lo
         take = n if limit <= 0 else min(limit, n)
         items = [self._items[k] for k in keys[lo:lo + take]]
-        return ListResult(items=items, revision=self.known_revision, more=take < n,
-                          remaining=n - take)
+        return items, take < n, n - take
 
     async def wait_fresh(self, revision: int, timeout: float) -> None:
         """Wait until the cache has applied ``revision``; upstream's 3 s freshness wait."""
