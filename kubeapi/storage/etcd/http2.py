@@ -113,8 +113,9 @@ class ClientConnection:
         if self._window > 65535:
             self._out.append(_frame(WINDOW_UPDATE, 0, 0, _U32.pack(self._window - 65535)))
 
-    def open_stream(self, block: bytes, *, end_stream: bool = False) -> int:
-        """Start a request with this header block; returns its stream id."""
+    def open_stream(self, block: bytes) -> int:
+        """Start a request with this header block (its body follows as DATA); returns its
+        stream id."""
         if self.closed:
             raise ProtocolError("connection closed")
         if len(self._streams) >= self._peer_max_streams:
@@ -124,22 +125,19 @@ class ClientConnection:
         if sid > _MAX_STREAM_ID:
             raise ProtocolError("no stream ids left", REFUSED_STREAM)
         self._next_id += 2
-        st = self._streams[sid] = _Stream(self._peer_initial_window)
+        self._streams[sid] = _Stream(self._peer_initial_window)
         if self._first_block:
             self._first_block = False
             block = TABLE_SIZE_ZERO + block
         limit = self.max_outbound_frame_size
-        flags = END_STREAM if end_stream else 0
         if len(block) <= limit:
-            self._out.append(_frame(HEADERS, flags | END_HEADERS, sid, block))
+            self._out.append(_frame(HEADERS, END_HEADERS, sid, block))
         else:
-            self._out.append(_frame(HEADERS, flags, sid, block[:limit]))
+            self._out.append(_frame(HEADERS, 0, sid, block[:limit]))
             for at in range(limit, len(block), limit):
                 last = at + limit >= len(block)
                 self._out.append(_frame(CONTINUATION, END_HEADERS if last else 0, sid,
                                         block[at : at + limit]))
-        if end_stream:
-            st.local_closed = True
         return sid
 
     def send_window(self, sid: int) -> int:
@@ -228,8 +226,7 @@ class ClientConnection:
                 else:
                     self._need = 9
         except ProtocolError as e:
-            self.closed = True
-            self._out.append(_frame(GOAWAY, 0, 0, _U32.pack(0) + _U32.pack(e.code)))
+            self.close(e.code)
             raise
         finally:
             del buf[:pos]
